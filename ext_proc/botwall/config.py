@@ -1,0 +1,389 @@
+"""botwall's YAML configuration: policies, thresholds, state and logging, validated once at start-up.
+
+Every error names the file, the key (as a path such as `policies[2].throttle.burst`) and what was expected, so an
+operator can fix a config without reading code. The embedded defaults (`DEFAULT_CONFIG_YAML`) are what `make run`
+and `botwall up` use when no file is given.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message says where and what was expected."""
+
+    def __init__(self, source: str, key: str, expected: str, got: object = None, *, show_got: bool = True) -> None:
+        where = f"{source}: {key}" if key else source
+        message = f"{where}: expected {expected}"
+        if show_got:
+            message += f", got {got!r}"
+        super().__init__(message)
+        self.source = source
+        self.key = key
+
+
+class Action(enum.StrEnum):
+    """What a policy does with a request (see the decision contract in proto/decision.proto)."""
+
+    ALLOW = "allow"
+    MONITOR = "monitor"
+    BLOCK = "block"
+    THROTTLE = "throttle"
+    DECEIVE = "deceive"
+
+
+@dataclass(frozen=True, slots=True)
+class PathMatch:
+    """A path condition: `prefix`, `exact` or `regex` (full match) on the path without its query string."""
+
+    kind: str
+    value: str
+    pattern: re.Pattern[str] | None = None
+
+    def matches(self, path: str) -> bool:
+        """True when the path satisfies the condition."""
+        if self.kind == "prefix":
+            return path.startswith(self.value)
+        if self.kind == "exact":
+            return path == self.value
+        assert self.pattern is not None
+        return self.pattern.fullmatch(path) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which requests a policy applies to; an empty condition matches everything."""
+
+    hosts: frozenset[str] = frozenset()
+    host_suffixes: tuple[str, ...] = ()
+    path: PathMatch | None = None
+    methods: frozenset[str] = frozenset()
+
+    def matches(self, host: str, path: str, method: str) -> bool:
+        """True when host (port ignored), path and method all satisfy the condition."""
+        if self.methods and method not in self.methods:
+            return False
+        if self.path is not None and not self.path.matches(path):
+            return False
+        if self.hosts or self.host_suffixes:
+            bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            bare = bare.lower()
+            if bare not in self.hosts and not bare.endswith(self.host_suffixes):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSpec:
+    """A token bucket: `burst` requests at once, refilled at `rate` requests per second, per key."""
+
+    key: str  # "ip", "fingerprint" or "header:<name>"
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeceiveSpec:
+    """The synthesized answer a deceive policy returns instead of calling the upstream."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One rule: requests that match and score at least `min_score` get `action`."""
+
+    name: str
+    match: Match
+    action: Action
+    min_score: int = 0
+    shadow: bool = False
+    throttle: ThrottleSpec | None = None
+    deceive: DeceiveSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Score bands for the verdict: below `suspect` is human, from `bot` up is bot."""
+
+    suspect: int = 30
+    bot: int = 70
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """Bounds of the in-memory state store."""
+
+    max_entries: int = 100_000
+    ttl_seconds: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLogSettings:
+    """Which decisions are logged: every enforced or shadowed action, and a sample of allowed requests."""
+
+    allow_sample_rate: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration."""
+
+    source: str = "<defaults>"
+    shadow: bool = False
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    state: StateSettings = field(default_factory=StateSettings)
+    decision_log: DecisionLogSettings = field(default_factory=DecisionLogSettings)
+    policies: tuple[Policy, ...] = ()
+
+
+DEFAULT_CONFIG_YAML = """\
+# botwall's embedded defaults (what `make run` and `botwall up` use without --config).
+# Policies are tried in order; the first that matches the request and whose min_score the request reaches decides.
+# A request no policy takes is allowed and tagged for the upstream.
+shadow: false
+thresholds: {suspect: 30, bot: 70}
+decision_log: {allow_sample_rate: 0.01}
+state: {max_entries: 100000, ttl_seconds: 900}
+policies:
+  # Scanners looking for admin panels get a convincing but fake page; the upstream never sees them.
+  - name: honeytrap-wp-login
+    match: {path: {prefix: /wp-login.php}}
+    action: deceive
+    deceive:
+      status: 200
+      content_type: text/html; charset=utf-8
+      body: "<!doctype html><title>Log In</title><form method=post><input name=log><input name=pwd type=password></form>"
+  # Logins are the stuffing target: at most 5 attempts at once per client IP, then one every 6 seconds.
+  - name: login-throttle
+    match: {path: {regex: "/(api/)?login"}, methods: [POST]}
+    action: throttle
+    throttle: {key: ip, rate_per_minute: 10, burst: 5}
+  # Clearly automated clients are refused everywhere else.
+  - name: block-bots
+    min_score: 70
+    action: block
+"""
+
+_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies"}
+_POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
+
+
+class _Reader:
+    """Typed accessors that raise ConfigError naming the source and the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, expected: str, got: object = None, *, show_got: bool = True) -> ConfigError:
+        return ConfigError(self.source, key, expected, got, show_got=show_got)
+
+    def mapping(self, value: object, key: str, allowed: set[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "a mapping", value)
+        for name in value:
+            if name not in allowed:
+                child = f"{key}.{name}" if key else str(name)
+                raise self.fail(child, f"one of the keys {sorted(allowed)} (unknown key)", show_got=False)
+        return value
+
+    def integer(self, value: object, key: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, f"an integer from {low} to {high}", value)
+        return value
+
+    def number(self, value: object, key: str, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise self.fail(key, f"a number from {low} to {high}", value)
+        return float(value)
+
+    def boolean(self, value: object, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
+    def string(self, value: object, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, "a non-empty string", value)
+        return value
+
+
+def _parse_path(r: _Reader, raw: object, key: str) -> PathMatch:
+    m = r.mapping(raw, key, {"prefix", "exact", "regex"})
+    if len(m) != 1:
+        raise r.fail(key, "exactly one of prefix, exact or regex", dict(m))
+    kind, value = next(iter(m.items()))
+    text = r.string(value, f"{key}.{kind}")
+    if kind == "regex":
+        try:
+            return PathMatch(kind, text, re.compile(text))
+        except re.error as exc:
+            raise r.fail(f"{key}.regex", f"a valid regular expression ({exc})", text) from None
+    if not text.startswith("/"):
+        raise r.fail(f"{key}.{kind}", "a path starting with '/'", text)
+    return PathMatch(kind, text)
+
+
+def _parse_match(r: _Reader, raw: object, key: str) -> Match:
+    if raw is None:
+        return Match()
+    m = r.mapping(raw, key, {"hosts", "path", "methods"})
+    hosts: set[str] = set()
+    suffixes: list[str] = []
+    raw_hosts = m.get("hosts", [])
+    if not isinstance(raw_hosts, list):
+        raise r.fail(f"{key}.hosts", "a list of host names (`*.example.com` allowed)", raw_hosts)
+    for i, h in enumerate(raw_hosts):
+        host = r.string(h, f"{key}.hosts[{i}]").lower()
+        if host.startswith("*."):
+            suffixes.append(host[1:])
+        else:
+            hosts.add(host)
+    raw_methods = m.get("methods", [])
+    if not isinstance(raw_methods, list):
+        raise r.fail(f"{key}.methods", "a list of HTTP methods", raw_methods)
+    methods = frozenset(r.string(x, f"{key}.methods[{i}]").upper() for i, x in enumerate(raw_methods))
+    path = _parse_path(r, m["path"], f"{key}.path") if "path" in m else None
+    return Match(frozenset(hosts), tuple(suffixes), path, methods)
+
+
+def _parse_throttle(r: _Reader, raw: object, key: str) -> ThrottleSpec:
+    m = r.mapping(raw, key, {"key", "rate_per_second", "rate_per_minute", "burst"})
+    bucket_key = r.string(m.get("key", "ip"), f"{key}.key")
+    if bucket_key not in ("ip", "fingerprint") and not (
+        bucket_key.startswith("header:") and len(bucket_key) > len("header:")
+    ):
+        raise r.fail(f"{key}.key", "'ip', 'fingerprint' or 'header:<name>'", bucket_key)
+    if bucket_key.startswith("header:"):
+        bucket_key = bucket_key.lower()
+    if ("rate_per_second" in m) == ("rate_per_minute" in m):
+        raise r.fail(key, "exactly one of rate_per_second or rate_per_minute", show_got=False)
+    if "rate_per_second" in m:
+        rate = r.number(m["rate_per_second"], f"{key}.rate_per_second", 0.001, 1e6)
+    else:
+        rate = r.number(m["rate_per_minute"], f"{key}.rate_per_minute", 0.001, 1e8) / 60.0
+    burst = r.integer(m.get("burst", 1), f"{key}.burst", 1, 1_000_000)
+    return ThrottleSpec(bucket_key, rate, burst)
+
+
+def _parse_deceive(r: _Reader, raw: object, key: str) -> DeceiveSpec:
+    m = r.mapping(raw, key, {"status", "content_type", "headers", "body"})
+    status = r.integer(m.get("status", 200), f"{key}.status", 200, 599)
+    content_type = r.string(m.get("content_type", "text/html; charset=utf-8"), f"{key}.content_type")
+    raw_headers = m.get("headers", {})
+    if not isinstance(raw_headers, Mapping):
+        raise r.fail(f"{key}.headers", "a mapping of header name to value", raw_headers)
+    headers = [("content-type", content_type)]
+    for name, value in raw_headers.items():
+        if not isinstance(name, str) or not name or name.startswith(":") or not isinstance(value, str):
+            raise r.fail(f"{key}.headers.{name}", "a header name mapped to a string value", value)
+        headers.append((name.lower(), value))
+    body = m.get("body", "")
+    if not isinstance(body, str):
+        raise r.fail(f"{key}.body", "a string", body)
+    return DeceiveSpec(status, tuple(headers), body.encode())
+
+
+def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
+    m = r.mapping(raw, key, _POLICY_KEYS)
+    name = r.string(m.get("name"), f"{key}.name")
+    if name in seen:
+        raise r.fail(f"{key}.name", "a policy name not used before", name)
+    seen.add(name)
+    action_text = m.get("action")
+    try:
+        action = Action(action_text)
+    except ValueError:
+        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive", action_text) from None
+    if action is Action.ALLOW:
+        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive", action_text)
+    throttle = deceive = None
+    if action is Action.THROTTLE:
+        if "throttle" not in m:
+            raise r.fail(f"{key}.throttle", "a throttle section for action throttle", show_got=False)
+        throttle = _parse_throttle(r, m["throttle"], f"{key}.throttle")
+    elif "throttle" in m:
+        raise r.fail(f"{key}.throttle", "no throttle section unless action is throttle", show_got=False)
+    if action is Action.DECEIVE:
+        deceive = _parse_deceive(r, m.get("deceive", {}), f"{key}.deceive")
+    elif "deceive" in m:
+        raise r.fail(f"{key}.deceive", "no deceive section unless action is deceive", show_got=False)
+    return Policy(
+        name=name,
+        match=_parse_match(r, m.get("match"), f"{key}.match"),
+        action=action,
+        min_score=r.integer(m.get("min_score", 0), f"{key}.min_score", 0, 100),
+        shadow=r.boolean(m.get("shadow", False), f"{key}.shadow"),
+        throttle=throttle,
+        deceive=deceive,
+    )
+
+
+def parse_config(data: object, source: str) -> Config:
+    """Validate already-loaded YAML data; `source` names it in errors."""
+    r = _Reader(source)
+    if data is None:
+        data = {}
+    m = r.mapping(data, "", _TOP_KEYS)
+    t = r.mapping(m.get("thresholds", {}), "thresholds", {"suspect", "bot"})
+    thresholds = Thresholds(
+        suspect=r.integer(t.get("suspect", 30), "thresholds.suspect", 1, 100),
+        bot=r.integer(t.get("bot", 70), "thresholds.bot", 1, 100),
+    )
+    if thresholds.suspect > thresholds.bot:
+        raise r.fail("thresholds.suspect", f"a value no higher than thresholds.bot ({thresholds.bot})", thresholds.suspect)
+    s = r.mapping(m.get("state", {}), "state", {"max_entries", "ttl_seconds"})
+    state = StateSettings(
+        max_entries=r.integer(s.get("max_entries", 100_000), "state.max_entries", 100, 100_000_000),
+        ttl_seconds=r.number(s.get("ttl_seconds", 900), "state.ttl_seconds", 1, 7 * 86_400),
+    )
+    d = r.mapping(m.get("decision_log", {}), "decision_log", {"allow_sample_rate"})
+    log = DecisionLogSettings(r.number(d.get("allow_sample_rate", 0.01), "decision_log.allow_sample_rate", 0, 1))
+    raw_policies = m.get("policies", [])
+    if not isinstance(raw_policies, list):
+        raise r.fail("policies", "a list of policies", raw_policies)
+    seen: set[str] = set()
+    policies = tuple(_parse_policy(r, p, f"policies[{i}]", seen) for i, p in enumerate(raw_policies))
+    return Config(
+        source=source,
+        shadow=r.boolean(m.get("shadow", False), "shadow"),
+        thresholds=thresholds,
+        state=state,
+        decision_log=log,
+        policies=policies,
+    )
+
+
+def parse_yaml(text: str, source: str) -> Config:
+    """Parse and validate YAML text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "document"
+        raise ConfigError(source, where, f"valid YAML ({getattr(exc, 'problem', exc)})", show_got=False) from None
+    return parse_config(data, source)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load a config file, or the embedded defaults when `path` is None."""
+    if path is None:
+        return parse_yaml(DEFAULT_CONFIG_YAML, "<defaults>")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), "", f"a readable file ({exc.strerror})", show_got=False) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), "", "UTF-8 text", show_got=False) from None
+    return parse_yaml(text, str(p))

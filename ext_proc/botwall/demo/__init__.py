@@ -1,0 +1,1 @@
+"""Demo upstream apps that botwall protects in `make run` and in tests."""

@@ -1,0 +1,161 @@
+"""The ext_proc gRPC service: one `StreamProcessor` per stream, one method per phase.
+
+`BotwallServicer.Process` alone owns receiving, sending and the end of a stream. Envoy ends most streams by
+cancelling them and some by half-closing: both are normal ends. An unexpected error while handling a message is
+counted and answered with a pass-through that still strips client-sent `x-botwall-*` headers, so a bug never
+turns into a spoofed tag or a stuck request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from botwall import _response
+from botwall._envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
+from botwall.engine import Engine
+from botwall.events import DecisionLog
+from botwall.request import ATTRIBUTES_KEY, build_view
+
+log = structlog.get_logger("botwall.server")
+
+SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+
+@dataclass
+class Counters:
+    """Process-wide counters (exported as metrics in a later issue; read by tests today)."""
+
+    streams: int = 0
+    decisions: int = 0
+    errors: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _attributes(request: ProcessingRequest) -> dict[str, str]:
+    """Flatten the ext_proc attributes to strings; they arrive only on the first message of a direction."""
+    if ATTRIBUTES_KEY not in request.attributes:
+        return {}
+    out: dict[str, str] = {}
+    for key, value in request.attributes[ATTRIBUTES_KEY].fields.items():
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":
+            out[key] = value.string_value
+        elif kind == "number_value":
+            out[key] = repr(value.number_value)
+    return out
+
+
+class StreamProcessor:
+    """Handles the messages of one HTTP request's stream."""
+
+    __slots__ = ("_engine", "_counters", "_decision_log", "decision")
+
+    def __init__(self, engine: Engine, decision_log: DecisionLog, counters: Counters) -> None:
+        self._engine = engine
+        self._decision_log = decision_log
+        self._counters = counters
+        self.decision = None
+
+    def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Score the request and tag it, or answer it directly."""
+        headers = [(h.key, h.raw_value.decode("latin-1")) for h in request.request_headers.headers.headers]
+        remove = _response.spoofed_tags(name for name, _ in headers)
+        try:
+            view = build_view(headers, _attributes(request))
+            decision = self._engine.decide(view)
+        except Exception:
+            self._counters.errors += 1
+            log.exception("request_headers_failed")
+            return _response.passthrough(remove)
+        self.decision = decision
+        c = self._counters
+        c.decisions += 1
+        c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
+        self._decision_log.record(decision, view)
+        return _response.request_headers_response(decision, remove)
+
+    def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Let the upstream's answer through (outcomes are recorded here by the evidence issue)."""
+        return _response.continue_response_headers()
+
+
+class BotwallServicer:
+    """The `ExternalProcessor` service."""
+
+    def __init__(self, engine: Engine, decision_log: DecisionLog) -> None:
+        self.engine = engine
+        self.decision_log = decision_log
+        self.counters = Counters()
+
+    async def Process(  # noqa: N802 - the gRPC method name
+        self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ProcessingResponse]:
+        """Answer each message of one stream with exactly one response."""
+        self.counters.streams += 1
+        processor = StreamProcessor(self.engine, self.decision_log, self.counters)
+        async for request in request_iterator:
+            kind = request.WhichOneof("request")
+            if kind == "request_headers":
+                yield processor.on_request_headers(request)
+            elif kind == "response_headers":
+                yield processor.on_response_headers(request)
+            else:
+                # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
+                yield _response.passthrough_for(kind)
+
+
+@dataclass
+class RunningServer:
+    """A started gRPC server, its bound port and its health service."""
+
+    server: grpc.aio.Server
+    port: int
+    servicer: BotwallServicer
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Turn health to NOT_SERVING, then stop, letting in-flight streams finish for up to `grace` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(engine: Engine, decision_log: DecisionLog, address: str) -> RunningServer:
+    """Start the service on `address` (`host:port`, port 0 for an ephemeral one) and mark it SERVING."""
+    server = grpc.aio.server(
+        options=[
+            # Envoy multiplexes every stream over one HTTP/2 connection: allow plenty of concurrent streams.
+            ("grpc.max_concurrent_streams", 10_000),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    servicer = BotwallServicer(engine, decision_log)
+    add_ExternalProcessorServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, servicer, health_servicer)
+
+
+async def serve_until_signal(running: RunningServer, grace: float = 10.0, on_stop: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting_down", grace_seconds=grace)
+    if on_stop is not None:
+        on_stop()
+    await running.stop(grace)

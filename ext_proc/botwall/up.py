@@ -1,0 +1,100 @@
+"""`botwall up`: the whole stack on this machine, Envoy + botwall + an upstream, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from botwall.config import Config
+from botwall.engine import Engine
+from botwall.events import DecisionLog
+from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed_certificate, start_envoy
+from botwall.server import start_server
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What `botwall up` was asked to run."""
+
+    config: Config
+    config_path: str | None
+    http: tuple[str, int]
+    tls: tuple[str, int] | None
+    upstream: str | None
+    trusted_hops: int
+    fail_closed: bool
+    workdir: Path
+
+
+def parse_upstream(url: str) -> tuple[str, int]:
+    """`http://host:port` to (host, port); HTTPS upstreams are not supported by the standalone config yet."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise StackError(f"--upstream expects http://HOST[:PORT], got {url!r}")
+    return parts.hostname, parts.port or 80
+
+
+async def run_up(options: UpOptions) -> int:
+    """Start everything, print where to go, and stop it all cleanly on a signal."""
+    out = sys.stdout
+    running = await start_server(Engine(options.config), DecisionLog(options.config.decision_log), "127.0.0.1:0")
+    shop_runner = None
+    try:
+        if options.upstream:
+            upstream = parse_upstream(options.upstream)
+        else:
+            from botwall.demo.shop import start_shop
+
+            shop_runner, shop_port = await start_shop("127.0.0.1", 0)
+            upstream = ("127.0.0.1", shop_port)
+        cert = key = None
+        if options.tls:
+            cert, key = self_signed_certificate(options.workdir / "tls")
+        settings = EnvoySettings(
+            http=options.http,
+            tls=options.tls,
+            tls_cert=cert,
+            tls_key=key,
+            botwall=("127.0.0.1", running.port),
+            upstream=upstream,
+            trusted_hops=options.trusted_hops,
+            fail_closed=options.fail_closed,
+            access_log=str(options.workdir / "access.log"),
+        )
+        envoy = await asyncio.to_thread(start_envoy, render_gateway(settings), options.workdir)
+    except BaseException:
+        await running.stop(0)
+        if shop_runner is not None:
+            await shop_runner.cleanup()
+        raise
+    host = options.http[0] if options.http[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+    print(f"botwall is up: {envoy.url('http', host)}/", file=out)
+    if "https" in envoy.ports:
+        print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
+    print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{running.port}", file=out)
+    print(f"  Envoy admin: {envoy.admin_url}  access log: {settings.access_log}", file=out)
+    print(f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
+          f"{envoy.url('http', host)}/api/products", file=out)
+    print("  decision log below; Ctrl-C stops everything", file=out, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    envoy_exit = asyncio.ensure_future(asyncio.to_thread(envoy.proc.wait))
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({envoy_exit, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if envoy_exit.done():
+        print(f"envoy exited with {envoy.proc.returncode}:\n{envoy.logs()}", file=sys.stderr)
+        code = 1
+    stopper.cancel()
+    print("stopping", file=out, flush=True)
+    await asyncio.to_thread(envoy.stop)
+    await running.stop(5)
+    if shop_runner is not None:
+        await shop_runner.cleanup()
+    return code
