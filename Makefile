@@ -28,7 +28,7 @@ install: $(VENV)/.installed ## create .venv with botwall (editable), its dev too
 run: install ## start Envoy + botwall + the demo shop on loopback (LISTEN=$(LISTEN), TLS_LISTEN=$(TLS_LISTEN))
 	$(VENV)/bin/botwall up --listen $(LISTEN) --tls-listen $(TLS_LISTEN)
 
-test: install ## run the whole test suite (unit, stream and integration with real Envoy)
+test: install lint ## lint, then the whole test suite (unit, stream and integration with real Envoy)
 	$(PY) -m pytest -q
 
 test-fast: install ## unit and stream tests only

@@ -38,13 +38,13 @@ def _metadata(decision: Decision) -> Struct:
     return metadata
 
 
-def spoofed_tags(header_names: Iterable[str]) -> list[str]:
-    """Client-sent `x-botwall-*` headers that must not reach the upstream (ours are overwritten anyway)."""
-    return [n for n in header_names if n.startswith(TAG_PREFIX) and n not in TAG_HEADERS]
+def client_tags(header_names: Iterable[str]) -> list[str]:
+    """Client-sent `x-botwall-*` headers: none of them may reach the upstream."""
+    return [n for n in header_names if n.startswith(TAG_PREFIX)]
 
 
 def passthrough(remove: list[str]) -> ProcessingResponse:
-    """Continue unchanged except for removing the named headers (used when scoring failed)."""
+    """Continue, removing the client's `x-botwall-*` headers (used when scoring failed)."""
     return ProcessingResponse(
         request_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(remove_headers=remove)))
     )
@@ -68,7 +68,7 @@ def continue_response_headers() -> ProcessingResponse:
     return ProcessingResponse(response_headers=HeadersResponse())
 
 
-def request_headers_response(decision: Decision, remove: list[str]) -> ProcessingResponse:
+def request_headers_response(decision: Decision, sent_tags: list[str]) -> ProcessingResponse:
     """Tag and continue, or answer the client directly, as the decision says."""
     if decision.mitigates:
         return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
@@ -81,6 +81,9 @@ def request_headers_response(decision: Decision, remove: list[str]) -> Processin
     if decision.action is not Action.ALLOW:
         # A monitor policy, or a shadowed action: the upstream sees what botwall would have done.
         tags.append(_header("x-botwall-action", f"{decision.action}{'-shadow' if decision.shadow else ''}"))
+    # Headers we set overwrite the client's copies; remove only the others, so no removal can undo a tag.
+    ours = {t.header.key for t in tags}
+    remove = [name for name in sent_tags if name not in ours]
     return ProcessingResponse(
         request_headers=HeadersResponse(
             response=CommonResponse(header_mutation=HeaderMutation(set_headers=tags, remove_headers=remove))

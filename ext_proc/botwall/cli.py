@@ -55,6 +55,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_ready_file(path: Path, port: int) -> None:
+    """Atomically publish the bound port, so a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"port": port}))
+    tmp.replace(path)
+
+
 async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
     from botwall.engine import Engine
     from botwall.events import DecisionLog
@@ -65,9 +72,7 @@ async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
     log = structlog.get_logger("botwall")
     log.info("serving", listen=listen, port=running.port, config=config.source, policies=len(config.policies))
     if ready_file:
-        tmp = Path(ready_file + ".tmp")
-        tmp.write_text(json.dumps({"port": running.port}))
-        tmp.replace(ready_file)
+        _write_ready_file(Path(ready_file), running.port)
     await serve_until_signal(running)
 
 
@@ -109,21 +114,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the ext_proc processor (for an existing Envoy)")
     serve.add_argument("--config", help="YAML config (default: the embedded defaults)")
-    serve.add_argument("--listen", default=os.environ.get("BOTWALL_LISTEN", "127.0.0.1:9191"),
-                       help="gRPC address HOST:PORT (default 127.0.0.1:9191, or $BOTWALL_LISTEN)")
-    serve.add_argument("--ready-file", help="write {\"port\": N} here once serving (for supervisors and tests)")
+    serve.add_argument(
+        "--listen",
+        default=os.environ.get("BOTWALL_LISTEN", "127.0.0.1:9191"),
+        help="gRPC address HOST:PORT (default 127.0.0.1:9191, or $BOTWALL_LISTEN)",
+    )
+    serve.add_argument("--ready-file", help='write {"port": N} here once serving (for supervisors and tests)')
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start Envoy + botwall + an upstream on this machine")
-    up.add_argument("--listen", default="127.0.0.1:8080", help="Envoy's HTTP listener HOST:PORT (default 127.0.0.1:8080)")
-    up.add_argument("--tls-listen", default=None,
-                    help="also serve HTTPS (self-signed certificate, JA4/JA3 fingerprints) on HOST:PORT")
+    up.add_argument(
+        "--listen", default="127.0.0.1:8080", help="Envoy's HTTP listener HOST:PORT (default 127.0.0.1:8080)"
+    )
+    up.add_argument(
+        "--tls-listen",
+        default=None,
+        help="also serve HTTPS (self-signed certificate, JA4/JA3 fingerprints) on HOST:PORT",
+    )
     up.add_argument("--upstream", help="upstream URL, http://HOST:PORT (default: the built-in demo shop)")
     up.add_argument("--config", help="YAML config (default: the embedded defaults)")
-    up.add_argument("--trusted-hops", type=int, default=0,
-                    help="proxies in front of Envoy whose X-Forwarded-For entries are trusted (default 0)")
-    up.add_argument("--fail-closed", action="store_true",
-                    help="answer 500/504 when botwall is down or slow, instead of letting requests through")
+    up.add_argument(
+        "--trusted-hops",
+        type=int,
+        default=0,
+        help="proxies in front of Envoy whose X-Forwarded-For entries are trusted (default 0)",
+    )
+    up.add_argument(
+        "--fail-closed",
+        action="store_true",
+        help="answer 500/504 when botwall is down or slow, instead of letting requests through",
+    )
     up.add_argument("--workdir", help="where rendered configs and logs go (default: a new temporary directory)")
     up.set_defaults(func=cmd_up)
     return parser

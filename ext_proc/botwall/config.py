@@ -163,7 +163,9 @@ policies:
     deceive:
       status: 200
       content_type: text/html; charset=utf-8
-      body: "<!doctype html><title>Log In</title><form method=post><input name=log><input name=pwd type=password></form>"
+      body: >-
+        <!doctype html><title>Log In</title>
+        <form method=post><input name=log><input name=pwd type=password></form>
   # Logins are the stuffing target: at most 5 attempts at once per client IP, then one every 6 seconds.
   - name: login-throttle
     match: {path: {regex: "/(api/)?login"}, methods: [POST]}
@@ -302,7 +304,7 @@ def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
     seen.add(name)
     action_text = m.get("action")
     try:
-        action = Action(action_text)
+        action = Action(str(action_text))
     except ValueError:
         raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive", action_text) from None
     if action is Action.ALLOW:
@@ -341,7 +343,9 @@ def parse_config(data: object, source: str) -> Config:
         bot=r.integer(t.get("bot", 70), "thresholds.bot", 1, 100),
     )
     if thresholds.suspect > thresholds.bot:
-        raise r.fail("thresholds.suspect", f"a value no higher than thresholds.bot ({thresholds.bot})", thresholds.suspect)
+        raise r.fail(
+            "thresholds.suspect", f"a value no higher than thresholds.bot ({thresholds.bot})", thresholds.suspect
+        )
     s = r.mapping(m.get("state", {}), "state", {"max_entries", "ttl_seconds"})
     state = StateSettings(
         max_entries=r.integer(s.get("max_entries", 100_000), "state.max_entries", 100, 100_000_000),

@@ -77,8 +77,9 @@ class Engine:
         retry_after = 0
         if policy.action is Action.THROTTLE:
             assert policy.throttle is not None
-            wait = self.store.take_token(_bucket_key(policy.name, policy.throttle, view, fp), policy.throttle.rate,
-                                         policy.throttle.burst)
+            wait = self.store.take_token(
+                _bucket_key(policy.name, policy.throttle, view, fp), policy.throttle.rate, policy.throttle.burst
+            )
             if wait == 0.0:
                 # Within its budget: the request passes as if no policy had matched, tagged.
                 return Decision(Action.ALLOW, True, shadow, policy.name, score, verdict, reasons, fp)
@@ -104,5 +105,5 @@ def _bucket_key(policy: str, spec: ThrottleSpec, view: RequestView, fp: str) -> 
         subject = fp
     else:
         # A missing API key shares one bucket per client IP rather than one bucket for everybody.
-        subject = view.header(spec.key[len("header:"):]) or f"ip:{view.client_ip}"
+        subject = view.header(spec.key[len("header:") :]) or f"ip:{view.client_ip}"
     return f"tb|{policy}|{spec.key}|{subject}"

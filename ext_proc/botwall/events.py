@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from typing import IO, Any
+from typing import Any, TextIO
 
 import structlog
 from google.protobuf import json_format
@@ -74,9 +74,7 @@ def metadata_fields(decision: Decision) -> dict[str, Any]:
 
 def event_dict(event: decision_pb2.DecisionEvent) -> dict[str, Any]:
     """A JSON-ready dict of the event, with enum values as short lower-case names (`bot`, `block`)."""
-    out = json_format.MessageToDict(
-        event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+    out = json_format.MessageToDict(event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
     out["verdict"] = decision_pb2.Verdict.Name(event.verdict).removeprefix("VERDICT_").lower()
     out["action"] = decision_pb2.Action.Name(event.action).removeprefix("ACTION_").lower()
     out["timestamp_ms"] = event.timestamp_ms  # MessageToDict turns 64-bit integers into strings
@@ -89,7 +87,7 @@ class DecisionLog:
     def __init__(
         self,
         settings: DecisionLogSettings,
-        stream: IO[str] | None = None,
+        stream: TextIO | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._sample = settings.allow_sample_rate

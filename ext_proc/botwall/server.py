@@ -19,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from botwall import _response
 from botwall._envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
-from botwall.engine import Engine
+from botwall.engine import Decision, Engine
 from botwall.events import DecisionLog
 from botwall.request import ATTRIBUTES_KEY, build_view
 
@@ -55,31 +55,31 @@ def _attributes(request: ProcessingRequest) -> dict[str, str]:
 class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
-    __slots__ = ("_engine", "_counters", "_decision_log", "decision")
+    __slots__ = ("_counters", "_decision_log", "_engine", "decision")
 
     def __init__(self, engine: Engine, decision_log: DecisionLog, counters: Counters) -> None:
         self._engine = engine
         self._decision_log = decision_log
         self._counters = counters
-        self.decision = None
+        self.decision: Decision | None = None
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Score the request and tag it, or answer it directly."""
         headers = [(h.key, h.raw_value.decode("latin-1")) for h in request.request_headers.headers.headers]
-        remove = _response.spoofed_tags(name for name, _ in headers)
+        sent_tags = _response.client_tags(name for name, _ in headers)
         try:
             view = build_view(headers, _attributes(request))
             decision = self._engine.decide(view)
         except Exception:
             self._counters.errors += 1
             log.exception("request_headers_failed")
-            return _response.passthrough(remove)
+            return _response.passthrough(sent_tags)
         self.decision = decision
         c = self._counters
         c.decisions += 1
         c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
         self._decision_log.record(decision, view)
-        return _response.request_headers_response(decision, remove)
+        return _response.request_headers_response(decision, sent_tags)
 
     def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Let the upstream's answer through (outcomes are recorded here by the evidence issue)."""
@@ -148,7 +148,9 @@ async def start_server(engine: Engine, decision_log: DecisionLog, address: str) 
     return RunningServer(server, port, servicer, health_servicer)
 
 
-async def serve_until_signal(running: RunningServer, grace: float = 10.0, on_stop: Callable[[], None] | None = None) -> None:
+async def serve_until_signal(
+    running: RunningServer, grace: float = 10.0, on_stop: Callable[[], None] | None = None
+) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

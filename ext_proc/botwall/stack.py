@@ -178,11 +178,7 @@ class EnvoyProcess:
         """Counters and gauges from the admin API whose names start with `prefix`."""
         with urllib.request.urlopen(f"{self.admin_url}/stats?format=json", timeout=5) as resp:  # noqa: S310
             data = json.load(resp)
-        return {
-            s["name"]: s["value"]
-            for s in data.get("stats", [])
-            if "value" in s and s["name"].startswith(prefix)
-        }
+        return {s["name"]: s["value"] for s in data.get("stats", []) if "value" in s and s["name"].startswith(prefix)}
 
     def logs(self) -> str:
         return _tail(self.log_path, 200)
@@ -191,7 +187,9 @@ class EnvoyProcess:
         _terminate(self.proc)
 
 
-def start_envoy(config: Mapping[str, Any], workdir: Path, envoy: str | None = None, timeout: float = 30.0) -> EnvoyProcess:
+def start_envoy(
+    config: Mapping[str, Any], workdir: Path, envoy: str | None = None, timeout: float = 30.0
+) -> EnvoyProcess:
     """Start Envoy on a rendered config and wait until it is ready and its listeners are bound."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "envoy.yaml"
@@ -203,11 +201,18 @@ def start_envoy(config: Mapping[str, Any], workdir: Path, envoy: str | None = No
         proc = subprocess.Popen(
             [
                 envoy or find_envoy(),
-                "-c", str(config_path),
-                "--admin-address-path", str(admin_path),
+                "-c",
+                str(config_path),
+                "--admin-address-path",
+                str(admin_path),
                 "--disable-hot-restart",
-                "--log-level", "warning",
-                "--concurrency", "1",
+                "--log-level",
+                "warning",
+                "--concurrency",
+                "1",
+                # Access log lines reach the file within a quarter second (Envoy's default is 10 s).
+                "--file-flush-interval-msec",
+                "250",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -296,9 +301,24 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[P
             raise StackError("openssl is needed to make the demo TLS certificate")
         subprocess.run(
             [
-                openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "30", "-subj", f"/CN={host}",
-                "-addext", f"subjectAltName=DNS:{host},IP:127.0.0.1",
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "30",
+                "-subj",
+                f"/CN={host}",
+                "-addext",
+                f"subjectAltName=DNS:{host},IP:127.0.0.1",
             ],
             check=True,
             capture_output=True,

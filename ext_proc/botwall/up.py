@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from botwall.config import Config
 from botwall.engine import Engine
 from botwall.events import DecisionLog
-from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed_certificate, start_envoy
 from botwall.server import start_server
+from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed_certificate, start_envoy
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,11 @@ async def run_up(options: UpOptions) -> int:
         print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
     print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{running.port}", file=out)
     print(f"  Envoy admin: {envoy.admin_url}  access log: {settings.access_log}", file=out)
-    print(f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
-          f"{envoy.url('http', host)}/api/products", file=out)
+    print(
+        f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
+        f"{envoy.url('http', host)}/api/products",
+        file=out,
+    )
     print("  decision log below; Ctrl-C stops everything", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+
 from botwall.demo import shop as shop_module
 from botwall.demo.shop import DEMO_ACCOUNTS, PRODUCTS, REQUEST_LOG, start_shop
 
@@ -218,9 +219,7 @@ async def test_sessions_drop_oldest_beyond_limit(shop: Shop, monkeypatch: pytest
     shop.client.cookie_jar.clear()
     actual = []
     for token in tokens:
-        async with shop.client.get(
-            shop.url("/account"), cookies={"session": token}, allow_redirects=False
-        ) as resp:
+        async with shop.client.get(shop.url("/account"), cookies={"session": token}, allow_redirects=False) as resp:
             actual.append(resp.status)
     expected = [303, 200, 200]
     assert expected == actual

@@ -269,11 +269,7 @@ async def product_page(request: web.Request) -> web.Response:
     if product is None:
         body = '<p>We could not find that product. <a href="/">Back to the shop</a></p>'
         return _html(render_page("Not found", body, user=user), status=404)
-    action = (
-        "<p><button disabled>Add to cart</button></p>"
-        if user
-        else '<p><a href="/login">Log in</a> to buy.</p>'
-    )
+    action = "<p><button disabled>Add to cart</button></p>" if user else '<p><a href="/login">Log in</a> to buy.</p>'
     body = (
         f'<div class="card"><p class="price">{_money(product.price)}</p>'
         f'<p class="muted">{_stock_label(product.stock)}</p>{action}</div>'
@@ -382,6 +378,16 @@ async def echo(request: web.Request) -> web.Response:
     )
 
 
+async def slow(request: web.Request) -> web.Response:
+    """Diagnostic: answer after `?ms=` milliseconds (at most 10 s), to hold a request in flight."""
+    try:
+        delay_ms = min(10_000, max(0, int(request.query.get("ms", "1000"))))
+    except ValueError:
+        return web.json_response({"error": "ms must be an integer"}, status=400)
+    await asyncio.sleep(delay_ms / 1000)
+    return web.json_response({"slept_ms": delay_ms})
+
+
 def create_app() -> web.Application:
     """Build the shop application with empty session store and request log."""
     app = web.Application(middlewares=[_record_request])
@@ -399,6 +405,8 @@ def create_app() -> web.Application:
             web.post("/api/login", api_login),
             web.get("/healthz", healthz),
             web.route("*", "/_echo", echo),
+            web.route("*", "/_echo/{tail:.*}", echo),
+            web.get("/_slow", slow),
         ]
         + [web.get(path, static_asset) for path in _ASSETS]
     )

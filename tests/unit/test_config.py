@@ -1,0 +1,99 @@
+"""Config loading and validation: the defaults, and errors that name the file, the key and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botwall.config import Action, ConfigError, load_config, parse_yaml
+
+
+def test_defaults_load() -> None:
+    """The embedded defaults validate and hold the three starter policies in order."""
+    config = load_config(None)
+    assert ["honeytrap-wp-login", "login-throttle", "block-bots"] == [p.name for p in config.policies]
+    assert [Action.DECEIVE, Action.THROTTLE, Action.BLOCK] == [p.action for p in config.policies]
+    assert False is config.shadow
+
+
+def test_full_policy_parses() -> None:
+    """Every field of a policy reaches the typed config."""
+    config = parse_yaml(
+        """
+shadow: true
+thresholds: {suspect: 20, bot: 60}
+policies:
+  - name: api
+    match: {hosts: [shop.example, "*.cdn.example"], path: {regex: "/api/.*"}, methods: [get, post]}
+    action: throttle
+    min_score: 10
+    shadow: true
+    throttle: {key: "header:X-Api-Key", rate_per_second: 2, burst: 4}
+""",
+        "t.yaml",
+    )
+    policy = config.policies[0]
+    assert (True, 20, 60) == (config.shadow, config.thresholds.suspect, config.thresholds.bot)
+    assert frozenset({"GET", "POST"}) == policy.match.methods
+    assert frozenset({"shop.example"}) == policy.match.hosts
+    assert (".cdn.example",) == policy.match.host_suffixes
+    assert ("header:x-api-key", 2.0, 4) == (policy.throttle.key, policy.throttle.rate, policy.throttle.burst)
+    assert (10, True) == (policy.min_score, policy.shadow)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("policies: {}", "bad.yaml: policies: expected a list of policies, got {}"),
+        ("shadow: yes-please", "bad.yaml: shadow: expected true or false, got 'yes-please'"),
+        ("colour: red", "bad.yaml: colour: expected one of the keys"),
+        (
+            "policies: [{name: a, action: explode}]",
+            "bad.yaml: policies[0].action: expected one of monitor, block, throttle, deceive, got 'explode'",
+        ),
+        (
+            "policies: [{name: a, action: throttle, throttle: {rate_per_second: 1, burst: 0}}]",
+            "bad.yaml: policies[0].throttle.burst: expected an integer from 1 to 1000000, got 0",
+        ),
+        (
+            "policies: [{name: a, action: throttle}]",
+            "bad.yaml: policies[0].throttle: expected a throttle section for action throttle",
+        ),
+        (
+            "policies: [{name: a, action: block, match: {path: {regex: '(['}}}]",
+            "bad.yaml: policies[0].match.path.regex: expected a valid regular expression",
+        ),
+        (
+            "policies: [{name: a, action: block, match: {path: {prefix: api}}}]",
+            "bad.yaml: policies[0].match.path.prefix: expected a path starting with '/', got 'api'",
+        ),
+        (
+            "policies: [{name: a, action: block}, {name: a, action: block}]",
+            "bad.yaml: policies[1].name: expected a policy name not used before, got 'a'",
+        ),
+        ("thresholds: {suspect: 80, bot: 70}", "bad.yaml: thresholds.suspect: expected a value no higher than"),
+        ("policies: [\n  - name: a\n   action: block", "bad.yaml: line 2, column 3: expected valid YAML"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(text: str, message: str) -> None:
+    """A malformed config raises ConfigError whose message starts with file, key and expectation."""
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml(text, "bad.yaml")
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    """A config path that does not exist names the path."""
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(missing)
+    assert f"{missing}: expected a readable file (No such file or directory)" == str(caught.value)
+
+
+def test_shipped_example_configs_validate() -> None:
+    """Every YAML config under config/ is a valid botwall config."""
+    files = sorted(Path(__file__).parents[2].joinpath("config").glob("*.yaml"))
+    assert files, "config/ holds example configs"
+    for path in files:
+        assert str(path) == load_config(path).source

@@ -1,0 +1,153 @@
+"""The decision engine: policy matching, thresholds, throttling with an injected clock, shadow mode."""
+
+from __future__ import annotations
+
+from botwall.clock import FakeClock
+from botwall.config import Action, StateSettings, parse_yaml
+from botwall.engine import Engine
+from botwall.request import SOURCE_ADDRESS, RequestView, build_view
+from botwall.store import MemoryStore
+
+BROWSER = [
+    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ("accept", "text/html"),
+    ("accept-language", "en"),
+]
+CURL = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
+
+CONFIG = """
+policies:
+  - name: trap
+    match: {path: {prefix: /wp-admin}}
+    action: deceive
+    deceive: {body: "welcome"}
+  - name: admin-host
+    match: {hosts: [admin.example], methods: [DELETE]}
+    action: block
+  - name: login
+    match: {path: {exact: /login}, methods: [POST]}
+    action: throttle
+    throttle: {key: ip, rate_per_second: 0.5, burst: 2}
+  - name: watch
+    match: {path: {prefix: /checkout}}
+    min_score: 30
+    action: monitor
+  - name: bots
+    min_score: 70
+    action: block
+"""
+
+
+def _view(
+    path: str = "/",
+    method: str = "GET",
+    headers: list[tuple[str, str]] = BROWSER,
+    host: str = "shop.example",
+    ip: str = "198.51.100.7",
+) -> RequestView:
+    pseudo = [(":method", method), (":path", path), (":authority", host), (":scheme", "http")]
+    return build_view([*pseudo, *headers], {SOURCE_ADDRESS: f"{ip}:1234"})
+
+
+def _engine(text: str = CONFIG, clock: FakeClock | None = None) -> Engine:
+    config = parse_yaml(text, "test.yaml")
+    return Engine(config, store=MemoryStore(StateSettings(), clock or FakeClock()))
+
+
+def test_browser_is_allowed_and_curl_blocked() -> None:
+    """The human passes untouched; the automation tool is blocked by the score policy."""
+    engine = _engine()
+    human, bot = engine.decide(_view()), engine.decide(_view(headers=CURL))
+    assert (Action.ALLOW, "human", "", False) == (human.action, human.verdict, human.policy, human.mitigates)
+    assert (Action.BLOCK, "bot", "bots", True) == (bot.action, bot.verdict, bot.policy, bot.mitigates)
+
+
+def test_first_matching_policy_wins() -> None:
+    """A curl request to the honeytrap is deceived, not blocked: policies are tried in order."""
+    decision = _engine().decide(_view("/wp-admin/setup.php", headers=CURL))
+    assert (Action.DECEIVE, "trap", b"welcome") == (decision.action, decision.policy, decision.deceive.body)
+
+
+def test_host_and_method_match() -> None:
+    """A host-and-method policy takes only that host and method (port ignored)."""
+    engine = _engine()
+    assert Action.BLOCK == engine.decide(_view(method="DELETE", host="admin.example:8443")).action
+    assert Action.ALLOW == engine.decide(_view(method="GET", host="admin.example")).action
+    assert Action.ALLOW == engine.decide(_view(method="DELETE", host="shop.example")).action
+
+
+def test_min_score_gates_monitor() -> None:
+    """A monitor policy with min_score 30 tags the suspicious and ignores the human."""
+    engine = _engine()
+    suspect = [("user-agent", "Mozilla/5.0 (X11) Gecko/20100101 Firefox/128.0")]
+    assert Action.MONITOR == engine.decide(_view("/checkout", headers=suspect)).action
+    assert Action.ALLOW == engine.decide(_view("/checkout")).action
+
+
+def test_throttle_refuses_when_bucket_empty_and_recovers() -> None:
+    """Two logins pass, the third gets a retry-after, and one passes again once a token has refilled."""
+    clock = FakeClock()
+    engine = _engine(clock=clock)
+    results = [engine.decide(_view("/login", "POST")) for _ in range(3)]
+    assert [Action.ALLOW, Action.ALLOW, Action.THROTTLE] == [d.action for d in results]
+    assert 2 == results[2].retry_after
+    other_ip = engine.decide(_view("/login", "POST", ip="203.0.113.9"))
+    assert Action.ALLOW == other_ip.action
+    clock.advance(2.0)
+    assert Action.ALLOW == engine.decide(_view("/login", "POST")).action
+    assert Action.THROTTLE == engine.decide(_view("/login", "POST")).action
+
+
+def test_throttle_by_header_key() -> None:
+    """Buckets keyed by an API key header are shared across IPs with the same key."""
+    text = """
+policies:
+  - name: api
+    action: throttle
+    throttle: {key: "header:x-api-key", rate_per_minute: 1, burst: 1}
+"""
+    engine = _engine(text)
+    keyed = [*BROWSER, ("x-api-key", "k1")]
+    assert Action.ALLOW == engine.decide(_view(headers=keyed, ip="192.0.2.1")).action
+    assert Action.THROTTLE == engine.decide(_view(headers=keyed, ip="192.0.2.2")).action
+    assert Action.ALLOW == engine.decide(_view(headers=[*BROWSER, ("x-api-key", "k2")])).action
+
+
+def test_global_shadow_enforces_nothing() -> None:
+    """In global shadow mode the block is decided and marked shadow, but not enforced."""
+    engine = _engine("shadow: true\n" + CONFIG)
+    decision = engine.decide(_view(headers=CURL))
+    assert (Action.BLOCK, True, False, False) == (
+        decision.action,
+        decision.shadow,
+        decision.enforced,
+        decision.mitigates,
+    )
+
+
+def test_policy_shadow_only_affects_that_policy() -> None:
+    """A shadowed policy is not enforced while the others still are."""
+    text = CONFIG.replace("    action: deceive\n", "    action: deceive\n    shadow: true\n")
+    engine = _engine(text)
+    trap = engine.decide(_view("/wp-admin"))
+    bot = engine.decide(_view(headers=CURL))
+    assert (Action.DECEIVE, False) == (trap.action, trap.enforced)
+    assert (Action.BLOCK, True) == (bot.action, bot.enforced)
+
+
+def test_store_is_bounded() -> None:
+    """A flood of distinct client IPs never holds more buckets than max_entries."""
+    store = MemoryStore(StateSettings(max_entries=100, ttl_seconds=60), FakeClock())
+    for i in range(1_000):
+        store.take_token(f"ip{i}", 1.0, 1)
+    assert 100 == len(store)
+
+
+def test_store_entries_expire() -> None:
+    """Idle buckets expire after ttl_seconds."""
+    clock = FakeClock()
+    store = MemoryStore(StateSettings(max_entries=100, ttl_seconds=60), clock)
+    store.take_token("a", 1.0, 1)
+    clock.advance(61)
+    store.take_token("b", 1.0, 1)
+    assert 1 == len(store)

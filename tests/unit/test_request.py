@@ -1,0 +1,50 @@
+"""RequestView construction from Envoy's headers and attributes."""
+
+from __future__ import annotations
+
+import pytest
+
+from botwall.request import JA4_ATTRIBUTE, SOURCE_ADDRESS, build_view, strip_port
+
+
+@pytest.mark.parametrize(
+    ("address", "ip"),
+    [
+        ("203.0.113.5:443", "203.0.113.5"),
+        ("[2001:db8::1]:8443", "2001:db8::1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("203.0.113.5", "203.0.113.5"),
+        ("", ""),
+    ],
+)
+def test_strip_port(address: str, ip: str) -> None:
+    """The client IP is source.address without its port or IPv6 brackets."""
+    assert ip == strip_port(address)
+
+
+def test_view_splits_pseudo_headers_and_keeps_order() -> None:
+    """Pseudo-headers become fields; other headers keep arrival order, duplicates included."""
+    view = build_view(
+        [
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "shop.example"),
+            (":path", "/login?next=/account"),
+            ("user-agent", "UA"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ],
+        {SOURCE_ADDRESS: "198.51.100.1:5555", JA4_ATTRIBUTE: "t13d1516h2_8daaf6152771_02713d6af862"},
+    )
+    assert ("POST", "https", "shop.example") == (view.method, view.scheme, view.authority)
+    assert ("/login", "next=/account") == (view.path, view.query)
+    assert (("user-agent", "UA"), ("accept", "a"), ("accept", "b")) == view.headers
+    assert "a" == view.header("accept")
+    assert "198.51.100.1" == view.client_ip
+    assert "t13d1516h2_8daaf6152771_02713d6af862" == view.ja4
+
+
+def test_plain_http_fingerprint_placeholder_is_empty() -> None:
+    """Envoy's '-' for a missing TLS fingerprint becomes an empty string."""
+    view = build_view([(":path", "/")], {JA4_ATTRIBUTE: "-"})
+    assert "" == view.ja4
