@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -55,24 +54,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_ready_file(path: Path, port: int) -> None:
-    """Atomically publish the bound port, so a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"port": port}))
-    tmp.replace(path)
-
-
 async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
     from botwall.engine import Engine
     from botwall.events import DecisionLog
     from botwall.server import serve_until_signal, start_server
+    from botwall.stack import write_ready_file
 
     engine = Engine(config)
     running = await start_server(engine, DecisionLog(config.decision_log), listen)
     log = structlog.get_logger("botwall")
     log.info("serving", listen=listen, port=running.port, config=config.source, policies=len(config.policies))
     if ready_file:
-        _write_ready_file(Path(ready_file), running.port)
+        write_ready_file(Path(ready_file), running.port)
     await serve_until_signal(running)
 
 

@@ -26,6 +26,12 @@ from botwall.request import ATTRIBUTES_KEY, build_view
 log = structlog.get_logger("botwall.server")
 
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+SERVER_OPTIONS = [
+    # Envoy multiplexes every stream over one HTTP/2 connection: allow plenty of concurrent streams.
+    ("grpc.max_concurrent_streams", 10_000),
+    # Never share a port with another process by accident.
+    ("grpc.so_reuseport", 0),
+]
 
 
 @dataclass
@@ -128,13 +134,7 @@ class RunningServer:
 
 async def start_server(engine: Engine, decision_log: DecisionLog, address: str) -> RunningServer:
     """Start the service on `address` (`host:port`, port 0 for an ephemeral one) and mark it SERVING."""
-    server = grpc.aio.server(
-        options=[
-            # Envoy multiplexes every stream over one HTTP/2 connection: allow plenty of concurrent streams.
-            ("grpc.max_concurrent_streams", 10_000),
-            ("grpc.so_reuseport", 0),
-        ]
-    )
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     servicer = BotwallServicer(engine, decision_log)
     add_ExternalProcessorServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()

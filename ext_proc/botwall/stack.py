@@ -244,7 +244,7 @@ def start_envoy(
 
 @dataclass
 class BotwallProcess:
-    """A `botwall serve` subprocess."""
+    """A processor subprocess (`botwall serve`, or the benchmark's pass-through)."""
 
     proc: subprocess.Popen[bytes]
     log_path: Path
@@ -257,25 +257,21 @@ class BotwallProcess:
         _terminate(self.proc)
 
 
-def start_botwall(
-    workdir: Path,
-    config: Path | None = None,
-    listen: str = "127.0.0.1:0",
-    extra_args: tuple[str, ...] = (),
-    timeout: float = 30.0,
-    python: str | None = None,
-) -> BotwallProcess:
-    """Run `botwall serve` in a subprocess and wait until it serves."""
+def write_ready_file(path: Path, port: int) -> None:
+    """Atomically publish a processor's bound port, so a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"port": port}))
+    tmp.replace(path)
+
+
+def start_processor(workdir: Path, argv: list[str], name: str = "botwall", timeout: float = 30.0) -> BotwallProcess:
+    """Run a processor command that takes `--ready-file`, and wait until it has published its port."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ready_file = workdir / "botwall-ready.json"
+    ready_file = workdir / f"{name}-ready.json"
     ready_file.unlink(missing_ok=True)
-    log_path = workdir / "botwall.log"
-    args = [python or sys.executable, "-m", "botwall", "serve", "--listen", listen, "--ready-file", str(ready_file)]
-    if config is not None:
-        args += ["--config", str(config)]
-    args += list(extra_args)
+    log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*argv, "--ready-file", str(ready_file)], stdout=log, stderr=subprocess.STDOUT)
 
     def port() -> int | None:
         try:
@@ -284,11 +280,21 @@ def start_botwall(
             return None
 
     try:
-        bound = _wait_for(port, timeout, "botwall", proc, log_path)
+        bound = _wait_for(port, timeout, name, proc, log_path)
     except BaseException:
         _terminate(proc)
         raise
     return BotwallProcess(proc, log_path, bound)
+
+
+def start_botwall(
+    workdir: Path, config: Path | None = None, listen: str = "127.0.0.1:0", timeout: float = 30.0
+) -> BotwallProcess:
+    """Run `botwall serve` in a subprocess and wait until it serves."""
+    argv = [sys.executable, "-m", "botwall", "serve", "--listen", listen]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return start_processor(workdir, argv, "botwall", timeout)
 
 
 def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
