@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from botwall.request import RequestView
@@ -40,6 +41,23 @@ _CHROMIUM_UA = re.compile(r"(Chrome|Chromium)/(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
+class UserAgentClass:
+    """What the user-agent string claims, from the patterns above."""
+
+    tool: bool
+    browser: bool
+    chromium: bool
+
+
+@lru_cache(maxsize=8192)
+def classify_user_agent(ua: str) -> UserAgentClass:
+    """Classify a user-agent; cached, because a few thousand distinct strings make up nearly all traffic."""
+    tool = _TOOL_UA.search(ua) is not None
+    browser = not tool and _BROWSER_UA.search(ua) is not None
+    return UserAgentClass(tool, browser, browser and _CHROMIUM_UA.search(ua) is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class RuleWeights:
     """Points each rule adds; the sum is capped at 100."""
 
@@ -62,18 +80,19 @@ class RuleScorer:
         w = self._w
         hits: list[tuple[int, str]] = []
         ua = view.header("user-agent")
+        kind = classify_user_agent(ua)
         if not ua:
             hits.append((w.ua_missing, "ua:missing"))
-        elif _TOOL_UA.search(ua):
+        elif kind.tool:
             hits.append((w.ua_tool, "ua:automation-tool"))
         if not view.header("accept"):
             hits.append((w.no_accept, "hdr:no-accept"))
-        if ua and _BROWSER_UA.search(ua):
+        if kind.browser:
             if not view.header("accept-language"):
                 hits.append((w.browser_without_accept_language, "hdr:browser-without-accept-language"))
             # Client hints and fetch metadata are only sent to secure contexts: judge them over TLS only.
             # Only Chromium is judged here: older Safari sends neither header.
-            if view.scheme == "https" and _CHROMIUM_UA.search(ua):
+            if view.scheme == "https" and kind.chromium:
                 if not view.header("sec-ch-ua"):
                     hits.append((w.chrome_without_client_hints, "hdr:chrome-without-client-hints"))
                 if not view.header("sec-fetch-mode"):
