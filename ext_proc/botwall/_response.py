@@ -13,6 +13,7 @@ from botwall._envoy_api import (
     HeaderValueOption,
     HttpStatus,
     ImmediateResponse,
+    ProcessingMode,
     ProcessingResponse,
     Struct,
     TrailersResponse,
@@ -68,10 +69,29 @@ def continue_response_headers() -> ProcessingResponse:
     return ProcessingResponse(response_headers=HeadersResponse())
 
 
-def request_headers_response(decision: Decision, sent_tags: list[str]) -> ProcessingResponse:
-    """Tag and continue, or answer the client directly, as the decision says."""
-    if decision.mitigates:
-        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
+# Sent with the request headers of a login route: Envoy then buffers the body and sends it in the next message.
+# A mode override replaces the whole mode, so every field is spelled out (ENVOY_NOTES).
+_BODY_MODE = ProcessingMode(
+    request_header_mode=ProcessingMode.SEND,
+    response_header_mode=ProcessingMode.SEND,
+    request_body_mode=ProcessingMode.BUFFERED,
+    response_body_mode=ProcessingMode.NONE,
+    request_trailer_mode=ProcessingMode.SKIP,
+    response_trailer_mode=ProcessingMode.SKIP,
+)
+
+
+def await_body(sent_tags: list[str]) -> ProcessingResponse:
+    """Continue the headers of a login request (client tags removed) and ask Envoy for its buffered body."""
+    return ProcessingResponse(
+        request_headers=HeadersResponse(
+            response=CommonResponse(header_mutation=HeaderMutation(remove_headers=sent_tags))
+        ),
+        mode_override=_BODY_MODE,
+    )
+
+
+def _tag_mutation(decision: Decision, sent_tags: list[str]) -> HeaderMutation:
     tags = [
         _header("x-botwall-score", str(decision.score)),
         _header("x-botwall-verdict", decision.verdict),
@@ -83,11 +103,25 @@ def request_headers_response(decision: Decision, sent_tags: list[str]) -> Proces
         tags.append(_header("x-botwall-action", f"{decision.action}{'-shadow' if decision.shadow else ''}"))
     # Headers we set overwrite the client's copies; remove only the others, so no removal can undo a tag.
     ours = {t.header.key for t in tags}
-    remove = [name for name in sent_tags if name not in ours]
+    return HeaderMutation(set_headers=tags, remove_headers=[name for name in sent_tags if name not in ours])
+
+
+def request_headers_response(decision: Decision, sent_tags: list[str]) -> ProcessingResponse:
+    """Tag and continue, or answer the client directly, as the decision says."""
+    if decision.mitigates:
+        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
     return ProcessingResponse(
-        request_headers=HeadersResponse(
-            response=CommonResponse(header_mutation=HeaderMutation(set_headers=tags, remove_headers=remove))
-        ),
+        request_headers=HeadersResponse(response=CommonResponse(header_mutation=_tag_mutation(decision, sent_tags))),
+        dynamic_metadata=_metadata(decision),
+    )
+
+
+def request_body_response(decision: Decision) -> ProcessingResponse:
+    """The decision on a login request, made once its body was read: tags travel in the (buffered) body response."""
+    if decision.mitigates:
+        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
+    return ProcessingResponse(
+        request_body=BodyResponse(response=CommonResponse(header_mutation=_tag_mutation(decision, []))),
         dynamic_metadata=_metadata(decision),
     )
 

@@ -113,6 +113,24 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginRoute:
+    """A login endpoint: where the credentials are in the body, and how its response tells success from failure.
+
+    Only requests on these routes have their body sent to botwall (asked of Envoy per request, by mode override).
+    """
+
+    name: str
+    match: Match
+    format: str  # "form", "json" or "auto" (by content-type)
+    username_field: str
+    password_field: str
+    success_status: frozenset[int]
+    success_cookie: str  # a Set-Cookie name that only a successful login sets, "" for none
+    failure_status: frozenset[int]
+    max_body_bytes: int = 16_384
+
+
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     """Score bands for the verdict: below `suspect` is human, from `bot` up is bot."""
 
@@ -145,6 +163,7 @@ class Config:
     state: StateSettings = field(default_factory=StateSettings)
     decision_log: DecisionLogSettings = field(default_factory=DecisionLogSettings)
     policies: tuple[Policy, ...] = ()
+    login_routes: tuple[LoginRoute, ...] = ()
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -155,6 +174,20 @@ shadow: false
 thresholds: {suspect: 30, bot: 70}
 decision_log: {allow_sample_rate: 0.01}
 state: {max_entries: 100000, ttl_seconds: 900}
+# The demo shop's logins: a form and a JSON API. Their bodies go to botwall for the credential checks.
+login_routes:
+  - name: form-login
+    match: {path: {exact: /login}, methods: [POST]}
+    format: form
+    fields: {username: username, password: password}
+    success: {status: [302, 303], set_cookie: session}
+    failure: {status: [401]}
+  - name: api-login
+    match: {path: {exact: /api/login}, methods: [POST]}
+    format: json
+    fields: {username: username, password: password}
+    success: {status: [200]}
+    failure: {status: [401]}
 policies:
   # Scanners looking for admin panels get a convincing but fake page; the upstream never sees them.
   - name: honeytrap-wp-login
@@ -166,18 +199,19 @@ policies:
       body: >-
         <!doctype html><title>Log In</title>
         <form method=post><input name=log><input name=pwd type=password></form>
-  # Logins are the stuffing target: at most 5 attempts at once per client IP, then one every 6 seconds.
+  # Clearly automated clients are refused everywhere.
+  - name: block-bots
+    min_score: 70
+    action: block
+  # Logins are the stuffing target: what is not clearly a bot gets at most 5 attempts at once per client IP,
+  # then one every 6 seconds.
   - name: login-throttle
     match: {path: {regex: "/(api/)?login"}, methods: [POST]}
     action: throttle
     throttle: {key: ip, rate_per_minute: 10, burst: 5}
-  # Clearly automated clients are refused everywhere else.
-  - name: block-bots
-    min_score: 70
-    action: block
 """
 
-_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies"}
+_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies", "login_routes"}
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
 
@@ -331,6 +365,46 @@ def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
     )
 
 
+def _status_set(r: _Reader, raw: object, key: str) -> frozenset[int]:
+    if not isinstance(raw, list):
+        raise r.fail(key, "a list of HTTP status codes", raw)
+    return frozenset(r.integer(code, f"{key}[{i}]", 100, 599) for i, code in enumerate(raw))
+
+
+def _parse_login_route(r: _Reader, raw: object, key: str, seen: set[str]) -> LoginRoute:
+    m = r.mapping(raw, key, {"name", "match", "format", "fields", "success", "failure", "max_body_bytes"})
+    name = r.string(m.get("name"), f"{key}.name")
+    if name in seen:
+        raise r.fail(f"{key}.name", "a login route name not used before", name)
+    seen.add(name)
+    if "match" not in m:
+        raise r.fail(f"{key}.match", "a match section (path and methods of the login endpoint)", show_got=False)
+    fmt = m.get("format", "auto")
+    if fmt not in ("form", "json", "auto"):
+        raise r.fail(f"{key}.format", "one of form, json, auto", fmt)
+    fields = r.mapping(m.get("fields", {}), f"{key}.fields", {"username", "password"})
+    success = r.mapping(m.get("success", {}), f"{key}.success", {"status", "set_cookie"})
+    failure = r.mapping(m.get("failure", {}), f"{key}.failure", {"status"})
+    success_status = _status_set(r, success.get("status", [200, 302, 303]), f"{key}.success.status")
+    failure_status = _status_set(r, failure.get("status", [400, 401, 403]), f"{key}.failure.status")
+    if success_status & failure_status:
+        raise r.fail(f"{key}.failure.status", "codes not also listed in success.status", sorted(failure_status))
+    cookie = success.get("set_cookie", "")
+    if not isinstance(cookie, str):
+        raise r.fail(f"{key}.success.set_cookie", "a cookie name", cookie)
+    return LoginRoute(
+        name=name,
+        match=_parse_match(r, m["match"], f"{key}.match"),
+        format=str(fmt),
+        username_field=r.string(fields.get("username", "username"), f"{key}.fields.username"),
+        password_field=r.string(fields.get("password", "password"), f"{key}.fields.password"),
+        success_status=success_status,
+        success_cookie=cookie,
+        failure_status=failure_status,
+        max_body_bytes=r.integer(m.get("max_body_bytes", 16_384), f"{key}.max_body_bytes", 64, 1_048_576),
+    )
+
+
 def parse_config(data: object, source: str) -> Config:
     """Validate already-loaded YAML data; `source` names it in errors."""
     r = _Reader(source)
@@ -358,6 +432,11 @@ def parse_config(data: object, source: str) -> Config:
         raise r.fail("policies", "a list of policies", raw_policies)
     seen: set[str] = set()
     policies = tuple(_parse_policy(r, p, f"policies[{i}]", seen) for i, p in enumerate(raw_policies))
+    raw_routes = m.get("login_routes", [])
+    if not isinstance(raw_routes, list):
+        raise r.fail("login_routes", "a list of login routes", raw_routes)
+    seen_routes: set[str] = set()
+    login_routes = tuple(_parse_login_route(r, x, f"login_routes[{i}]", seen_routes) for i, x in enumerate(raw_routes))
     return Config(
         source=source,
         shadow=r.boolean(m.get("shadow", False), "shadow"),
@@ -365,6 +444,7 @@ def parse_config(data: object, source: str) -> Config:
         state=state,
         decision_log=log,
         policies=policies,
+        login_routes=login_routes,
     )
 
 

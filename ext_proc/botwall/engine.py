@@ -1,10 +1,27 @@
-"""The decision engine: from a RequestView to a Decision, with no gRPC or Envoy types in sight."""
+"""The decision engine: from a RequestView to Evidence, a Score and a Decision, with no gRPC or Envoy types in sight.
+
+Per request: the pillars are read (user-agent, headers, credentials on login routes), the behaviour windows of the
+client's IP, fingerprint and username are updated and read, the scorer weighs the evidence, and the first policy
+that takes the request decides. The response phase feeds the outcome (status, login success) back into the windows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botwall.config import Action, Config, DeceiveSpec, Policy, ThrottleSpec
+from botwall.clock import Clock, monotonic
+from botwall.config import Action, Config, DeceiveSpec, LoginRoute, Policy, ThrottleSpec
+from botwall.evidence.behaviour import (
+    AccountWindow,
+    ClientWindow,
+    SprayWindow,
+    behaviour_reasons,
+    request_kind,
+    snapshot,
+)
+from botwall.evidence.credentials import LoginAttempt, LoginReader, credential_reasons, login_outcome
+from botwall.evidence.useragent import UserAgentAnalyzer, UserAgentInfo, ua_reasons
+from botwall.features import Evidence
 from botwall.fingerprint import fingerprint
 from botwall.request import RequestView
 from botwall.scoring import RuleScorer, Scorer
@@ -40,13 +57,120 @@ class Decision:
         return self.enforced and self.action in (Action.BLOCK, Action.THROTTLE, Action.DECEIVE)
 
 
-class Engine:
-    """Scores a request, picks the first policy that takes it, and applies that policy's action."""
+@dataclass(slots=True)
+class RequestContext:
+    """What the response phase of a request needs: the windows it counted in, and its login attempt."""
 
-    def __init__(self, config: Config, scorer: Scorer | None = None, store: Store | None = None) -> None:
+    ip: ClientWindow
+    fp: ClientWindow
+    route: LoginRoute | None = None
+    login: LoginAttempt | None = None
+    account: AccountWindow | None = None
+
+
+_UA = None
+
+
+def _shared_ua_analyzer() -> UserAgentAnalyzer:
+    # Loading the pattern sets takes a fraction of a second: share one analyzer between engines (and tests).
+    global _UA
+    if _UA is None:
+        _UA = UserAgentAnalyzer()
+    return _UA
+
+
+def header_reasons(view: RequestView, ua: UserAgentInfo) -> list[str]:
+    """Reason codes from the presence of headers a real browser of the claimed kind always sends."""
+    out = []
+    if "accept" not in view.by_name:
+        out.append("hdr:no-accept")
+    if ua.browser:
+        if "accept-language" not in view.by_name:
+            out.append("hdr:browser-without-accept-language")
+        # Client hints and fetch metadata are sent to secure contexts only: judged over TLS only.
+        if view.scheme == "https" and ua.chromium and not ua.headless:
+            if "sec-ch-ua" not in view.by_name:
+                out.append("hdr:chrome-without-client-hints")
+            if "sec-fetch-mode" not in view.by_name:
+                out.append("hdr:browser-without-sec-fetch")
+    return out
+
+
+class Engine:
+    """Reads the evidence, scores it, picks the first policy that takes the request, and applies its action."""
+
+    def __init__(
+        self,
+        config: Config,
+        scorer: Scorer | None = None,
+        store: Store | None = None,
+        clock: Clock = monotonic,
+        login_reader: LoginReader | None = None,
+    ) -> None:
         self.config = config
         self.scorer: Scorer = scorer or RuleScorer()
-        self.store: Store = store if store is not None else create_store(config.state)
+        self.clock = clock
+        self.store: Store = store if store is not None else create_store(config.state, clock)
+        self.ua = _shared_ua_analyzer()
+        self.logins = login_reader or LoginReader()
+
+    def login_route(self, view: RequestView) -> LoginRoute | None:
+        """The configured login route this request is for, if any."""
+        for route in self.config.login_routes:
+            if route.match.matches(view.authority, view.path, view.method):
+                return route
+        return None
+
+    def evidence(
+        self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None
+    ) -> tuple[Evidence, RequestContext]:
+        """Read every pillar and count the request in its behaviour windows."""
+        now = self.clock()
+        ua = self.ua.analyze(view.header("user-agent"))
+        fp = fingerprint(view)
+        kind = request_kind(view)
+        store = self.store
+        ip_window = store.record("ip", view.client_ip, ClientWindow)
+        fp_window = store.record("fp", fp, ClientWindow)
+        has_cookie = "cookie" in view.by_name
+        path_hash = hash(view.path)
+        ip_hash = hash(view.client_ip)
+        ip_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+        fp_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+        account = spray = None
+        if login is not None and login.username:
+            user_hash = hash(login.username)
+            if len(ip_window.usernames) < 64:
+                ip_window.usernames.add(user_hash)
+            if len(fp_window.usernames) < 64:
+                fp_window.usernames.add(user_hash)
+            account = store.record("user", login.username, AccountWindow)
+            account.observe(now, ip_hash, hash(fp))
+            if login.password_key:
+                spray = store.record("password", login.password_key.hex(), SprayWindow)
+                if len(spray.usernames) < 64:
+                    spray.usernames.add(user_hash)
+        behaviour = snapshot(now, ip_window, fp_window, None, account, spray)
+        reasons = ua_reasons(ua) + header_reasons(view, ua) + credential_reasons(login) + behaviour_reasons(behaviour)
+        evidence = Evidence(view, fp, kind, ua, behaviour, login, tuple(reasons))
+        return evidence, RequestContext(ip_window, fp_window, route, login, account)
+
+    def record_response(self, context: RequestContext, status: int, set_cookies: list[str]) -> str:
+        """Feed a response back into the windows; returns the login outcome (or "" when not a login)."""
+        outcome = ""
+        if context.route is not None and context.login is not None:
+            outcome = login_outcome(context.route, status, set_cookies)
+            if context.account is not None:
+                if outcome == "failure":
+                    context.account.failures += 1.0
+                elif outcome == "success":
+                    context.account.successes += 1.0
+        new_session = bool(set_cookies) and context.ip.no_cookie > 0
+        login = context.login is not None
+        failed = outcome == "failure"
+        context.ip.observe_response(status, login, failed, new_session)
+        context.fp.observe_response(status, login, failed, new_session)
+        return outcome
 
     def verdict(self, score: int) -> str:
         """Map a score to its verdict band."""
@@ -58,9 +182,20 @@ class Engine:
         return Verdict.HUMAN
 
     def decide(self, view: RequestView) -> Decision:
-        """The whole request-headers decision."""
-        result = self.scorer.score(view)
-        fp = fingerprint(view)
+        """Evidence, score and decision for a request that is not a login with a body (convenience for tests)."""
+        return self.evaluate(view)[0]
+
+    def evaluate(
+        self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None
+    ) -> tuple[Decision, RequestContext]:
+        """The whole decision, and the context its response phase needs."""
+        evidence, context = self.evidence(view, route, login)
+        return self.decide_evidence(view, evidence), context
+
+    def decide_evidence(self, view: RequestView, evidence: Evidence) -> Decision:
+        """Score the evidence and apply the first policy that takes the request."""
+        result = self.scorer.score(evidence)
+        fp = evidence.fingerprint
         verdict = self.verdict(result.value)
         for policy in self.config.policies:
             if result.value < policy.min_score:

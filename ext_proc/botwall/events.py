@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from botwall._proto import decision_pb2
 from botwall.config import Action, DecisionLogSettings
 from botwall.engine import Decision, Verdict
+from botwall.evidence.credentials import LoginAttempt
 from botwall.request import RequestView
 
 _VERDICTS = {
@@ -35,7 +36,9 @@ _ACTIONS = {
 METADATA_NAMESPACE = "botwall"
 
 
-def decision_event(decision: Decision, view: RequestView, now_ms: int | None = None) -> decision_pb2.DecisionEvent:
+def decision_event(
+    decision: Decision, view: RequestView, login: LoginAttempt | None = None, now_ms: int | None = None
+) -> decision_pb2.DecisionEvent:
     """The contract message for one decision."""
     return decision_pb2.DecisionEvent(
         request_id=view.header("x-request-id"),
@@ -55,6 +58,8 @@ def decision_event(decision: Decision, view: RequestView, now_ms: int | None = N
         ja4=view.ja4,
         retry_after_s=decision.retry_after,
         timestamp_ms=now_ms if now_ms is not None else int(time.time() * 1000),
+        username=login.username if login is not None else "",
+        login_route=login.route if login is not None else "",
     )
 
 
@@ -103,7 +108,7 @@ class DecisionLog:
             return True
         return self._sample > 0 and self._rng.random() < self._sample
 
-    def record(self, decision: Decision, view: RequestView) -> None:
-        """Log the decision if it should be."""
-        if self.should_log(decision):
-            self._log.info("decision", **event_dict(decision_event(decision, view)))
+    def record(self, decision: Decision, view: RequestView, login: LoginAttempt | None = None) -> None:
+        """Log the decision if it should be (logins always are: they are what analysts audit)."""
+        if login is not None or self.should_log(decision):
+            self._log.info("decision", **event_dict(decision_event(decision, view, login)))

@@ -1,17 +1,16 @@
-"""Scorers turn what botwall knows about a request into a 0-100 score and reason codes.
+"""Scorers turn the evidence of a request into a 0-100 score and reason codes ordered by weight.
 
-`RuleScorer` is a transparent set of weighted rules. It implements the same `Scorer` interface the trained ONNX
-model will, and stays as the fallback when no model is configured.
+`RuleScorer` weighs the reason codes the evidence pillars fired, transparently. It implements the same `Scorer`
+interface the trained ONNX model will, and stays as the fallback when no model is configured.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
-from botwall.request import RequestView
+from botwall.features import Evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,79 +24,47 @@ class Score:
 class Scorer(Protocol):
     """What every scorer implements."""
 
-    def score(self, view: RequestView) -> Score: ...
+    def score(self, evidence: Evidence) -> Score: ...
 
 
-# HTTP libraries, command-line tools and automation frameworks that name themselves in the user-agent.
-_TOOL_UA = re.compile(
-    r"curl/|wget/|python-requests|python-urllib|python-httpx|aiohttp/|httpie/|go-http-client|okhttp|"
-    r"java/|apache-httpclient|libwww-perl|lwp::|scrapy|node-fetch|undici|axios/|got \(|guzzlehttp|"
-    r"ruby|headlesschrome|phantomjs|selenium|puppeteer|playwright|postmanruntime|insomnia|httpclient|"
-    r"masscan|zgrab|nikto|sqlmap|nmap|nuclei",
-    re.IGNORECASE,
-)
-_BROWSER_UA = re.compile(r"Mozilla/5\.0 .*(Chrome|Firefox|Safari|Edg)/", re.IGNORECASE)
-_CHROMIUM_UA = re.compile(r"(Chrome|Chromium)/(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class UserAgentClass:
-    """What the user-agent string claims, from the patterns above."""
-
-    tool: bool
-    browser: bool
-    chromium: bool
-
-
-@lru_cache(maxsize=8192)
-def classify_user_agent(ua: str) -> UserAgentClass:
-    """Classify a user-agent; cached, because a few thousand distinct strings make up nearly all traffic."""
-    tool = _TOOL_UA.search(ua) is not None
-    browser = not tool and _BROWSER_UA.search(ua) is not None
-    return UserAgentClass(tool, browser, browser and _CHROMIUM_UA.search(ua) is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleWeights:
-    """Points each rule adds; the sum is capped at 100."""
-
-    ua_missing: int = 45
-    ua_tool: int = 75
-    no_accept: int = 10
-    browser_without_accept_language: int = 25
-    chrome_without_client_hints: int = 35
-    browser_without_sec_fetch: int = 20
+# Points per reason code; the sum is capped at 100. Unknown codes weigh 10.
+DEFAULT_WEIGHTS: Mapping[str, int] = {
+    "ua:missing": 45,
+    "ua:automation-tool": 75,
+    "ua:headless-browser": 80,
+    "ua:scanner": 90,
+    "ua:declared-crawler": 20,
+    "hdr:no-accept": 10,
+    "hdr:browser-without-accept-language": 25,
+    "hdr:chrome-without-client-hints": 35,
+    "hdr:browser-without-sec-fetch": 20,
+    "cred:breached-password": 15,
+    "cred:unreadable-login": 20,
+    "beh:high-rate": 30,
+    "beh:very-high-rate": 60,
+    "beh:regular-timing": 25,
+    "beh:many-usernames": 50,
+    "beh:many-usernames-many": 80,
+    "beh:failed-logins": 40,
+    "beh:password-spray": 60,
+    "beh:fingerprint-stuffing": 70,
+    "beh:account-many-ips": 20,
+    "beh:new-session-every-request": 25,
+    "beh:high-error-ratio": 25,
+    "beh:no-assets": 15,
+}
 
 
 class RuleScorer:
-    """Weighted, explainable header rules: a placeholder until the model arrives, and its fallback."""
+    """Sums the weights of the reason codes that fired: a placeholder until the model arrives, and its fallback."""
 
-    def __init__(self, weights: RuleWeights | None = None) -> None:
-        self._w = weights or RuleWeights()
+    def __init__(self, weights: Mapping[str, int] | None = None) -> None:
+        self._weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
 
-    def score(self, view: RequestView) -> Score:
-        """Score one request from its headers alone."""
-        w = self._w
-        hits: list[tuple[int, str]] = []
-        ua = view.header("user-agent")
-        kind = classify_user_agent(ua)
-        if not ua:
-            hits.append((w.ua_missing, "ua:missing"))
-        elif kind.tool:
-            hits.append((w.ua_tool, "ua:automation-tool"))
-        if not view.header("accept"):
-            hits.append((w.no_accept, "hdr:no-accept"))
-        if kind.browser:
-            if not view.header("accept-language"):
-                hits.append((w.browser_without_accept_language, "hdr:browser-without-accept-language"))
-            # Client hints and fetch metadata are only sent to secure contexts: judge them over TLS only.
-            # Only Chromium is judged here: older Safari sends neither header.
-            if view.scheme == "https" and kind.chromium:
-                if not view.header("sec-ch-ua"):
-                    hits.append((w.chrome_without_client_hints, "hdr:chrome-without-client-hints"))
-                if not view.header("sec-fetch-mode"):
-                    hits.append((w.browser_without_sec_fetch, "hdr:browser-without-sec-fetch"))
-        if not hits:
+    def score(self, evidence: Evidence) -> Score:
+        """Score one request from the reasons its evidence fired."""
+        if not evidence.reasons:
             return Score(0, ())
-        hits.sort(key=lambda hit: -hit[0])
-        return Score(min(100, sum(points for points, _ in hits)), tuple(reason for _, reason in hits))
+        w = self._weights
+        ranked = sorted(evidence.reasons, key=lambda code: -w.get(code, 10))
+        return Score(min(100, sum(w.get(code, 10) for code in ranked)), tuple(ranked))

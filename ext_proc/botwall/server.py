@@ -19,9 +19,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from botwall import _response
 from botwall._envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
-from botwall.engine import Decision, Engine
+from botwall.config import LoginRoute
+from botwall.engine import Decision, Engine, RequestContext
 from botwall.events import DecisionLog
-from botwall.request import ATTRIBUTES_KEY, build_view
+from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
 
 log = structlog.get_logger("botwall.server")
 
@@ -61,34 +62,74 @@ def _attributes(request: ProcessingRequest) -> dict[str, str]:
 class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
-    __slots__ = ("_counters", "_decision_log", "_engine", "decision")
+    __slots__ = ("_context", "_counters", "_decision_log", "_engine", "_pending", "decision")
 
     def __init__(self, engine: Engine, decision_log: DecisionLog, counters: Counters) -> None:
         self._engine = engine
         self._decision_log = decision_log
         self._counters = counters
+        self._pending: tuple[RequestView, LoginRoute] | None = None
+        self._context: RequestContext | None = None
         self.decision: Decision | None = None
 
+    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
+        self.decision = decision
+        self._context = context
+        c = self._counters
+        c.decisions += 1
+        c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
+        self._decision_log.record(decision, view, context.login)
+
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
-        """Score the request and tag it, or answer it directly."""
-        headers = [(h.key, h.raw_value.decode("latin-1")) for h in request.request_headers.headers.headers]
+        """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
+        message = request.request_headers
+        headers = [(h.key, h.raw_value.decode("latin-1")) for h in message.headers.headers]
         sent_tags = _response.client_tags(name for name, _ in headers)
         try:
             view = build_view(headers, _attributes(request))
-            decision = self._engine.decide(view)
+            route = self._engine.login_route(view)
+            if route is not None and not message.end_of_stream:
+                self._pending = (view, route)
+                return _response.await_body(sent_tags)
+            decision, context = self._engine.evaluate(view, route)
         except Exception:
             self._counters.errors += 1
             log.exception("request_headers_failed")
             return _response.passthrough(sent_tags)
-        self.decision = decision
-        c = self._counters
-        c.decisions += 1
-        c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
-        self._decision_log.record(decision, view)
+        self._decided(decision, context, view)
         return _response.request_headers_response(decision, sent_tags)
 
+    def on_request_body(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Read the credentials of a login request and decide on it."""
+        if self._pending is None:
+            return _response.passthrough_for("request_body")
+        view, route = self._pending
+        self._pending = None
+        try:
+            attempt = self._engine.logins.read_login(route, view.header("content-type"), request.request_body.body)
+            decision, context = self._engine.evaluate(view, route, attempt)
+        except Exception:
+            self._counters.errors += 1
+            log.exception("request_body_failed")
+            return _response.passthrough_for("request_body")
+        self._decided(decision, context, view)
+        return _response.request_body_response(decision)
+
     def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
-        """Let the upstream's answer through (outcomes are recorded here by the evidence issue)."""
+        """Record the outcome (status, login success or failure, new session) in the client's windows."""
+        if self._context is not None:
+            status = 0
+            cookies = []
+            for h in request.response_headers.headers.headers:
+                if h.key == ":status":
+                    status = int(h.raw_value or b"0")
+                elif h.key == "set-cookie":
+                    cookies.append(h.raw_value.decode("latin-1"))
+            try:
+                self._engine.record_response(self._context, status, cookies)
+            except Exception:
+                self._counters.errors += 1
+                log.exception("response_headers_failed")
         return _response.continue_response_headers()
 
 
@@ -112,6 +153,8 @@ class BotwallServicer:
                 yield processor.on_request_headers(request)
             elif kind == "response_headers":
                 yield processor.on_response_headers(request)
+            elif kind == "request_body":
+                yield processor.on_request_body(request)
             else:
                 # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
                 yield _response.passthrough_for(kind)

@@ -8,7 +8,8 @@ replication off the hot path, so callers never wait on the network. `create_stor
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from cachetools import TTLCache
 
@@ -16,8 +17,15 @@ from botwall.clock import Clock, monotonic
 from botwall.config import StateSettings
 
 
+T = TypeVar("T")
+
+
 class Store(Protocol):
     """What the decision engine needs from state."""
+
+    def record(self, namespace: str, key: str, factory: Callable[[], T]) -> T:
+        """The mutable record for `key` in `namespace` (an IP's window, say), created by `factory` if absent."""
+        ...
 
     def take_token(self, key: str, rate: float, burst: int) -> float:
         """Take one token from the bucket `key`; 0.0 when granted, else seconds until one is available."""
@@ -31,10 +39,28 @@ class MemoryStore:
 
     def __init__(self, settings: StateSettings, clock: Clock = monotonic) -> None:
         self._clock = clock
+        self._settings = settings
+        self._namespaces: dict[str, TTLCache[str, object]] = {}
         # Each bucket is [tokens, last_refill_time]; a list so it updates in place without re-inserting.
         self._buckets: TTLCache[str, list[float]] = TTLCache(
             maxsize=settings.max_entries, ttl=settings.ttl_seconds, timer=clock
         )
+
+    def record(self, namespace: str, key: str, factory: Callable[[], T]) -> T:
+        """Records live in one bounded, expiring cache per namespace; an evicted record starts afresh."""
+        cache = self._namespaces.get(namespace)
+        if cache is None:
+            cache = self._namespaces[namespace] = TTLCache(
+                maxsize=self._settings.max_entries, ttl=self._settings.ttl_seconds, timer=self._clock
+            )
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = factory()
+        return found  # type: ignore[return-value]
+
+    def sizes(self) -> dict[str, int]:
+        """Entries per namespace (token buckets under `buckets`)."""
+        return {"buckets": len(self._buckets)} | {name: len(cache) for name, cache in self._namespaces.items()}
 
     def take_token(self, key: str, rate: float, burst: int) -> float:
         """Token-bucket admission; an evicted or expired bucket starts full again."""
@@ -52,7 +78,7 @@ class MemoryStore:
         return (1.0 - tokens) / rate
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self._buckets) + sum(len(cache) for cache in self._namespaces.values())
 
 
 def retry_after_seconds(wait: float) -> int:

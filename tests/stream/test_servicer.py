@@ -174,3 +174,58 @@ async def test_over_grpc_health_and_cancel() -> None:
     finally:
         await running.stop(0)
     assert 2 == running.servicer.counters.streams or 1 == running.servicer.counters.streams
+
+
+LOGIN_CONFIG = """
+decision_log: {allow_sample_rate: 0}
+login_routes:
+  - name: api-login
+    match: {path: {exact: /api/login}, methods: [POST]}
+    format: json
+    success: {status: [200]}
+    failure: {status: [401]}
+policies:
+  - name: bots
+    min_score: 70
+    action: block
+"""
+
+
+def _login_messages(user: str, client: str) -> list[ProcessingRequest]:
+    from botwall._envoy_api import HttpBody
+
+    headers = [*BROWSER, ("content-type", "application/json"), ("x-botwall-score", "0")]
+    body = f'{{"username": "{user}", "password": "s3cret-{user}"}}'.encode()
+    return [
+        request_headers("/api/login", method="POST", headers=headers, client=client, end_of_stream=False),
+        ProcessingRequest(request_body=HttpBody(body=body, end_of_stream=True)),
+        response_headers(401),
+    ]
+
+
+async def test_login_route_asks_for_body_then_decides_on_it() -> None:
+    """On a login route botwall asks Envoy for the buffered body, tags in the body response, and logs the username."""
+    from botwall._envoy_api import ProcessingMode
+
+    log = io.StringIO()
+    responses = await StreamDriver(_servicer(LOGIN_CONFIG, log)).run(_login_messages("alice", "192.0.2.10:1"))
+    first, second, third = responses
+    assert ProcessingMode.BUFFERED == first.mode_override.request_body_mode
+    assert ["x-botwall-score"] == list(first.request_headers.response.header_mutation.remove_headers)
+    tags = {h.header.key: h.header.raw_value.decode() for h in second.request_body.response.header_mutation.set_headers}
+    assert ("0", "human") == (tags["x-botwall-score"], tags["x-botwall-verdict"])
+    assert "response_headers" == third.WhichOneof("response")
+    event = json.loads(log.getvalue())
+    assert ("alice", "api-login", "allow") == (event["username"], event["login_route"], event["action"])
+    assert "s3cret" not in log.getvalue()
+
+
+async def test_stuffing_over_streams_is_blocked_at_the_body() -> None:
+    """Failed logins for many usernames from one client end in a 403 answered from the body phase."""
+    servicer = _servicer(LOGIN_CONFIG)
+    driver = StreamDriver(servicer)
+    outcomes = []
+    for i in range(6):
+        responses = await driver.run(_login_messages(f"user{i}", "203.0.113.77:1"))
+        outcomes.append(responses[1].WhichOneof("response"))
+    assert ["request_body"] * 3 + ["immediate_response"] * 3 == outcomes

@@ -12,8 +12,9 @@ from botwall.config import Action, ConfigError, load_config, parse_yaml
 def test_defaults_load() -> None:
     """The embedded defaults validate and hold the three starter policies in order."""
     config = load_config(None)
-    assert ["honeytrap-wp-login", "login-throttle", "block-bots"] == [p.name for p in config.policies]
-    assert [Action.DECEIVE, Action.THROTTLE, Action.BLOCK] == [p.action for p in config.policies]
+    assert ["honeytrap-wp-login", "block-bots", "login-throttle"] == [p.name for p in config.policies]
+    assert [Action.DECEIVE, Action.BLOCK, Action.THROTTLE] == [p.action for p in config.policies]
+    assert ["form-login", "api-login"] == [r.name for r in config.login_routes]
     assert False is config.shadow
 
 

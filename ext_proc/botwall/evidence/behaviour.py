@@ -1,0 +1,263 @@
+"""Behaviour: what a client does across requests, in sliding windows per client IP, fingerprint, ASN and username.
+
+Windows are exponentially decayed counters (one float per horizon, O(1) to update, no per-request history), so
+memory per key is fixed and a record costs a few microseconds to update. Distinct counts (paths, usernames, IPs) are
+bounded sets of small hashes that stop growing at a cap: "at least N" is all the signals need.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from botwall.request import RequestView
+
+# Horizons of the rate windows, seconds.
+SHORT, MEDIUM, LONG = 10.0, 60.0, 600.0
+_DISTINCT_CAP = 64
+_IPS_CAP = 256
+
+_ASSET_SUFFIXES = (
+    ".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico",
+    ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm",
+)  # fmt: skip
+
+
+def request_kind(view: RequestView) -> str:
+    """`asset`, `api` or `page`: the share of each is a strong tell (bots skip assets, scrapers hit the API)."""
+    path = view.path
+    if path.endswith(_ASSET_SUFFIXES) or path.startswith("/static/"):
+        return "asset"
+    accept = view.header("accept")
+    if path.startswith("/api/") or "json" in accept or view.header("sec-fetch-mode") == "cors":
+        return "api"
+    return "page"
+
+
+def _decay(value: float, elapsed: float, horizon: float) -> float:
+    return value * math.exp(-elapsed / horizon) if elapsed > 0 else value
+
+
+def _add_capped(items: set[int], value: int, cap: int) -> None:
+    if len(items) < cap:
+        items.add(value)
+
+
+@dataclass(slots=True)
+class ClientWindow:
+    """Decayed activity of one client key (an IP, a fingerprint or an ASN)."""
+
+    last: float = 0.0
+    short: float = 0.0
+    medium: float = 0.0
+    long: float = 0.0
+    count: int = 0
+    gap_mean: float = 0.0
+    gap_var: float = 0.0
+    pages: float = 0.0
+    apis: float = 0.0
+    assets: float = 0.0
+    no_cookie: float = 0.0
+    responses: float = 0.0
+    errors: float = 0.0
+    logins: float = 0.0
+    login_failures: float = 0.0
+    new_sessions: float = 0.0
+    paths: set[int] = field(default_factory=set)
+    usernames: set[int] = field(default_factory=set)
+    ips: set[int] = field(default_factory=set)
+
+    def observe(self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int) -> None:
+        """Count one request."""
+        elapsed = now - self.last if self.count else 0.0
+        if self.count:
+            # Exponentially weighted mean and variance of the gaps between requests (alpha 0.2): a low coefficient
+            # of variation is a machine's metronome.
+            delta = elapsed - self.gap_mean
+            self.gap_mean += 0.2 * delta
+            self.gap_var = 0.8 * (self.gap_var + 0.2 * delta * delta)
+            self.short = _decay(self.short, elapsed, SHORT)
+            self.medium = _decay(self.medium, elapsed, MEDIUM)
+            factor = math.exp(-elapsed / LONG) if elapsed > 0 else 1.0
+            self.long *= factor
+            self.pages *= factor
+            self.apis *= factor
+            self.assets *= factor
+            self.no_cookie *= factor
+            self.responses *= factor
+            self.errors *= factor
+            self.logins *= factor
+            self.login_failures *= factor
+            self.new_sessions *= factor
+        self.last = now
+        self.count += 1
+        self.short += 1.0
+        self.medium += 1.0
+        self.long += 1.0
+        if kind == "page":
+            self.pages += 1.0
+        elif kind == "api":
+            self.apis += 1.0
+        else:
+            self.assets += 1.0
+        if not has_cookie:
+            self.no_cookie += 1.0
+        _add_capped(self.paths, path_hash, _DISTINCT_CAP)
+        _add_capped(self.ips, ip_hash, _IPS_CAP)
+
+    def observe_response(self, status: int, login: bool, login_failed: bool, new_session: bool) -> None:
+        """Count the outcome of one of this client's requests (decay already applied at the request)."""
+        self.responses += 1.0
+        if status >= 400:
+            self.errors += 1.0
+        if login:
+            self.logins += 1.0
+            if login_failed:
+                self.login_failures += 1.0
+        if new_session:
+            self.new_sessions += 1.0
+
+    def rates(self, now: float) -> tuple[float, float, float]:
+        """Requests per second over the short, medium and long horizons, as of `now`."""
+        elapsed = now - self.last
+        return (
+            _decay(self.short, elapsed, SHORT) / SHORT,
+            _decay(self.medium, elapsed, MEDIUM) / MEDIUM,
+            _decay(self.long, elapsed, LONG) / LONG,
+        )
+
+    def gap_cv(self) -> float:
+        """Coefficient of variation of inter-arrival gaps; 1.0 until there is enough history."""
+        if self.count < 8 or self.gap_mean <= 0:
+            return 1.0
+        return math.sqrt(self.gap_var) / self.gap_mean
+
+
+@dataclass(slots=True)
+class AccountWindow:
+    """Decayed login activity against one username."""
+
+    last: float = 0.0
+    attempts: float = 0.0
+    failures: float = 0.0
+    successes: float = 0.0
+    ips: set[int] = field(default_factory=set)
+    fingerprints: set[int] = field(default_factory=set)
+
+    def observe(self, now: float, ip_hash: int, fp_hash: int) -> None:
+        """Count one login attempt."""
+        factor = math.exp(-(now - self.last) / LONG) if self.last else 1.0
+        self.attempts = self.attempts * factor + 1.0
+        self.failures *= factor
+        self.successes *= factor
+        self.last = now
+        _add_capped(self.ips, ip_hash, _IPS_CAP)
+        _add_capped(self.fingerprints, fp_hash, _IPS_CAP)
+
+
+@dataclass(slots=True)
+class SprayWindow:
+    """Usernames tried with one (keyed-hash) password: many means a password spray."""
+
+    usernames: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourEvidence:
+    """The behaviour signals of one request, after counting it."""
+
+    ip_rate_short: float = 0.0
+    ip_rate_medium: float = 0.0
+    ip_rate_long: float = 0.0
+    ip_requests: int = 0
+    ip_gap_cv: float = 1.0
+    ip_path_diversity: float = 1.0
+    ip_api_share: float = 0.0
+    ip_asset_share: float = 0.0
+    ip_no_cookie_share: float = 0.0
+    ip_error_ratio: float = 0.0
+    ip_failed_login_ratio: float = 0.0
+    ip_login_failures: float = 0.0
+    ip_usernames: int = 0
+    ip_new_session_ratio: float = 0.0
+    fp_rate_medium: float = 0.0
+    fp_ips: int = 0
+    fp_failed_login_ratio: float = 0.0
+    fp_login_failures: float = 0.0
+    fp_usernames: int = 0
+    asn_rate_medium: float = 0.0
+    user_ips: int = 0
+    user_failures: float = 0.0
+    password_usernames: int = 0
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
+
+
+def snapshot(
+    now: float,
+    ip: ClientWindow,
+    fp: ClientWindow,
+    asn: ClientWindow | None,
+    account: AccountWindow | None,
+    spray: SprayWindow | None,
+) -> BehaviourEvidence:
+    """The signals, read from the windows after this request was counted."""
+    ip_short, ip_medium, ip_long = ip.rates(now)
+    kinds = ip.pages + ip.apis + ip.assets
+    return BehaviourEvidence(
+        ip_rate_short=ip_short,
+        ip_rate_medium=ip_medium,
+        ip_rate_long=ip_long,
+        ip_requests=ip.count,
+        ip_gap_cv=ip.gap_cv(),
+        ip_path_diversity=len(ip.paths) / min(ip.count, _DISTINCT_CAP) if ip.count else 1.0,
+        ip_api_share=_ratio(ip.apis, kinds),
+        ip_asset_share=_ratio(ip.assets, kinds),
+        ip_no_cookie_share=_ratio(ip.no_cookie, ip.long),
+        ip_error_ratio=_ratio(ip.errors, ip.responses),
+        ip_failed_login_ratio=_ratio(ip.login_failures, ip.logins),
+        ip_login_failures=ip.login_failures,
+        ip_usernames=len(ip.usernames),
+        ip_new_session_ratio=_ratio(ip.new_sessions, ip.responses),
+        fp_rate_medium=fp.rates(now)[1],
+        fp_ips=len(fp.ips),
+        fp_failed_login_ratio=_ratio(fp.login_failures, fp.logins),
+        fp_login_failures=fp.login_failures,
+        fp_usernames=len(fp.usernames),
+        asn_rate_medium=asn.rates(now)[1] if asn is not None else 0.0,
+        user_ips=len(account.ips) if account is not None else 0,
+        user_failures=account.failures if account is not None else 0.0,
+        password_usernames=len(spray.usernames) if spray is not None else 0,
+    )
+
+
+def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
+    """Reason codes of the behaviour pillar; thresholds are deliberately conservative (humans share NATs)."""
+    out = []
+    if b.ip_rate_short > 20.0:
+        out.append("beh:very-high-rate")
+    elif b.ip_rate_short > 5.0:
+        out.append("beh:high-rate")
+    if b.ip_requests >= 10 and b.ip_gap_cv < 0.15:
+        out.append("beh:regular-timing")
+    if b.ip_usernames >= 10:
+        out.append("beh:many-usernames-many")
+    elif b.ip_usernames >= 4:
+        out.append("beh:many-usernames")
+    if b.ip_login_failures >= 2.5 and b.ip_failed_login_ratio > 0.8:
+        out.append("beh:failed-logins")
+    if b.password_usernames >= 3:
+        out.append("beh:password-spray")
+    if b.fp_usernames >= 10 and b.fp_failed_login_ratio > 0.8:
+        out.append("beh:fingerprint-stuffing")
+    if b.user_ips >= 5:
+        out.append("beh:account-many-ips")
+    if b.ip_requests >= 10 and b.ip_no_cookie_share > 0.95 and b.ip_new_session_ratio > 0.5:
+        out.append("beh:new-session-every-request")
+    if b.ip_requests >= 10 and b.ip_error_ratio > 0.5:
+        out.append("beh:high-error-ratio")
+    if b.ip_requests >= 20 and b.ip_asset_share < 0.02 and b.ip_api_share < 0.5:
+        out.append("beh:no-assets")
+    return out

@@ -1,0 +1,133 @@
+"""The evidence of one request and the feature vector the model is trained on: the schema is defined here, once.
+
+Training (`botwall train`, later) and serving both call `vectorize`, so they cannot drift apart. Changing, adding or
+reordering a feature means bumping `SCHEMA_VERSION`; a model file records the version it was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botwall.evidence.behaviour import BehaviourEvidence
+from botwall.evidence.credentials import LoginAttempt
+from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSING, SCANNER, UserAgentInfo
+from botwall.request import RequestView
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything botwall knows about one request, pillar by pillar, and the reason codes that fired."""
+
+    view: RequestView
+    fingerprint: str
+    kind: str  # "page", "api" or "asset" (behaviour.request_kind)
+    ua: UserAgentInfo
+    behaviour: BehaviourEvidence
+    login: LoginAttempt | None
+    reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
+
+
+def _f(flag: bool) -> float:
+    return 1.0 if flag else 0.0
+
+
+def _cap(value: float, cap: float) -> float:
+    return value if value < cap else cap
+
+
+# (name, description) in vector order.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("ua_missing", "no user-agent header"),
+    ("ua_http_library", "user-agent names an HTTP library or command-line tool"),
+    ("ua_automation", "user-agent names a browser automation framework or headless browser"),
+    ("ua_scanner", "user-agent names a vulnerability scanner"),
+    ("ua_crawler", "user-agent declares a crawler"),
+    ("ua_browser", "user-agent claims a browser"),
+    ("ua_chromium", "user-agent claims a Chromium-engine browser"),
+    ("hdr_count", "number of request headers (capped at 40)"),
+    ("hdr_accept", "has an accept header"),
+    ("hdr_accept_language", "has an accept-language header"),
+    ("hdr_sec_ch_ua", "has a sec-ch-ua client hint"),
+    ("hdr_sec_fetch", "has sec-fetch-mode"),
+    ("hdr_cookie", "sends a cookie"),
+    ("tls", "arrived over TLS with a JA4 fingerprint"),
+    ("kind_api", "request looks like an API call"),
+    ("kind_asset", "request is for a static asset"),
+    ("login", "request is a login attempt"),
+    ("login_common_password", "the password is in the common/breached filter"),
+    ("login_unparsed", "a login body that could not be read"),
+    ("ip_rate_short", "IP requests/s over 10 s (capped at 50)"),
+    ("ip_rate_medium", "IP requests/s over 60 s (capped at 50)"),
+    ("ip_rate_long", "IP requests/s over 600 s (capped at 50)"),
+    ("ip_requests", "IP requests seen (capped at 1000)"),
+    ("ip_gap_cv", "coefficient of variation of the IP's inter-arrival gaps (capped at 3)"),
+    ("ip_path_diversity", "distinct paths / requests for the IP"),
+    ("ip_api_share", "share of the IP's requests that are API calls"),
+    ("ip_asset_share", "share of the IP's requests that are assets"),
+    ("ip_no_cookie_share", "share of the IP's requests without a cookie"),
+    ("ip_error_ratio", "share of the IP's responses with status >= 400"),
+    ("ip_failed_login_ratio", "share of the IP's logins that failed"),
+    ("ip_login_failures", "decayed failed logins of the IP (capped at 100)"),
+    ("ip_usernames", "distinct usernames tried from the IP (capped at 64)"),
+    ("ip_new_session_ratio", "share of the IP's responses that start a new session"),
+    ("fp_rate_medium", "fingerprint requests/s over 60 s (capped at 500)"),
+    ("fp_ips", "distinct IPs using the fingerprint (capped at 256)"),
+    ("fp_failed_login_ratio", "share of the fingerprint's logins that failed"),
+    ("fp_login_failures", "decayed failed logins of the fingerprint (capped at 1000)"),
+    ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 64)"),
+    ("user_ips", "distinct IPs that tried this username (capped at 256)"),
+    ("user_failures", "decayed failed logins of this username (capped at 100)"),
+    ("password_usernames", "distinct usernames tried with this password (capped at 64)"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+
+
+def vectorize(e: Evidence) -> list[float]:
+    """The feature vector of one request, in FEATURE_NAMES order."""
+    ua, b, view, login = e.ua, e.behaviour, e.view, e.login
+    by_name = view.by_name
+    return [
+        _f(ua.category == MISSING),
+        _f(ua.category == HTTP_LIBRARY),
+        _f(ua.category == AUTOMATION),
+        _f(ua.category == SCANNER),
+        _f(ua.category == CRAWLER),
+        _f(bool(ua.browser)),
+        _f(ua.chromium),
+        _cap(float(len(view.headers)), 40.0),
+        _f("accept" in by_name),
+        _f("accept-language" in by_name),
+        _f("sec-ch-ua" in by_name),
+        _f("sec-fetch-mode" in by_name),
+        _f("cookie" in by_name),
+        _f(bool(view.ja4)),
+        _f(e.kind == "api"),
+        _f(e.kind == "asset"),
+        _f(login is not None),
+        _f(login is not None and login.common_password),
+        _f(login is not None and not login.parsed),
+        _cap(b.ip_rate_short, 50.0),
+        _cap(b.ip_rate_medium, 50.0),
+        _cap(b.ip_rate_long, 50.0),
+        _cap(float(b.ip_requests), 1000.0),
+        _cap(b.ip_gap_cv, 3.0),
+        b.ip_path_diversity,
+        b.ip_api_share,
+        b.ip_asset_share,
+        b.ip_no_cookie_share,
+        b.ip_error_ratio,
+        b.ip_failed_login_ratio,
+        _cap(b.ip_login_failures, 100.0),
+        float(b.ip_usernames),
+        b.ip_new_session_ratio,
+        _cap(b.fp_rate_medium, 500.0),
+        float(b.fp_ips),
+        b.fp_failed_login_ratio,
+        _cap(b.fp_login_failures, 1000.0),
+        float(b.fp_usernames),
+        float(b.user_ips),
+        _cap(b.user_failures, 100.0),
+        float(b.password_usernames),
+    ]

@@ -1,0 +1,62 @@
+"""Login routes end to end: Envoy sends login bodies to botwall on request, stuffing is stopped, people log in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import BROWSER_HEADERS, StackFactory
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """
+decision_log: {allow_sample_rate: 1.0}
+login_routes:
+  - name: form-login
+    match: {path: {exact: /login}, methods: [POST]}
+    format: form
+    success: {status: [303], set_cookie: session}
+    failure: {status: [401]}
+  - name: api-login
+    match: {path: {exact: /api/login}, methods: [POST]}
+    format: json
+    success: {status: [200]}
+    failure: {status: [401]}
+policies:
+  - name: bots
+    min_score: 70
+    action: block
+"""
+
+
+def test_stuffing_is_blocked_and_the_human_logs_in(make_stack: StackFactory, shop) -> None:  # type: ignore[no-untyped-def]
+    """A stuffer's failing logins are blocked from the fourth on; a person behind another IP logs in; no password leaks."""
+    stack = make_stack(CONFIG, trusted_hops=1)
+    stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.66")]
+    statuses = []
+    for i in range(6):
+        body = json.dumps({"username": f"victim{i}@mail.example", "password": f"Leaked-Pass-{i}!"}).encode()
+        statuses.append(stack.request("/api/login", method="POST", headers=stuffer, body=body).status)
+    assert [401, 401, 401, 403, 403, 403] == statuses
+
+    human = [
+        *BROWSER_HEADERS,
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("x-forwarded-for", "198.51.100.23"),
+    ]
+    before = len(shop.requests)
+    response = stack.request("/login", method="POST", headers=human, body=b"username=alice&password=wonderland-42")
+    assert 303 == response.status
+    assert response.headers["set-cookie"].startswith("session=")
+    reached = list(shop.requests)[before:]
+    tags = dict(reached[0]["headers"])
+    assert ("/login", "human", "0") == (reached[0]["path"], tags["x-botwall-verdict"], tags["x-botwall-score"])
+
+    logged = [d for d in stack.decisions() if d.get("login_route")]
+    assert ["victim0@mail.example", "alice"] == [logged[0]["username"], logged[-1]["username"]]
+    assert "block" == logged[3]["action"]
+    texts = [stack.botwall.log_path.read_text(), stack.envoy.logs(), (stack.workdir / "access.log").read_text()]
+    for text in texts:
+        assert "Leaked-Pass" not in text
+        assert "wonderland-42" not in text

@@ -1,0 +1,160 @@
+"""The behaviour pillar: windows per IP, fingerprint and username catch automation and let browsing humans through."""
+
+from __future__ import annotations
+
+import random
+
+from botwall.clock import FakeClock
+from botwall.config import StateSettings, parse_yaml
+from botwall.engine import Engine
+from botwall.evidence.credentials import LoginReader
+from botwall.features import FEATURE_NAMES, vectorize
+from botwall.request import SOURCE_ADDRESS, RequestView, build_view
+from botwall.store import MemoryStore
+
+FIREFOX = [
+    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("accept-language", "en-GB,en;q=0.5"),
+]
+CONFIG = """
+login_routes:
+  - name: api-login
+    match: {path: {exact: /api/login}, methods: [POST]}
+    format: json
+    success: {status: [200]}
+    failure: {status: [401]}
+policies:
+  - name: bots
+    min_score: 70
+    action: block
+"""
+
+
+class _Common:
+    def is_common(self, password: str) -> bool:
+        return password == "123456"
+
+
+def _engine(clock: FakeClock, max_entries: int = 100_000) -> Engine:
+    config = parse_yaml(CONFIG, "t.yaml")
+    store = MemoryStore(StateSettings(max_entries=max_entries), clock)
+    return Engine(config, store=store, clock=clock, login_reader=LoginReader(_Common()))
+
+
+def _view(path: str, ip: str, headers: list[tuple[str, str]] = FIREFOX, method: str = "GET") -> RequestView:
+    pseudo = [(":method", method), (":path", path), (":authority", "shop.example"), (":scheme", "https")]
+    return build_view([*pseudo, *headers], {SOURCE_ADDRESS: f"{ip}:5000"})
+
+
+def _login(engine: Engine, ip: str, user: str, password: str, status: int, headers=FIREFOX):  # type: ignore[no-untyped-def]
+    view = _view("/api/login", ip, [*headers, ("content-type", "application/json")], "POST")
+    route = engine.login_route(view)
+    assert route is not None
+    body = f'{{"username": "{user}", "password": "{password}"}}'.encode()
+    attempt = engine.logins.read_login(route, "application/json", body)
+    decision, context = engine.evaluate(view, route, attempt)
+    engine.record_response(context, status, [])
+    return decision
+
+
+def test_browsing_human_fires_nothing() -> None:
+    """A person reading pages with their assets at human pace, then logging in once, has no reason and score 0."""
+    clock, rng = FakeClock(), random.Random(3)
+    engine = _engine(clock)
+    decisions = []
+    for page in range(12):
+        decisions.append(engine.decide(_view(f"/products/{page}", "198.51.100.20")))
+        for asset in ("/static/app.css", "/static/app.js", "/static/logo.svg"):
+            clock.advance(0.05 + rng.random() * 0.1)
+            decisions.append(engine.decide(_view(asset, "198.51.100.20", [*FIREFOX, ("cookie", "session=1")])))
+        clock.advance(3 + rng.random() * 20)
+    decisions.append(_login(engine, "198.51.100.20", "alice", "wonderland-42", 200))
+    assert {(0, ())} == {(d.score, d.reasons) for d in decisions}
+
+
+def test_fast_regular_client_is_flagged() -> None:
+    """Ten requests a second, exactly 0.1 s apart for 15 s, fire high-rate and regular-timing."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    for i in range(150):
+        decision = engine.decide(_view(f"/api/products/{i}", "203.0.113.5"))
+        clock.advance(0.1)
+    assert {"beh:high-rate", "beh:regular-timing"} <= set(decision.reasons)
+
+
+def test_stuffing_from_one_ip_is_blocked() -> None:
+    """Failing logins for many usernames from one IP are blocked from the fourth attempt on."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    actions = []
+    for i in range(8):
+        actions.append(str(_login(engine, "203.0.113.9", f"user{i}@mail.example", f"pw{i}-x", 401).action))
+        clock.advance(2.5 + i % 3)
+    assert ["allow", "allow", "allow", "block", "block", "block", "block", "block"] == actions
+
+
+def test_rotating_ip_stuffing_is_caught_by_fingerprint() -> None:
+    """A stuffer on a fresh IP per attempt is caught once its shared fingerprint has failed across many accounts."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    decisions = []
+    for i in range(20):
+        decisions.append(_login(engine, f"10.{i}.0.1", f"victim{i}", f"pw-{i}-unique", 401))
+        clock.advance(7.3)
+    assert "allow" == str(decisions[0].action)
+    assert "beh:fingerprint-stuffing" in decisions[-1].reasons
+    assert "block" == str(decisions[-1].action)
+
+
+def test_password_spray_across_accounts() -> None:
+    """One password tried against several accounts from several IPs fires password-spray and breached-password."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    for i in range(4):
+        decision = _login(engine, f"192.0.2.{i}", f"account{i}", "123456", 401)
+        clock.advance(30)
+    assert {"beh:password-spray", "cred:breached-password"} <= set(decision.reasons)
+
+
+def test_failed_then_successful_human_login_passes() -> None:
+    """A person who mistypes once then succeeds is allowed both times without behaviour reasons."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    first = _login(engine, "198.51.100.40", "carol", "correct-horse-battery", 401)
+    clock.advance(8)
+    second = _login(engine, "198.51.100.40", "carol", "correct-horse-battery-staple", 200)
+    assert [("allow", ()), ("allow", ())] == [(str(d.action), d.reasons) for d in (first, second)]
+
+
+def test_state_is_bounded_under_an_ip_flood() -> None:
+    """Twenty thousand distinct IPs never hold more than max_entries records per namespace."""
+    clock = FakeClock()
+    engine = _engine(clock, max_entries=1_000)
+    for i in range(20_000):
+        engine.decide(_view("/", f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}"))
+    sizes = engine.store.sizes()  # type: ignore[attr-defined]
+    assert 1_000 == sizes["ip"]
+    assert sizes["fp"] <= 1_000
+
+
+def test_feature_vector_matches_schema() -> None:
+    """The vector has one finite value per named feature, and a curl request sets ua_http_library."""
+    engine = _engine(FakeClock())
+    evidence, _ = engine.evidence(_view("/", "192.0.2.1", [("user-agent", "curl/8.5.0")]))
+    vector = vectorize(evidence)
+    assert len(FEATURE_NAMES) == len(vector) == len(set(FEATURE_NAMES))
+    assert 1.0 == vector[FEATURE_NAMES.index("ua_http_library")]
+    assert all(v == v and abs(v) < 1e6 for v in vector)
+
+
+def test_password_never_reaches_state() -> None:
+    """After logins, nothing in the state store (windows, spray records, buckets) contains the password."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    for i in range(3):
+        _login(engine, f"192.0.2.{i}", f"user{i}", "Tr0ub4dor&3-secret", 401)
+    store = engine.store
+    assert isinstance(store, MemoryStore)
+    dumped = repr(store._buckets) + "".join(repr(dict(c)) for c in store._namespaces.values())
+    assert "Tr0ub4dor" not in dumped
