@@ -16,6 +16,7 @@ from botwall.evidence.behaviour import (
     ClientWindow,
     SprayWindow,
     behaviour_reasons,
+    bit,
     request_kind,
     snapshot,
 )
@@ -139,17 +140,14 @@ class Engine:
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash)
         account = spray = None
         if login is not None and login.username:
-            user_hash = hash(login.username)
-            if len(ip_window.usernames) < 64:
-                ip_window.usernames.add(user_hash)
-            if len(fp_window.usernames) < 64:
-                fp_window.usernames.add(user_hash)
+            user_bit = bit(hash(login.username))
+            ip_window.usernames |= user_bit
+            fp_window.usernames |= user_bit
             account = store.record("user", login.username, AccountWindow)
             account.observe(now, ip_hash, hash(fp))
             if login.password_key:
                 spray = store.record("password", login.password_key.hex(), SprayWindow)
-                if len(spray.usernames) < 64:
-                    spray.usernames.add(user_hash)
+                spray.usernames |= user_bit
         behaviour = snapshot(now, ip_window, fp_window, None, account, spray)
         reasons = ua_reasons(ua) + header_reasons(view, ua) + credential_reasons(login) + behaviour_reasons(behaviour)
         evidence = Evidence(view, fp, kind, ua, behaviour, login, tuple(reasons))

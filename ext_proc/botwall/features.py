@@ -70,16 +70,16 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("ip_error_ratio", "share of the IP's responses with status >= 400"),
     ("ip_failed_login_ratio", "share of the IP's logins that failed"),
     ("ip_login_failures", "decayed failed logins of the IP (capped at 100)"),
-    ("ip_usernames", "distinct usernames tried from the IP (capped at 64)"),
+    ("ip_usernames", "distinct usernames tried from the IP (capped at 256)"),
     ("ip_new_session_ratio", "share of the IP's responses that start a new session"),
     ("fp_rate_medium", "fingerprint requests/s over 60 s (capped at 500)"),
     ("fp_ips", "distinct IPs using the fingerprint (capped at 256)"),
     ("fp_failed_login_ratio", "share of the fingerprint's logins that failed"),
     ("fp_login_failures", "decayed failed logins of the fingerprint (capped at 1000)"),
-    ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 64)"),
+    ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 256)"),
     ("user_ips", "distinct IPs that tried this username (capped at 256)"),
     ("user_failures", "decayed failed logins of this username (capped at 100)"),
-    ("password_usernames", "distinct usernames tried with this password (capped at 64)"),
+    ("password_usernames", "distinct usernames tried with this password (capped at 256)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 

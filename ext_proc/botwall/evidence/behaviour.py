@@ -2,20 +2,21 @@
 
 Windows are exponentially decayed counters (one float per horizon, O(1) to update, no per-request history), so
 memory per key is fixed and a record costs a few microseconds to update. Distinct counts (paths, usernames, IPs) are
-bounded sets of small hashes that stop growing at a cap: "at least N" is all the signals need.
+256-bit bitmaps read by linear counting: a few dozen bytes per key, accurate for the small counts the signals need,
+saturating at "many".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from botwall.request import RequestView
 
 # Horizons of the rate windows, seconds.
 SHORT, MEDIUM, LONG = 10.0, 60.0, 600.0
-_DISTINCT_CAP = 64
-_IPS_CAP = 256
+_BITS = 256
+_MASK = _BITS - 1
 
 _ASSET_SUFFIXES = (
     ".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico",
@@ -38,9 +39,17 @@ def _decay(value: float, elapsed: float, horizon: float) -> float:
     return value * math.exp(-elapsed / horizon) if elapsed > 0 else value
 
 
-def _add_capped(items: set[int], value: int, cap: int) -> None:
-    if len(items) < cap:
-        items.add(value)
+def bit(value: int) -> int:
+    """The bitmap bit of a hashed item."""
+    return 1 << (value & _MASK)
+
+
+def distinct(bitmap: int) -> int:
+    """Linear-counting estimate of the distinct items in a bitmap (saturates at the bitmap size)."""
+    zeros = _BITS - bitmap.bit_count()
+    if zeros == 0:
+        return _BITS
+    return round(-_BITS * math.log(zeros / _BITS))
 
 
 @dataclass(slots=True)
@@ -63,9 +72,9 @@ class ClientWindow:
     logins: float = 0.0
     login_failures: float = 0.0
     new_sessions: float = 0.0
-    paths: set[int] = field(default_factory=set)
-    usernames: set[int] = field(default_factory=set)
-    ips: set[int] = field(default_factory=set)
+    paths: int = 0  # bitmaps (see `distinct`)
+    usernames: int = 0
+    ips: int = 0
 
     def observe(self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int) -> None:
         """Count one request."""
@@ -102,8 +111,8 @@ class ClientWindow:
             self.assets += 1.0
         if not has_cookie:
             self.no_cookie += 1.0
-        _add_capped(self.paths, path_hash, _DISTINCT_CAP)
-        _add_capped(self.ips, ip_hash, _IPS_CAP)
+        self.paths |= bit(path_hash)
+        self.ips |= bit(ip_hash)
 
     def observe_response(self, status: int, login: bool, login_failed: bool, new_session: bool) -> None:
         """Count the outcome of one of this client's requests (decay already applied at the request)."""
@@ -141,8 +150,8 @@ class AccountWindow:
     attempts: float = 0.0
     failures: float = 0.0
     successes: float = 0.0
-    ips: set[int] = field(default_factory=set)
-    fingerprints: set[int] = field(default_factory=set)
+    ips: int = 0
+    fingerprints: int = 0
 
     def observe(self, now: float, ip_hash: int, fp_hash: int) -> None:
         """Count one login attempt."""
@@ -151,15 +160,15 @@ class AccountWindow:
         self.failures *= factor
         self.successes *= factor
         self.last = now
-        _add_capped(self.ips, ip_hash, _IPS_CAP)
-        _add_capped(self.fingerprints, fp_hash, _IPS_CAP)
+        self.ips |= bit(ip_hash)
+        self.fingerprints |= bit(fp_hash)
 
 
 @dataclass(slots=True)
 class SprayWindow:
     """Usernames tried with one (keyed-hash) password: many means a password spray."""
 
-    usernames: set[int] = field(default_factory=set)
+    usernames: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,24 +221,24 @@ def snapshot(
         ip_rate_long=ip_long,
         ip_requests=ip.count,
         ip_gap_cv=ip.gap_cv(),
-        ip_path_diversity=len(ip.paths) / min(ip.count, _DISTINCT_CAP) if ip.count else 1.0,
+        ip_path_diversity=min(1.0, distinct(ip.paths) / min(ip.count, _BITS)) if ip.count else 1.0,
         ip_api_share=_ratio(ip.apis, kinds),
         ip_asset_share=_ratio(ip.assets, kinds),
         ip_no_cookie_share=_ratio(ip.no_cookie, ip.long),
         ip_error_ratio=_ratio(ip.errors, ip.responses),
         ip_failed_login_ratio=_ratio(ip.login_failures, ip.logins),
         ip_login_failures=ip.login_failures,
-        ip_usernames=len(ip.usernames),
+        ip_usernames=distinct(ip.usernames),
         ip_new_session_ratio=_ratio(ip.new_sessions, ip.responses),
         fp_rate_medium=fp.rates(now)[1],
-        fp_ips=len(fp.ips),
+        fp_ips=distinct(fp.ips),
         fp_failed_login_ratio=_ratio(fp.login_failures, fp.logins),
         fp_login_failures=fp.login_failures,
-        fp_usernames=len(fp.usernames),
+        fp_usernames=distinct(fp.usernames),
         asn_rate_medium=asn.rates(now)[1] if asn is not None else 0.0,
-        user_ips=len(account.ips) if account is not None else 0,
+        user_ips=distinct(account.ips) if account is not None else 0,
         user_failures=account.failures if account is not None else 0.0,
-        password_usernames=len(spray.usernames) if spray is not None else 0,
+        password_usernames=distinct(spray.usernames) if spray is not None else 0,
     )
 
 
