@@ -16,7 +16,6 @@ from cachetools import TTLCache
 from botwall.clock import Clock, monotonic
 from botwall.config import StateSettings
 
-
 T = TypeVar("T")
 
 

@@ -31,7 +31,7 @@ policies:
 
 
 def test_stuffing_is_blocked_and_the_human_logs_in(make_stack: StackFactory, shop) -> None:  # type: ignore[no-untyped-def]
-    """A stuffer's failing logins are blocked from the fourth on; a person behind another IP logs in; no password leaks."""
+    """Stuffing logins are blocked from the fourth on; a person on another IP logs in; no password leaks."""
     stack = make_stack(CONFIG, trusted_hops=1)
     stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.66")]
     statuses = []

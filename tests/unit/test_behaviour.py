@@ -60,7 +60,7 @@ def _login(engine: Engine, ip: str, user: str, password: str, status: int, heade
 
 def test_browsing_human_fires_nothing() -> None:
     """A person reading pages with their assets at human pace, then logging in once, has no reason and score 0."""
-    clock, rng = FakeClock(), random.Random(3)
+    clock, rng = FakeClock(), random.Random(3)  # noqa: S311 - reproducible timing, not security
     engine = _engine(clock)
     decisions = []
     for page in range(12):

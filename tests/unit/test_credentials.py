@@ -60,7 +60,7 @@ def test_password_is_not_kept() -> None:
     """The attempt holds a keyed hash, never the password, and the hash differs across readers (per-process key)."""
     first = LoginReader().read_login(AUTO, "application/json", b'{"username": "c", "password": "hunter2-secret"}')
     second = LoginReader().read_login(AUTO, "application/json", b'{"username": "c", "password": "hunter2-secret"}')
-    values = [v for v in dataclasses.astuple(first)]
+    values = list(dataclasses.astuple(first))
     assert all("hunter2" not in repr(v) for v in values)
     assert 16 == len(first.password_key)
     assert first.password_key != second.password_key

@@ -173,10 +173,8 @@ class UserAgentAnalyzer:
         if headless and category in ("", CRAWLER):
             category, crawler = AUTOMATION, family
         browser = _BROWSERS.get(family, "") if category in ("", AUTOMATION) else ""
-        if browser == "chrome" and "CriOS/" in ua:
-            chromium = False
-        else:
-            chromium = browser in _CHROMIUM_BROWSERS
+        # Chrome on iOS (CriOS) is WebKit underneath and sends no client hints.
+        chromium = browser in _CHROMIUM_BROWSERS and "CriOS/" not in ua
         return UserAgentInfo(
             raw=ua,
             family=family,
