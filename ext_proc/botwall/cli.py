@@ -1,4 +1,4 @@
-"""The `botwall` command: `serve`, `up` and `check-config`."""
+"""The `botwall` command: `serve`, `up`, `check-config` and `envoy-config`."""
 
 from __future__ import annotations
 
@@ -96,6 +96,36 @@ def cmd_up(args: argparse.Namespace) -> int:
     return asyncio.run(run_up(options))
 
 
+def cmd_envoy_config(args: argparse.Namespace) -> int:
+    """Print the Envoy pieces (or a whole standalone config) that put botwall in front of an upstream."""
+    from botwall.envoy_config import BootstrapOptions, EnvoyConfigError, EnvoyConfigOptions, render
+
+    options = EnvoyConfigOptions(
+        botwall=_split_host_port(args.botwall_address, "--botwall-address"),
+        fail_closed=args.failure_mode == "closed",
+        message_timeout=args.message_timeout,
+        login_routes=tuple(args.login_route),
+        health_routes=tuple(args.health_route),
+        tls=args.tls,
+    )
+    where = BootstrapOptions(
+        listen=_split_host_port(args.listen, "--listen"),
+        upstream=_split_host_port(args.upstream, "--upstream"),
+        admin=_split_host_port(args.admin, "--admin"),
+        tls_listen=_split_host_port(args.tls_listen, "--tls-listen"),
+        tls_cert=Path(args.tls_cert),
+        tls_key=Path(args.tls_key),
+        trusted_hops=args.trusted_hops,
+    )
+    try:
+        text = render(options, args.form, where)
+    except EnvoyConfigError as exc:
+        print(f"botwall: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
@@ -139,6 +169,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--workdir", help="where rendered configs and logs go (default: a new temporary directory)")
     up.set_defaults(func=cmd_up)
+
+    envoy = sub.add_parser("envoy-config", help="print the Envoy config that puts botwall in front of an upstream")
+    envoy.add_argument(
+        "--form",
+        choices=["snippet", "bootstrap"],
+        default="snippet",
+        help="snippet: pieces for an existing Envoy (default); bootstrap: a complete standalone Envoy config",
+    )
+    envoy.add_argument("--botwall-address", default="127.0.0.1:9191", help="botwall's HOST:PORT (IP or DNS name)")
+    envoy.add_argument(
+        "--failure-mode",
+        choices=["open", "closed"],
+        default="open",
+        help="open: requests pass when botwall is down or slow (default); closed: Envoy answers 500/504",
+    )
+    envoy.add_argument("--message-timeout", default="250ms", help="Envoy's wait for each botwall answer (250ms)")
+    envoy.add_argument(
+        "--login-route", action="append", default=[], metavar="PATH", help="exact path whose request body botwall sees"
+    )
+    envoy.add_argument(
+        "--health-route", action="append", default=[], metavar="PATH", help="exact path that skips botwall"
+    )
+    envoy.add_argument("--tls", action="store_true", help="add the TLS JA4/JA3 fingerprint pieces")
+    bootstrap = envoy.add_argument_group("bootstrap form only")
+    bootstrap.add_argument("--listen", default="127.0.0.1:8080", help="HTTP listener HOST:PORT (127.0.0.1:8080)")
+    bootstrap.add_argument("--upstream", default="127.0.0.1:8000", help="the protected upstream HOST:PORT")
+    bootstrap.add_argument("--admin", default="127.0.0.1:9901", help="Envoy's admin HOST:PORT (127.0.0.1:9901)")
+    bootstrap.add_argument("--tls-listen", default="127.0.0.1:8443", help="HTTPS listener HOST:PORT, with --tls")
+    bootstrap.add_argument("--tls-cert", default="/etc/botwall/tls/cert.pem", help="certificate chain, with --tls")
+    bootstrap.add_argument("--tls-key", default="/etc/botwall/tls/key.pem", help="private key, with --tls")
+    bootstrap.add_argument(
+        "--trusted-hops", type=int, default=0, help="proxies in front of Envoy whose X-Forwarded-For is trusted"
+    )
+    envoy.set_defaults(func=cmd_envoy_config)
     return parser
 
 
