@@ -128,7 +128,7 @@ class Engine:
         """Read every pillar and count the request in its behaviour windows."""
         now = self.clock()
         ua = self.ua.analyze(view.header("user-agent"))
-        fp = fingerprint(view)
+        fp = fingerprint(view, ua)
         kind = request_kind(view)
         store = self.store
         ip_window = store.record("ip", view.client_ip, ClientWindow)

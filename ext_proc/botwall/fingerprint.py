@@ -1,14 +1,18 @@
 """The behavioural fingerprint: a stable client ID that survives IP rotation.
 
 It hashes what a client cannot cheaply change between requests without changing tools: the TLS fingerprint, the
-shape of its headers (names in order), its user-agent and language and encoding preferences. Volatile headers
-(cookies, lengths, proxies' additions) are left out so one client keeps one ID across pages and sessions.
+shape of its headers (names in order), its user-agent family and major version (not the full string, so a minor
+browser update or a rotated build number keeps the ID), and its language and encoding preferences. Volatile headers
+(cookies, lengths, proxies' additions, fetch metadata that varies by request kind) are left out so one client keeps
+one ID across pages and sessions. People on the same browser build and locale can share an ID: the behaviour
+features read it as a shared key (how many IPs use it, how many of its logins fail), never as one person.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from botwall.evidence.useragent import UserAgentInfo
 from botwall.request import RequestView
 
 # Headers whose presence depends on the request or on proxies rather than on the client software.
@@ -43,12 +47,14 @@ def header_shape(view: RequestView) -> str:
     )
 
 
-def fingerprint(view: RequestView) -> str:
+def fingerprint(view: RequestView, ua: UserAgentInfo) -> str:
     """A 16-hex-digit ID for the client software and configuration behind a request."""
+    # A string ua-parser cannot name keeps its full text: a tool's UA is its identity.
+    agent = f"{ua.family}/{ua.major}" if ua.family not in ("", "Other") else ua.raw
     parts = (
         view.ja4,
         header_shape(view),
-        view.header("user-agent"),
+        agent,
         view.header("accept-language"),
         view.header("accept-encoding"),
     )
