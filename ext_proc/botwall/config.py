@@ -154,6 +154,20 @@ class DecisionLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvoySettings:
+    """How this Envoy hands over what botwall cannot see itself.
+
+    TLS fingerprints normally arrive as filter state through `request_attributes` (clients cannot forge those).
+    Where that is impossible (Envoy Gateway only allows a few attribute prefixes), name the headers the gateway sets
+    itself, overwriting any client copy (Envoy Gateway: ClientTrafficPolicy `earlyRequestHeaders.set`). Only then
+    are they trusted; botwall strips them before the upstream like every `x-botwall-*` header.
+    """
+
+    ja4_header: str = ""
+    ja3_header: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
 
@@ -164,6 +178,7 @@ class Config:
     decision_log: DecisionLogSettings = field(default_factory=DecisionLogSettings)
     policies: tuple[Policy, ...] = ()
     login_routes: tuple[LoginRoute, ...] = ()
+    envoy: EnvoySettings = field(default_factory=EnvoySettings)
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -211,7 +226,7 @@ policies:
     throttle: {key: ip, rate_per_minute: 10, burst: 5}
 """
 
-_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies", "login_routes"}
+_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies", "login_routes", "envoy"}
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
 
@@ -405,6 +420,14 @@ def _parse_login_route(r: _Reader, raw: object, key: str, seen: set[str]) -> Log
     )
 
 
+def _header_name(r: _Reader, raw: object, key: str) -> str:
+    if raw == "":
+        return ""
+    if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise r.fail(key, "a header name (letters, digits and dashes)", raw)
+    return raw.lower()
+
+
 def parse_config(data: object, source: str) -> Config:
     """Validate already-loaded YAML data; `source` names it in errors."""
     r = _Reader(source)
@@ -437,8 +460,14 @@ def parse_config(data: object, source: str) -> Config:
         raise r.fail("login_routes", "a list of login routes", raw_routes)
     seen_routes: set[str] = set()
     login_routes = tuple(_parse_login_route(r, x, f"login_routes[{i}]", seen_routes) for i, x in enumerate(raw_routes))
+    e = r.mapping(m.get("envoy", {}), "envoy", {"ja4_header", "ja3_header"})
+    envoy = EnvoySettings(
+        ja4_header=_header_name(r, e.get("ja4_header", ""), "envoy.ja4_header"),
+        ja3_header=_header_name(r, e.get("ja3_header", ""), "envoy.ja3_header"),
+    )
     return Config(
         source=source,
+        envoy=envoy,
         shadow=r.boolean(m.get("shadow", False), "shadow"),
         thresholds=thresholds,
         state=state,

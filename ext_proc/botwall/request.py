@@ -50,8 +50,17 @@ def _fingerprint_value(value: str) -> str:
     return "" if value in ("", "-") else value
 
 
-def build_view(headers: Iterable[tuple[str, str]], attributes: Mapping[str, str]) -> RequestView:
-    """Build the view from decoded header pairs and the flattened request attributes."""
+def build_view(
+    headers: Iterable[tuple[str, str]],
+    attributes: Mapping[str, str],
+    ja4_header: str = "",
+    ja3_header: str = "",
+) -> RequestView:
+    """Build the view from decoded header pairs and the flattened request attributes.
+
+    `ja4_header`/`ja3_header` name gateway-set headers to read the TLS fingerprints from when no attribute carries
+    them (see config.EnvoySettings); empty means never trust a header for them.
+    """
     method = scheme = authority = raw_path = ""
     ordered: list[tuple[str, str]] = []
     by_name: dict[str, str] = {}
@@ -77,7 +86,7 @@ def build_view(headers: Iterable[tuple[str, str]], attributes: Mapping[str, str]
         query=query,
         headers=tuple(ordered),
         client_ip=strip_port(attributes.get(SOURCE_ADDRESS, "")),
-        ja4=_fingerprint_value(attributes.get(JA4_ATTRIBUTE, "")),
-        ja3=_fingerprint_value(attributes.get(JA3_ATTRIBUTE, "")),
+        ja4=_fingerprint_value(attributes.get(JA4_ATTRIBUTE) or (by_name.get(ja4_header, "") if ja4_header else "")),
+        ja3=_fingerprint_value(attributes.get(JA3_ATTRIBUTE) or (by_name.get(ja3_header, "") if ja3_header else "")),
         by_name=by_name,
     )

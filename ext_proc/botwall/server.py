@@ -86,7 +86,8 @@ class StreamProcessor:
         headers = [(h.key, h.raw_value.decode("latin-1")) for h in message.headers.headers]
         sent_tags = _response.client_tags(name for name, _ in headers)
         try:
-            view = build_view(headers, _attributes(request))
+            envoy = self._engine.config.envoy
+            view = build_view(headers, _attributes(request), envoy.ja4_header, envoy.ja3_header)
             route = self._engine.login_route(view)
             if route is not None and not message.end_of_stream:
                 self._pending = (view, route)

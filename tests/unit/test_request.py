@@ -48,3 +48,12 @@ def test_plain_http_fingerprint_placeholder_is_empty() -> None:
     """Envoy's '-' for a missing TLS fingerprint becomes an empty string."""
     view = build_view([(":path", "/")], {JA4_ATTRIBUTE: "-"})
     assert "" == view.ja4
+
+
+def test_fingerprint_header_only_when_configured() -> None:
+    """A JA4 header is ignored unless the config names it as gateway-set; the attribute always wins."""
+    headers = [(":path", "/"), ("x-botwall-ja4", "t13d1516h2_aaaaaaaaaaaa_bbbbbbbbbbbb")]
+    assert "" == build_view(headers, {}).ja4
+    assert "t13d1516h2_aaaaaaaaaaaa_bbbbbbbbbbbb" == build_view(headers, {}, ja4_header="x-botwall-ja4").ja4
+    from_attribute = build_view(headers, {JA4_ATTRIBUTE: "t13d0000h2_cccccccccccc_dddddddddddd"}, "x-botwall-ja4")
+    assert "t13d0000h2_cccccccccccc_dddddddddddd" == from_attribute.ja4
