@@ -12,9 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from botwall.infra import InfraSettings
 
 
 class ConfigError(ValueError):
@@ -179,6 +182,8 @@ class Config:
     policies: tuple[Policy, ...] = ()
     login_routes: tuple[LoginRoute, ...] = ()
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
+    ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
+    hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -226,7 +231,17 @@ policies:
     throttle: {key: ip, rate_per_minute: 10, burst: 5}
 """
 
-_TOP_KEYS = {"shadow", "thresholds", "state", "decision_log", "policies", "login_routes", "envoy"}
+_TOP_KEYS = {
+    "shadow",
+    "thresholds",
+    "state",
+    "decision_log",
+    "policies",
+    "login_routes",
+    "envoy",
+    "ip_data",
+    "passwords",
+}
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
 
@@ -428,8 +443,10 @@ def _header_name(r: _Reader, raw: object, key: str) -> str:
     return raw.lower()
 
 
-def parse_config(data: object, source: str) -> Config:
-    """Validate already-loaded YAML data; `source` names it in errors."""
+def parse_config(data: object, source: str, base_dir: Path | None = None) -> Config:
+    """Validate already-loaded YAML data; `source` names it in errors, relative file paths resolve from `base_dir`."""
+    from botwall.infra import parse_infra_settings  # botwall.infra imports this module
+
     r = _Reader(source)
     if data is None:
         data = {}
@@ -465,9 +482,18 @@ def parse_config(data: object, source: str) -> Config:
         ja4_header=_header_name(r, e.get("ja4_header", ""), "envoy.ja4_header"),
         ja3_header=_header_name(r, e.get("ja3_header", ""), "envoy.ja3_header"),
     )
+    ip_data = parse_infra_settings(m.get("ip_data"), source, "ip_data", base_dir) if "ip_data" in m else None
+    pw = r.mapping(m.get("passwords", {}), "passwords", {"hibp_path"})
+    hibp_path = ""
+    if "hibp_path" in pw:
+        hibp_path = r.string(pw["hibp_path"], "passwords.hibp_path")
+        if base_dir is not None and not Path(hibp_path).is_absolute():
+            hibp_path = str(base_dir / hibp_path)
     return Config(
         source=source,
         envoy=envoy,
+        ip_data=ip_data,
+        hibp_path=hibp_path,
         shadow=r.boolean(m.get("shadow", False), "shadow"),
         thresholds=thresholds,
         state=state,
@@ -477,7 +503,7 @@ def parse_config(data: object, source: str) -> Config:
     )
 
 
-def parse_yaml(text: str, source: str) -> Config:
+def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:
     """Parse and validate YAML text."""
     try:
         data = yaml.safe_load(text)
@@ -485,7 +511,7 @@ def parse_yaml(text: str, source: str) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "document"
         raise ConfigError(source, where, f"valid YAML ({getattr(exc, 'problem', exc)})", show_got=False) from None
-    return parse_config(data, source)
+    return parse_config(data, source, base_dir)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -499,4 +525,4 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "", f"a readable file ({exc.strerror})", show_got=False) from None
     except UnicodeDecodeError:
         raise ConfigError(str(p), "", "UTF-8 text", show_got=False) from None
-    return parse_yaml(text, str(p))
+    return parse_yaml(text, str(p), p.parent)

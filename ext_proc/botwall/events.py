@@ -24,6 +24,7 @@ _VERDICTS = {
     Verdict.HUMAN: decision_pb2.VERDICT_HUMAN,
     Verdict.SUSPECT: decision_pb2.VERDICT_SUSPECT,
     Verdict.BOT: decision_pb2.VERDICT_BOT,
+    Verdict.GOOD_BOT: decision_pb2.VERDICT_GOOD_BOT,
 }
 _ACTIONS = {
     Action.ALLOW: decision_pb2.ACTION_ALLOW,

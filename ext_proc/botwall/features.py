@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from botwall.evidence.behaviour import BehaviourEvidence
 from botwall.evidence.credentials import LoginAttempt
 from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSING, SCANNER, UserAgentInfo
+from botwall.infra import SPOOFED, VERIFIED, IpInfo
 from botwall.request import RequestView
 
 SCHEMA_VERSION = "1"
@@ -24,6 +25,8 @@ class Evidence:
     fingerprint: str
     kind: str  # "page", "api" or "asset" (behaviour.request_kind)
     ua: UserAgentInfo
+    ip: IpInfo
+    crawler: str  # "verified" / "spoofed" when the UA claims a crawler with published ranges, else ""
     behaviour: BehaviourEvidence
     login: LoginAttempt | None
     reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
@@ -53,6 +56,12 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("hdr_sec_fetch", "has sec-fetch-mode"),
     ("hdr_cookie", "sends a cookie"),
     ("tls", "arrived over TLS with a JA4 fingerprint"),
+    ("ip_hosting", "the IP is in a hosting or cloud provider's range"),
+    ("ip_anonymizer", "the IP is a VPN, Tor or proxy exit"),
+    ("ip_bad_reputation", "the IP or its ASN is on an operator's bad list"),
+    ("ip_verified_crawler", "a crawler user-agent from that crawler's published ranges"),
+    ("ip_fake_crawler", "a crawler user-agent from outside that crawler's published ranges"),
+    ("ip_known_asn", "the IP's ASN is known"),
     ("kind_api", "request looks like an API call"),
     ("kind_asset", "request is for a static asset"),
     ("login", "request is a login attempt"),
@@ -77,6 +86,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("fp_failed_login_ratio", "share of the fingerprint's logins that failed"),
     ("fp_login_failures", "decayed failed logins of the fingerprint (capped at 1000)"),
     ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 256)"),
+    ("asn_rate_medium", "ASN requests/s over 60 s (capped at 500)"),
     ("user_ips", "distinct IPs that tried this username (capped at 256)"),
     ("user_failures", "decayed failed logins of this username (capped at 100)"),
     ("password_usernames", "distinct usernames tried with this password (capped at 256)"),
@@ -86,7 +96,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
 def vectorize(e: Evidence) -> list[float]:
     """The feature vector of one request, in FEATURE_NAMES order."""
-    ua, b, view, login = e.ua, e.behaviour, e.view, e.login
+    ua, b, view, login, ip = e.ua, e.behaviour, e.view, e.login, e.ip
     by_name = view.by_name
     return [
         _f(ua.category == MISSING),
@@ -103,6 +113,12 @@ def vectorize(e: Evidence) -> list[float]:
         _f("sec-fetch-mode" in by_name),
         _f("cookie" in by_name),
         _f(bool(view.ja4)),
+        _f(ip.network in ("hosting", "cloud")),
+        _f(ip.network in ("vpn", "tor", "proxy")),
+        _f(ip.reputation == "bad"),
+        _f(e.crawler == VERIFIED),
+        _f(e.crawler == SPOOFED),
+        _f(ip.asn != 0),
         _f(e.kind == "api"),
         _f(e.kind == "asset"),
         _f(login is not None),
@@ -127,6 +143,7 @@ def vectorize(e: Evidence) -> list[float]:
         b.fp_failed_login_ratio,
         _cap(b.fp_login_failures, 1000.0),
         float(b.fp_usernames),
+        _cap(b.asn_rate_medium, 500.0),
         float(b.user_ips),
         _cap(b.user_failures, 100.0),
         float(b.password_usernames),

@@ -29,7 +29,7 @@ policies:
   - name: login-throttle
     match: {path: {exact: /api/login}, methods: [POST]}
     action: throttle
-    throttle: {key: ip, rate_per_second: 2, burst: 2}
+    throttle: {key: ip, rate_per_second: 0.5, burst: 2}
   - name: trial-block
     match: {path: {prefix: /_echo/trial}}
     action: block
@@ -80,8 +80,9 @@ def test_throttle_429_with_retry_after_then_recovers(make_stack: StackFactory) -
     headers = [*BROWSER_HEADERS, ("content-type", "application/json")]
     statuses = [stack.request("/api/login", method="POST", headers=headers, body=body) for _ in range(3)]
     assert [401, 401, 429] == [r.status for r in statuses]
-    assert "1" == statuses[2].headers["retry-after"]
-    time.sleep(1.1)
+    # One token every 2 s: a loaded machine may have refilled part of one already.
+    assert statuses[2].headers["retry-after"] in ("1", "2")
+    time.sleep(2.1)
     again = stack.request("/api/login", method="POST", headers=headers, body=body)
     assert 401 == again.status
 

@@ -483,3 +483,15 @@ def test_parse_ip_canonical_forms() -> None:
     assert (4, 0x08080808, "8.8.8.8") == parse_ip("::FFFF:8.8.8.8")
     assert (6, 1, "::1") == parse_ip("0:0:0:0:0:0:0:1")
     assert None is parse_ip("8.8.8.8/32")
+
+
+def test_special_purpose_addresses_get_no_network_label() -> None:
+    """Documentation and private ranges, which iporigin mislabels as a cloud's, read as no network at all."""
+    from botwall.engine import shared_ip_intel
+
+    intel = shared_ip_intel(None)
+    labels = {
+        ip: (intel.lookup(ip).network, intel.lookup(ip).provider)
+        for ip in ("192.0.2.1", "198.51.100.20", "203.0.113.5", "2001:db8::1", "10.1.2.3")
+    }
+    assert {("", "")} == set(labels.values())

@@ -6,15 +6,13 @@ turned into a keyed hash (to spot one password sprayed across many accounts). It
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs
 
 from botwall.config import LoginRoute
+from botwall.evidence.passwords import keyed_hash, process_key
 
 
 class PasswordOracle(Protocol):
@@ -47,12 +45,8 @@ class LoginReader:
 
     def __init__(self, passwords: PasswordOracle | None = None, key: bytes | None = None) -> None:
         self._passwords = passwords or NoPasswordOracle()
-        # A fresh key per process: the hashes mean nothing outside it and cannot be looked up in a table.
-        self._key = key or secrets.token_bytes(32)
-
-    def keyed_hash(self, value: str) -> bytes:
-        """HMAC-SHA256 of `value`, truncated to 16 bytes."""
-        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()[:16]
+        # A key per process: the hashes mean nothing outside it and cannot be looked up in a table.
+        self._key = key or process_key()
 
     def read_login(self, route: LoginRoute, content_type: str, body: bytes) -> LoginAttempt:
         """Parse the credentials out of a login body and check the password."""
@@ -67,7 +61,7 @@ class LoginReader:
             username=username,
             has_password=True,
             common_password=self._passwords.is_common(password),
-            password_key=self.keyed_hash(password),
+            password_key=keyed_hash(self._key, password),
             parsed=True,
         )
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from ipaddress import ip_address
 from pathlib import Path
 
 import iptocc
@@ -166,7 +167,9 @@ class IpIntel:
         else:
             asn, org = self._asn.find(ip_version, value)
 
-        network, provider = self._origin.find(ip_version, value)
+        # iporigin's ranges also label special-purpose blocks (the RFC 5737 documentation nets, 2001:db8::/32) as a
+        # cloud provider's: only globally routable addresses get a network label from it.
+        network, provider = self._origin.find(ip_version, value) if ip_address(canonical).is_global else ("", "")
         for reader in self._mmdb_anonymous:
             kind = mmdb_network(mmdb_get(reader, canonical))
             if kind:
