@@ -9,10 +9,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from botwall.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from botwall.engine import Engine
 
 
 def _configure_logging() -> None:
@@ -46,21 +50,31 @@ def _split_host_port(text: str, flag: str) -> tuple[str, int]:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a config file and summarize it."""
-    config = _load(args.file)
+    """Validate a config file, and the data files it names, and summarize it."""
+    config = _engine(_load(args.file)).config
     print(f"{config.source}: OK ({len(config.policies)} policies, shadow={'on' if config.shadow else 'off'})")
     for p in config.policies:
         print(f"  {p.name}: {p.action} (min_score {p.min_score}{', shadow' if p.shadow else ''})")
     return 0
 
 
-async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
+def _engine(config: Config) -> Engine:
+    """The engine for a config; loading the operator's data files (IP lists, MMDB, HIBP) can still fail here."""
     from botwall.engine import Engine
+
+    try:
+        return Engine(config)
+    except ConfigError as exc:
+        print(f"botwall: invalid config: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
     from botwall.events import DecisionLog
     from botwall.server import serve_until_signal, start_server
     from botwall.stack import write_ready_file
 
-    engine = Engine(config)
+    config = engine.config
     running = await start_server(engine, DecisionLog(config.decision_log), listen)
     log = structlog.get_logger("botwall")
     log.info("serving", listen=listen, port=running.port, config=config.source, policies=len(config.policies))
@@ -71,8 +85,8 @@ async def _serve(config: Config, listen: str, ready_file: str | None) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the ext_proc processor only, for an existing Envoy."""
-    config = _load(args.config)
-    asyncio.run(_serve(config, args.listen, args.ready_file))
+    engine = _engine(_load(args.config))
+    asyncio.run(_serve(engine, args.listen, args.ready_file))
     return 0
 
 
@@ -80,11 +94,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Envoy + botwall + an upstream (the demo shop unless --upstream), until Ctrl-C."""
     from botwall.up import UpOptions, run_up
 
-    config = _load(args.config)
+    engine = _engine(_load(args.config))
     http = _split_host_port(args.listen, "--listen")
     tls = _split_host_port(args.tls_listen, "--tls-listen") if args.tls_listen else None
     options = UpOptions(
-        config=config,
+        engine=engine,
         config_path=args.config,
         http=http,
         tls=tls,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from botwall.config import Config
 from botwall.engine import Engine
 from botwall.events import DecisionLog
 from botwall.server import start_server
@@ -20,7 +19,7 @@ from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed
 class UpOptions:
     """What `botwall up` was asked to run."""
 
-    config: Config
+    engine: Engine
     config_path: str | None
     http: tuple[str, int]
     tls: tuple[str, int] | None
@@ -41,7 +40,8 @@ def parse_upstream(url: str) -> tuple[str, int]:
 async def run_up(options: UpOptions) -> int:
     """Start everything, print where to go, and stop it all cleanly on a signal."""
     out = sys.stdout
-    running = await start_server(Engine(options.config), DecisionLog(options.config.decision_log), "127.0.0.1:0")
+    config = options.engine.config
+    running = await start_server(options.engine, DecisionLog(config.decision_log), "127.0.0.1:0")
     shop_runner = None
     try:
         if options.upstream:

@@ -236,3 +236,16 @@ def test_malformed_config_fails_with_clear_error(tmp_path) -> None:  # type: ign
             f"botwall: invalid config: {bad}: policies[0].throttle.rate_per_second: "
             "expected a number from 0.001 to 1000000.0, got -1\n"
         ) == result.stderr
+
+
+def test_bad_data_file_fails_with_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A reputation list with a malformed line stops `botwall check-config` and `serve`, naming file and line."""
+    import sys
+
+    (tmp_path / "bad-ips.txt").write_text("203.0.113.0/24\nnot-an-ip\n")
+    config = tmp_path / "botwall.yaml"
+    config.write_text("ip_data:\n  reputation_lists:\n    - {path: bad-ips.txt, reputation: bad}\n")
+    for args in (["check-config", str(config)], ["serve", "--config", str(config), "--listen", "127.0.0.1:0"]):
+        result = subprocess.run([sys.executable, "-m", "botwall", *args], capture_output=True, text=True, timeout=60)
+        assert 2 == result.returncode, result.stderr
+        assert result.stderr.startswith(f"botwall: invalid config: {tmp_path / 'bad-ips.txt'}: line 2"), result.stderr
