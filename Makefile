@@ -55,3 +55,28 @@ bench: install bench-tools ## benchmark Envoy alone vs a pass-through processor 
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Real clients for the header-shape and TLS profiles (tools/capture_profiles.py) and the tool-client integration
+# tests: Debian browsers and tools, Python HTTP libraries in the venv, and playwright-core (driving Debian's
+# chromium; never `npx playwright install`) in a scratch directory.
+PLAYWRIGHT_DIR ?= /tmp/botwall-playwright
+PLAYWRIGHT_VERSION := 1.65.1
+TEST_APT := chromium curl
+CAPTURE_APT := $(TEST_APT) wget firefox-esr xvfb xauth golang-go libnss3-tools
+
+.PHONY: test-tools capture-tools capture-profiles
+test-tools: install ## what tests/integration/test_tool_clients.py needs: chromium, curl, requests, playwright-core
+	@command -v chromium >/dev/null && command -v curl >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(TEST_APT); }
+	@$(PY) -c 'import requests, httpx' 2>/dev/null || $(PY) -m pip install -q requests httpx
+	@[ -f $(PLAYWRIGHT_DIR)/node_modules/playwright-core/package.json ] || \
+	  npm install -q --no-audit --no-fund --prefix $(PLAYWRIGHT_DIR) playwright-core@$(PLAYWRIGHT_VERSION)
+
+capture-tools: test-tools ## install every client capture-profiles runs (Debian chromium, firefox-esr, xvfb, go...)
+	@for p in $(CAPTURE_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; }
+
+capture-profiles: capture-tools ## capture header/TLS profiles of real clients through Envoy into ext_proc/botwall/data
+	PLAYWRIGHT_DIR=$(PLAYWRIGHT_DIR) $(PY) tools/capture_profiles.py --out ext_proc/botwall/data
