@@ -1,4 +1,4 @@
-"""The `botwall` command: `serve`, `up`, `check-config` and `envoy-config`."""
+"""The `botwall` command: `serve`, `up`, `check-config`, `envoy-config` and `simulate`."""
 
 from __future__ import annotations
 
@@ -140,6 +140,42 @@ def cmd_envoy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Play a seeded scenario of simulated traffic through the engine; write labelled records, print a summary."""
+    import json
+
+    from botwall.simulate import Scenario, simulate, summarize, training_config
+
+    config = _load(args.config)
+    if args.no_policies:
+        config = training_config(config)
+    scenario = Scenario(seed=args.seed, duration=args.duration).scaled(args.scale)
+    records = simulate(scenario, config)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            for r in records:
+                row = {
+                    "t": round(r.t, 3),
+                    "persona": r.labels.persona,
+                    "campaign": r.labels.campaign,
+                    "session": r.labels.session,
+                    "is_bot": r.labels.is_bot,
+                    "intent": r.labels.intent,
+                    "method": r.method,
+                    "path": r.path,
+                    "ip": r.ip,
+                    "status": r.status,
+                    "action": r.action,
+                    "score": r.score,
+                    "reasons": list(r.reasons),
+                }
+                if args.features:
+                    row["features"] = r.features
+                out.write(json.dumps(row) + "\n")
+    print(summarize(records))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
@@ -217,6 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--trusted-hops", type=int, default=0, help="proxies in front of Envoy whose X-Forwarded-For is trusted"
     )
     envoy.set_defaults(func=cmd_envoy_config)
+
+    sim = sub.add_parser("simulate", help="play seeded, labelled simulated traffic through the engine in-process")
+    sim.add_argument("--seed", type=int, default=1, help="the scenario's seed: same seed, same traffic (default 1)")
+    sim.add_argument("--scale", type=float, default=1.0, help="multiply the number of actors (default 1)")
+    sim.add_argument("--duration", type=float, default=7200.0, help="simulated seconds (default 7200)")
+    sim.add_argument("--config", help="YAML config whose login routes and policies apply (default: the embedded)")
+    sim.add_argument("--no-policies", action="store_true", help="drop the policies: refuse nothing, observe all")
+    sim.add_argument("--out", help="write one JSON line per request (labels, request, decision) to this file")
+    sim.add_argument("--features", action="store_true", help="include each request's feature vector in --out")
+    sim.set_defaults(func=cmd_simulate)
     return parser
 
 
