@@ -21,8 +21,10 @@ from botwall.evidence.behaviour import (
     snapshot,
 )
 from botwall.evidence.credentials import LoginAttempt, LoginReader, credential_reasons, login_outcome
+from botwall.evidence.headers import HeaderAnalyzer
 from botwall.evidence.passwords import PasswordChecker, load_password_checker
-from botwall.evidence.useragent import UserAgentAnalyzer, UserAgentInfo, ua_reasons
+from botwall.evidence.tls import TlsAnalyzer
+from botwall.evidence.useragent import UserAgentAnalyzer, ua_reasons
 from botwall.features import Evidence
 from botwall.fingerprint import fingerprint
 from botwall.infra import SPOOFED, VERIFIED, InfraSettings, IpInfo, IpIntel, load_ip_intel
@@ -73,6 +75,8 @@ class RequestContext:
 
 
 _UA: UserAgentAnalyzer | None = None
+_HEADERS: HeaderAnalyzer | None = None
+_TLS: TlsAnalyzer | None = None
 _IP_INTEL: dict[InfraSettings, IpIntel] = {}
 _PASSWORDS: dict[str, PasswordChecker] = {}
 
@@ -83,6 +87,14 @@ def _shared_ua_analyzer() -> UserAgentAnalyzer:
     if _UA is None:
         _UA = UserAgentAnalyzer()
     return _UA
+
+
+def _shared_header_analyzers() -> tuple[HeaderAnalyzer, TlsAnalyzer]:
+    # The captured profiles and the TLS table are read once per process.
+    global _HEADERS, _TLS
+    if _HEADERS is None or _TLS is None:
+        _HEADERS, _TLS = HeaderAnalyzer(), TlsAnalyzer()
+    return _HEADERS, _TLS
 
 
 def shared_ip_intel(settings: InfraSettings | None) -> IpIntel:
@@ -128,21 +140,9 @@ def ip_reasons(ip: IpInfo, crawler: str) -> list[str]:
     return out
 
 
-def header_reasons(view: RequestView, ua: UserAgentInfo) -> list[str]:
-    """Reason codes from the presence of headers a real browser of the claimed kind always sends."""
-    out = []
-    if "accept" not in view.by_name:
-        out.append("hdr:no-accept")
-    if ua.browser:
-        if "accept-language" not in view.by_name:
-            out.append("hdr:browser-without-accept-language")
-        # Client hints and fetch metadata are sent to secure contexts only: judged over TLS only.
-        if view.scheme == "https" and ua.chromium and not ua.headless:
-            if "sec-ch-ua" not in view.by_name:
-                out.append("hdr:chrome-without-client-hints")
-            if "sec-fetch-mode" not in view.by_name:
-                out.append("hdr:browser-without-sec-fetch")
-    return out
+def header_reasons(view: RequestView) -> list[str]:
+    """Header reasons the shape analyzer leaves to us: every real browser and most libraries send `accept`."""
+    return [] if "accept" in view.by_name else ["hdr:no-accept"]
 
 
 class Engine:
@@ -162,6 +162,7 @@ class Engine:
         self.clock = clock
         self.store: Store = store if store is not None else create_store(config.state, clock)
         self.ua = _shared_ua_analyzer()
+        self.headers, self.tls = _shared_header_analyzers()
         self.logins = login_reader or LoginReader(shared_password_checker(config.hibp_path))
         self.ip_intel = ip_intel or shared_ip_intel(config.ip_data)
 
@@ -178,6 +179,8 @@ class Engine:
         """Read every pillar and count the request in its behaviour windows."""
         now = self.clock()
         ua = self.ua.analyze(view.header("user-agent"))
+        headers = self.headers.analyze(view, ua)
+        tls = self.tls.analyze(view.ja4, ua)
         ip = self.ip_intel.lookup(view.client_ip)
         crawler = self.ip_intel.verify_crawler(ua.raw, view.client_ip) if ua.category == "crawler" else ""
         fp = fingerprint(view, ua)
@@ -208,11 +211,13 @@ class Engine:
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)
-            + header_reasons(view, ua)
+            + header_reasons(view)
+            + list(headers.reasons)
+            + list(tls.reasons)
             + credential_reasons(login)
             + behaviour_reasons(behaviour)
         )
-        evidence = Evidence(view, fp, kind, ua, ip, crawler, behaviour, login, tuple(reasons))
+        evidence = Evidence(view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons))
         return evidence, RequestContext(ip_window, fp_window, route, login, account)
 
     def record_response(self, context: RequestContext, status: int, set_cookies: list[str]) -> str:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from botwall.evidence.behaviour import BehaviourEvidence
 from botwall.evidence.credentials import LoginAttempt
+from botwall.evidence.headers import HeaderEvidence
+from botwall.evidence.tls import TlsEvidence
 from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSING, SCANNER, UserAgentInfo
 from botwall.infra import SPOOFED, VERIFIED, IpInfo
 from botwall.request import RequestView
@@ -25,6 +27,8 @@ class Evidence:
     fingerprint: str
     kind: str  # "page", "api" or "asset" (behaviour.request_kind)
     ua: UserAgentInfo
+    headers: HeaderEvidence
+    tls: TlsEvidence
     ip: IpInfo
     crawler: str  # "verified" / "spoofed" when the UA claims a crawler with published ranges, else ""
     behaviour: BehaviourEvidence
@@ -55,7 +59,15 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("hdr_sec_ch_ua", "has a sec-ch-ua client hint"),
     ("hdr_sec_fetch", "has sec-fetch-mode"),
     ("hdr_cookie", "sends a cookie"),
+    ("hdr_secure_context", "a secure context, where browsers send client hints and fetch metadata"),
+    ("hdr_library_order", "header order fits an HTTP library better than any browser"),
+    ("hdr_order_mismatch", "header order does not fit the claimed browser's captured profiles"),
+    ("hdr_client_hints_mismatch", "sec-ch-ua contradicts the user-agent"),
+    ("hdr_sec_fetch_inconsistent", "sec-fetch-* incomplete or incoherent"),
+    ("hdr_browser_encoding", "accept-encoding as a browser sends it"),
     ("tls", "arrived over TLS with a JA4 fingerprint"),
+    ("tls_known_tool", "the JA4 is a known tool's"),
+    ("tls_ua_mismatch", "a browser user-agent with a tool's or another browser's JA4"),
     ("ip_hosting", "the IP is in a hosting or cloud provider's range"),
     ("ip_anonymizer", "the IP is a VPN, Tor or proxy exit"),
     ("ip_bad_reputation", "the IP or its ASN is on an operator's bad list"),
@@ -96,7 +108,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
 def vectorize(e: Evidence) -> list[float]:
     """The feature vector of one request, in FEATURE_NAMES order."""
-    ua, b, view, login, ip = e.ua, e.behaviour, e.view, e.login, e.ip
+    ua, b, view, login, ip, h, t = e.ua, e.behaviour, e.view, e.login, e.ip, e.headers, e.tls
     by_name = view.by_name
     return [
         _f(ua.category == MISSING),
@@ -112,7 +124,15 @@ def vectorize(e: Evidence) -> list[float]:
         _f("sec-ch-ua" in by_name),
         _f("sec-fetch-mode" in by_name),
         _f("cookie" in by_name),
+        _f(h.secure_context),
+        _f(h.looks_like_library_order),
+        _f(h.order_matches_claimed_browser is False),
+        _f(h.sec_ch_ua_major_matches is False),
+        _f(not h.sec_fetch_consistent),
+        _f(h.accept_encoding_browser_like),
         _f(bool(view.ja4)),
+        _f(t.category == "tool"),
+        _f(t.tls_tool_mismatch or t.family_mismatch),
         _f(ip.network in ("hosting", "cloud")),
         _f(ip.network in ("vpn", "tor", "proxy")),
         _f(ip.reputation == "bad"),

@@ -51,8 +51,10 @@ def fingerprint(view: RequestView, ua: UserAgentInfo) -> str:
     """A 16-hex-digit ID for the client software and configuration behind a request."""
     # A string ua-parser cannot name keeps its full text: a tool's UA is its identity.
     agent = f"{ua.family}/{ua.major}" if ua.family not in ("", "Other") else ua.raw
+    # Only JA4's first two parts (protocol, counts, ALPN; sorted ciphers): Chromium puts a random GREASE value in its
+    # signature algorithms, which Envoy 1.40 leaves in the third part, so that part changes on every connection.
     parts = (
-        view.ja4,
+        view.ja4.rsplit("_", 1)[0],
         header_shape(view),
         agent,
         view.header("accept-language"),

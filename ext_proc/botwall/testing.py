@@ -8,7 +8,10 @@ injected clock used for time windows.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from botwall._envoy_api import (
@@ -23,7 +26,47 @@ from botwall.clock import FakeClock
 from botwall.request import ATTRIBUTES_KEY, SOURCE_ADDRESS
 from botwall.server import BotwallServicer
 
-__all__ = ["FakeClock", "StreamDriver", "header_dict", "request_headers", "response_headers"]
+__all__ = ["FakeClock", "StreamDriver", "captured_headers", "header_dict", "request_headers", "response_headers"]
+
+PROFILES_PATH = Path(__file__).parent / "data" / "header_profiles.json"
+# Values the capture did not keep (they vary per request); plausible stand-ins keep the header in its place.
+_STAND_INS = {
+    "upgrade-insecure-requests": "1",
+    "priority": "u=0, i",
+    "referer": "https://shop.example/",
+    "te": "trailers",
+}
+
+
+@cache
+def _profiles() -> list[dict[str, Any]]:
+    data = json.loads(PROFILES_PATH.read_text(encoding="utf-8"))
+    return list(data["profiles"])
+
+
+def captured_headers(
+    client: str = "firefox-headless",
+    kind: str = "navigation",
+    transport: str = "https",
+    host: str | None = None,
+    user_agent: str | None = None,
+) -> list[tuple[str, str]]:
+    """The headers a real client sent, in its order, from the profiles captured through Envoy
+    (ext_proc/botwall/data/header_profiles.json; `client` as named there, e.g. `chromium-headful`, `curl`).
+
+    `user_agent` replaces the user-agent value (a tool spoofing a browser, say).
+    """
+    for profile in _profiles():
+        if (profile["client"], profile["kind"], profile["transport"]) != (client, kind, transport):
+            continue
+        if host is not None and profile["host"] != host:
+            continue
+        values = profile["values"]
+        pairs = [(name, values.get(name) or _STAND_INS.get(name, "1")) for name in profile["headers"]]
+        if user_agent is not None:
+            pairs = [(n, user_agent if n == "user-agent" else v) for n, v in pairs]
+        return pairs
+    raise LookupError(f"no captured profile for {client}/{kind}/{transport}/{host}")
 
 
 def _header_map(headers: Iterable[tuple[str, str]]) -> HeaderMap:

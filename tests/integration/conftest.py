@@ -27,13 +27,10 @@ from botwall.stack import (
     start_botwall,
     start_envoy,
 )
+from botwall.testing import captured_headers
 
-BROWSER_HEADERS = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    ("accept-language", "en-GB,en;q=0.5"),
-    ("accept-encoding", "gzip, deflate"),
-]
+# Firefox's own navigation headers as captured through Envoy over plain HTTP to 127.0.0.1 (a secure context).
+BROWSER_HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 
 
 class BackgroundShop:

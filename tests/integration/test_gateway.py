@@ -53,11 +53,11 @@ def test_tags_reach_upstream_and_spoofed_tags_do_not(make_stack: StackFactory) -
     assert "x-botwall-vip" not in seen
     assert ("0", "human", "") == (seen["x-botwall-score"], seen["x-botwall-verdict"], seen["x-botwall-reasons"])
     assert re.fullmatch(r"[0-9a-f]{16}", seen["x-botwall-fingerprint"])
-    suspect = _echo_headers(
-        stack.request("/_echo", headers=[("user-agent", "Mozilla/5.0 (X11) Firefox/128.0"), ("x-botwall-score", "0")])
-    )
-    assert ("35", "suspect") == (suspect["x-botwall-score"], suspect["x-botwall-verdict"])
-    assert "hdr:browser-without-accept-language,hdr:no-accept" == suspect["x-botwall-reasons"]
+    # Firefox's headers without accept-language and fetch metadata: a browser claim that does not add up.
+    partial = [(n, v) for n, v in BROWSER_HEADERS if n != "accept-language" and not n.startswith("sec-fetch")]
+    suspect = _echo_headers(stack.request("/_echo", headers=[*partial, ("x-botwall-score", "0")]))
+    assert ("45", "suspect") == (suspect["x-botwall-score"], suspect["x-botwall-verdict"])
+    assert "hdr:missing-accept-language,hdr:browser-without-sec-fetch" == suspect["x-botwall-reasons"]
 
 
 def test_blocked_route_gets_403_and_bot_is_blocked(make_stack: StackFactory, shop) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import signal
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from botwall.testing import captured_headers
 
 pytestmark = pytest.mark.integration
 
@@ -49,16 +52,15 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
         match = re.search(r"botwall is up: (http://127\.0\.0\.1:\d+)/", text)
         assert match, text
         base = match.group(1)
-        request = urllib.request.Request(
-            base + "/api/products",
-            headers={
-                "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-                "Accept": "application/json",
-                "Accept-Language": "en",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            status, products = resp.status, json.load(resp)
+        host, port = base.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.putrequest("GET", "/api/products", skip_accept_encoding=True)
+        for name, value in captured_headers("firefox-headless", "xhr", "http", "127.0.0.1"):
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        status, products = resp.status, json.loads(resp.read())
+        conn.close()
         assert (200, 8) == (status, len(products))
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(base + "/", headers={"User-Agent": "curl/8.5.0"}), timeout=10)

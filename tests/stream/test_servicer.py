@@ -18,13 +18,9 @@ from botwall.events import DecisionLog
 from botwall.request import RequestView
 from botwall.scoring import Score
 from botwall.server import BotwallServicer, start_server
-from botwall.testing import StreamDriver, header_dict, request_headers, response_headers
+from botwall.testing import StreamDriver, captured_headers, header_dict, request_headers, response_headers
 
-BROWSER = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html"),
-    ("accept-language", "en"),
-]
+BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 CONFIG = """
 decision_log: {allow_sample_rate: 0}
 policies:

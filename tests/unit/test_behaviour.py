@@ -11,12 +11,9 @@ from botwall.evidence.credentials import LoginReader
 from botwall.features import FEATURE_NAMES, vectorize
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 from botwall.store import MemoryStore
+from botwall.testing import captured_headers
 
-FIREFOX = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    ("accept-language", "en-GB,en;q=0.5"),
-]
+FIREFOX = captured_headers("firefox-headless", "navigation", "https")
 CONFIG = """
 login_routes:
   - name: api-login
@@ -47,7 +44,10 @@ def _view(path: str, ip: str, headers: list[tuple[str, str]] = FIREFOX, method: 
     return build_view([*pseudo, *headers], {SOURCE_ADDRESS: f"{ip}:5000"})
 
 
-def _login(engine: Engine, ip: str, user: str, password: str, status: int, headers=FIREFOX):  # type: ignore[no-untyped-def]
+FIREFOX_XHR = captured_headers("firefox-headless", "xhr", "https")
+
+
+def _login(engine: Engine, ip: str, user: str, password: str, status: int, headers=FIREFOX_XHR):  # type: ignore[no-untyped-def]
     view = _view("/api/login", ip, [*headers, ("content-type", "application/json")], "POST")
     route = engine.login_route(view)
     assert route is not None

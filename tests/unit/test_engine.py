@@ -7,12 +7,9 @@ from botwall.config import Action, StateSettings, parse_yaml
 from botwall.engine import Engine
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 from botwall.store import MemoryStore
+from botwall.testing import captured_headers
 
-BROWSER = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html"),
-    ("accept-language", "en"),
-]
+BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 CURL = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
 
 CONFIG = """

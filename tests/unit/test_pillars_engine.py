@@ -8,13 +8,10 @@ from botwall.clock import FakeClock
 from botwall.config import load_config, parse_yaml
 from botwall.engine import Engine
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
+from botwall.testing import captured_headers
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-FIREFOX = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html"),
-    ("accept-language", "en"),
-]
+FIREFOX = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 CONFIG = "policies: [{name: bots, min_score: 70, action: block}]"
 
 
