@@ -30,14 +30,12 @@ from botwall.stack import (
     start_envoy,
     start_processor,
 )
+from botwall.testing import captured_headers
 
 ROOT = Path(__file__).resolve().parents[1]
-# A browser-like header set, so botwall's default policies allow the load (a block would skip the response phase).
-HEADERS = [
-    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    ("Accept-Language", "en-GB,en;q=0.5"),
-]
+# Firefox's own header set (captured through Envoy), so botwall's default policies allow the load: a block would skip
+# the response phase and make botwall look cheaper than it is.
+HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -16,30 +16,14 @@ from botwall.config import StateSettings, load_config
 from botwall.engine import Engine
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 from botwall.store import MemoryStore
+from botwall.testing import captured_headers
 
 CLIENTS = [
-    [
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-        ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-        ("accept-language", "en-GB,en;q=0.5"),
-        ("accept-encoding", "gzip, deflate, br, zstd"),
-        ("cookie", "session=abc"),
-    ],
-    [
-        ("sec-ch-ua", '"Chromium";v="131", "Not_A Brand";v="24"'),
-        ("sec-ch-ua-mobile", "?0"),
-        ("sec-ch-ua-platform", '"Linux"'),
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-         "Safari/537.36"),
-        ("accept", "*/*"),
-        ("sec-fetch-site", "same-origin"),
-        ("sec-fetch-mode", "cors"),
-        ("accept-encoding", "gzip, deflate, br, zstd"),
-        ("accept-language", "en-GB,en;q=0.9"),
-    ],
-    [("user-agent", "python-requests/2.32.3"), ("accept-encoding", "gzip, deflate"), ("accept", "*/*")],
-    [("user-agent", "curl/8.5.0"), ("accept", "*/*")],
-]  # fmt: skip
+    captured_headers("firefox-headless", "navigation", "https"),
+    captured_headers("chromium-headful", "xhr", "https"),
+    captured_headers("python-requests", "plain", "https"),
+    captured_headers("curl", "plain", "https"),
+]
 PATHS = ["/", "/products/3", "/api/products", "/static/app.css", "/account"]
 
 

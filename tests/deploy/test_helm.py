@@ -22,6 +22,7 @@ import yaml
 
 from botwall.config import parse_yaml
 from botwall.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
+from botwall.testing import captured_headers
 
 from .conftest import (
     CASES,
@@ -37,12 +38,8 @@ from .conftest import (
 )
 
 ENVOY_CONFIG_MASK = "<envoy/gateway.yaml with this release's addresses: see test_helm.py's sidecar tests>"
-BROWSER = [
-    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    ("accept-language", "en-GB,en;q=0.5"),
-    ("accept-encoding", "gzip, deflate"),
-]
+# Firefox's own navigation headers, as captured through Envoy to 127.0.0.1.
+BROWSER = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 CURL = [("user-agent", "curl/8.14.1"), ("accept", "*/*")]
 
 
