@@ -15,8 +15,8 @@ from botwall.evidence.behaviour import (
     AccountWindow,
     ClientWindow,
     SprayWindow,
+    add,
     behaviour_reasons,
-    bit,
     request_kind,
     snapshot,
 )
@@ -199,14 +199,14 @@ class Engine:
             asn_window.observe(now, kind, path_hash, has_cookie, ip_hash)
         account = spray = None
         if login is not None and login.username:
-            user_bit = bit(hash(login.username))
-            ip_window.usernames |= user_bit
-            fp_window.usernames |= user_bit
+            user_hash = hash(login.username)
+            ip_window.usernames = add(ip_window.usernames, user_hash)
+            fp_window.usernames = add(fp_window.usernames, user_hash)
             account = store.record("user", login.username, AccountWindow)
             account.observe(now, ip_hash, hash(fp))
             if login.password_key:
                 spray = store.record("password", login.password_key.hex(), SprayWindow)
-                spray.usernames |= user_bit
+                spray.usernames = add(spray.usernames, user_hash)
         behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray)
         reasons = (
             ua_reasons(ua)

@@ -158,3 +158,17 @@ def test_password_never_reaches_state() -> None:
     assert isinstance(store, MemoryStore)
     dumped = repr(store._buckets) + "".join(repr(dict(c)) for c in store._namespaces.values())
     assert "Tr0ub4dor" not in dumped
+
+
+def test_distinct_counts_are_exact_when_small_and_bounded_when_large() -> None:
+    """Up to 16 items are counted exactly (no hash collision can hide a fourth username), then estimated, capped."""
+    from botwall.evidence.behaviour import add, distinct
+
+    items: tuple[int, ...] | int = ()
+    counts = []
+    for value in [0, 256, 512, 768, 0, *range(1, 2000)]:  # four values that share a bitmap bit, one repeated
+        items = add(items, value)
+        counts.append(distinct(items))
+    assert [1, 2, 3, 4, 4] == counts[:5]
+    assert isinstance(items, int)
+    assert 256 == counts[-1]

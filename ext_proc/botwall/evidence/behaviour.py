@@ -2,8 +2,8 @@
 
 Windows are exponentially decayed counters (one float per horizon, O(1) to update, no per-request history), so
 memory per key is fixed and a record costs a few microseconds to update. Distinct counts (paths, usernames, IPs) are
-256-bit bitmaps read by linear counting: a few dozen bytes per key, accurate for the small counts the signals need,
-saturating at "many".
+exact up to 16 items (a tuple of hashes: the thresholds that matter are small, and must not depend on a hash
+collision), then a 256-bit bitmap read by linear counting, saturating at "many".
 """
 
 from __future__ import annotations
@@ -39,17 +39,32 @@ def _decay(value: float, elapsed: float, horizon: float) -> float:
     return value * math.exp(-elapsed / horizon) if elapsed > 0 else value
 
 
-def bit(value: int) -> int:
-    """The bitmap bit of a hashed item."""
-    return 1 << (value & _MASK)
+_EXACT = 16
+Distinct = tuple[int, ...] | int  # exact hashes while few, then a bitmap
 
 
-def distinct(bitmap: int) -> int:
-    """Linear-counting estimate of the distinct items in a bitmap (saturates at the bitmap size)."""
-    zeros = _BITS - bitmap.bit_count()
+def add(items: Distinct, value: int) -> Distinct:
+    """`items` with the hashed item `value` added."""
+    if isinstance(items, int):
+        return items | (1 << (value & _MASK))
+    if value in items:
+        return items
+    if len(items) < _EXACT:
+        return (*items, value)
+    bitmap = 1 << (value & _MASK)
+    for item in items:
+        bitmap |= 1 << (item & _MASK)
+    return bitmap
+
+
+def distinct(items: Distinct) -> int:
+    """How many distinct items: exact up to 16, then a linear-counting estimate (saturating at 256)."""
+    if not isinstance(items, int):
+        return len(items)
+    zeros = _BITS - items.bit_count()
     if zeros == 0:
         return _BITS
-    return round(-_BITS * math.log(zeros / _BITS))
+    return max(_EXACT, round(-_BITS * math.log(zeros / _BITS)))
 
 
 @dataclass(slots=True)
@@ -72,9 +87,9 @@ class ClientWindow:
     logins: float = 0.0
     login_failures: float = 0.0
     new_sessions: float = 0.0
-    paths: int = 0  # bitmaps (see `distinct`)
-    usernames: int = 0
-    ips: int = 0
+    paths: Distinct = ()  # see `add` and `distinct`
+    usernames: Distinct = ()
+    ips: Distinct = ()
 
     def observe(self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int) -> None:
         """Count one request."""
@@ -111,8 +126,8 @@ class ClientWindow:
             self.assets += 1.0
         if not has_cookie:
             self.no_cookie += 1.0
-        self.paths |= bit(path_hash)
-        self.ips |= bit(ip_hash)
+        self.paths = add(self.paths, path_hash)
+        self.ips = add(self.ips, ip_hash)
 
     def observe_response(self, status: int, login: bool, login_failed: bool, new_session: bool) -> None:
         """Count the outcome of one of this client's requests (decay already applied at the request)."""
@@ -150,8 +165,8 @@ class AccountWindow:
     attempts: float = 0.0
     failures: float = 0.0
     successes: float = 0.0
-    ips: int = 0
-    fingerprints: int = 0
+    ips: Distinct = ()
+    fingerprints: Distinct = ()
 
     def observe(self, now: float, ip_hash: int, fp_hash: int) -> None:
         """Count one login attempt."""
@@ -160,15 +175,15 @@ class AccountWindow:
         self.failures *= factor
         self.successes *= factor
         self.last = now
-        self.ips |= bit(ip_hash)
-        self.fingerprints |= bit(fp_hash)
+        self.ips = add(self.ips, ip_hash)
+        self.fingerprints = add(self.fingerprints, fp_hash)
 
 
 @dataclass(slots=True)
 class SprayWindow:
     """Usernames tried with one (keyed-hash) password: many means a password spray."""
 
-    usernames: int = 0
+    usernames: Distinct = ()
 
 
 @dataclass(frozen=True, slots=True)
