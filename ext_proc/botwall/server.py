@@ -119,14 +119,14 @@ class StreamProcessor:
     def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Record the outcome (status, login success or failure, new session) in the client's windows."""
         if self._context is not None:
-            status = 0
-            cookies = []
-            for h in request.response_headers.headers.headers:
-                if h.key == ":status":
-                    status = int(h.raw_value or b"0")
-                elif h.key == "set-cookie":
-                    cookies.append(h.raw_value.decode("latin-1"))
             try:
+                status = 0
+                cookies = []
+                for h in request.response_headers.headers.headers:
+                    if h.key == ":status":
+                        status = int(h.raw_value) if h.raw_value.isdigit() else 0
+                    elif h.key == "set-cookie":
+                        cookies.append(h.raw_value.decode("latin-1"))
                 self._engine.record_response(self._context, status, cookies)
             except Exception:
                 self._counters.errors += 1

@@ -79,7 +79,7 @@ def _fields(route: LoginRoute, content_type: str, body: bytes) -> tuple[str, str
     if kind == "json":
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a body of deeply nested arrays
             return None
         if not isinstance(data, dict):
             return None

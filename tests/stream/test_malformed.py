@@ -1,0 +1,97 @@
+"""Malformed and hostile input from Envoy or clients: never a crash, always exactly one answer per message."""
+
+from __future__ import annotations
+
+import io
+import random
+
+from botwall._envoy_api import HeaderMap, HeaderValue, HttpBody, HttpHeaders, ProcessingRequest
+from botwall.config import load_config
+from botwall.engine import Engine
+from botwall.events import DecisionLog
+from botwall.server import BotwallServicer
+from botwall.testing import StreamDriver, request_headers, response_headers
+
+
+def _servicer() -> BotwallServicer:
+    config = load_config(None)
+    return BotwallServicer(Engine(config), DecisionLog(config.decision_log, io.StringIO()))
+
+
+def _junk(rng: random.Random, size: int) -> bytes:
+    return bytes(rng.randrange(256) for _ in range(size))
+
+
+def _random_message(rng: random.Random) -> ProcessingRequest:
+    """A request-headers message with random names, values and pseudo-headers, some missing or repeated."""
+    headers = []
+    for _ in range(rng.randrange(0, 40)):
+        name = rng.choice(
+            [
+                ":path",
+                ":method",
+                ":authority",
+                ":scheme",
+                "user-agent",
+                "cookie",
+                "x-botwall-score",
+                "content-type",
+                "accept",
+                "sec-ch-ua",
+                rng.choice(["", "x", "\x00"]) * rng.randrange(4),
+            ]
+        )
+        headers.append(HeaderValue(key=name, raw_value=_junk(rng, rng.randrange(0, 300))))
+    message = ProcessingRequest(
+        request_headers=HttpHeaders(headers=HeaderMap(headers=headers), end_of_stream=rng.random() < 0.5)
+    )
+    if rng.random() < 0.8:
+        message.attributes["envoy.filters.http.ext_proc"].update(
+            {
+                "source.address": rng.choice(["", "::", "300.1.1.1:5", "[::1]:80", "not an ip", "1.2.3.4:99999"]),
+                "filter_state['botwall.ja4']": rng.choice(["", "-", "t13d", _junk(rng, 20).hex()]),
+            }
+        )
+    return message
+
+
+async def test_random_request_headers_always_get_one_answer() -> None:
+    """Five hundred random header sets, each followed by junk bodies and statuses, never raise and never go silent."""
+    rng = random.Random(11)  # noqa: S311 - reproducible fuzzing, not security
+    servicer = _servicer()
+    driver = StreamDriver(servicer)
+    for _ in range(500):
+        messages = [
+            _random_message(rng),
+            ProcessingRequest(request_body=HttpBody(body=_junk(rng, rng.randrange(0, 2000)), end_of_stream=True)),
+            ProcessingRequest(
+                response_headers=HttpHeaders(
+                    headers=HeaderMap(headers=[HeaderValue(key=":status", raw_value=rng.choice([b"200", b"x", b""]))])
+                )
+            ),
+        ]
+        responses = await driver.run(messages)
+        assert 3 == len(responses)
+        first = responses[0]
+        assert first.WhichOneof("response") in ("request_headers", "immediate_response")
+    assert 0 == servicer.counters.errors
+
+
+async def test_login_body_junk_is_read_as_unparsed_not_crash() -> None:
+    """A login route whose body is binary junk or deeply nested JSON is decided on, with cred:unreadable-login."""
+    servicer = _servicer()
+    driver = StreamDriver(servicer)
+    headers = [("user-agent", "Mozilla/5.0"), ("content-type", "application/json")]
+    for body in (b"\xff\xfe\x00", b"[" * 5000 + b"]" * 5000, b'{"username": {"$ne": 1}, "password": []}'):
+        responses = await driver.run(
+            [
+                request_headers("/api/login", method="POST", headers=headers, end_of_stream=False),
+                ProcessingRequest(request_body=HttpBody(body=body, end_of_stream=True)),
+                response_headers(401),
+            ]
+        )
+        assert ["request_headers", "request_body", "response_headers"] == [
+            r.WhichOneof("response") if r.WhichOneof("response") != "immediate_response" else "request_body"
+            for r in responses
+        ]
+    assert 0 == servicer.counters.errors
