@@ -1,4 +1,4 @@
-"""The `botwall` command: `serve`, `up`, `check-config`, `envoy-config` and `simulate`."""
+"""The `botwall` command: `serve`, `up`, `check-config`, `envoy-config`, `simulate`, `train` and `eval`."""
 
 from __future__ import annotations
 
@@ -62,8 +62,18 @@ def _engine(config: Config) -> Engine:
     """The engine for a config; loading the operator's data files (IP lists, MMDB, HIBP) can still fail here."""
     from botwall.engine import Engine
 
+    scorer = None
+    if config.model is not None:
+        # Loaded (checked against the feature schema, warmed up) before the server starts and health turns SERVING.
+        from botwall.model import ModelError, OnnxScorer
+
+        try:
+            scorer = OnnxScorer.from_file(config.model.path)
+        except ModelError as exc:
+            print(f"botwall: invalid model: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
     try:
-        return Engine(config)
+        return Engine(config, scorer=scorer)
     except ConfigError as exc:
         print(f"botwall: invalid config: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -75,9 +85,20 @@ async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
     from botwall.stack import write_ready_file
 
     config = engine.config
+    from botwall.model import start_watching
+
     running = await start_server(engine, DecisionLog(config.decision_log), listen)
+    watch = start_watching(engine.scorer, config.model.reload_seconds) if config.model else None  # noqa: F841
     log = structlog.get_logger("botwall")
-    log.info("serving", listen=listen, port=running.port, config=config.source, policies=len(config.policies))
+    log.info(
+        "serving",
+        listen=listen,
+        port=running.port,
+        config=config.source,
+        policies=len(config.policies),
+        scorer=type(engine.scorer).__name__,
+        model=config.model.path if config.model else "",
+    )
     if ready_file:
         write_ready_file(Path(ready_file), running.port)
     await serve_until_signal(running)
@@ -176,6 +197,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the confidence model on simulated traffic and write it with its model card."""
+    try:
+        from botwall.training import TrainOptions, train
+    except ImportError as exc:
+        print(f"botwall: training needs the [train] extras (pip install 'botwall[train]'): {exc}", file=sys.stderr)
+        return 2
+    if os.environ.get("PYTHONHASHSEED") is None:
+        print(
+            "botwall: note: PYTHONHASHSEED is unset; features that count distinct items vary a little from run to run"
+        )
+    train(TrainOptions(out_dir=Path(args.out), scale=args.scale), _load(args.config))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a model on held-out seeds and personas, against the targets, next to the rule scorer."""
+    from botwall.evaluation import markdown, run_eval
+    from botwall.model import ModelError
+
+    try:
+        results = run_eval(Path(args.model), Path(args.out) if args.out else None, args.scale)
+    except ModelError as exc:
+        print(f"botwall: invalid model: {exc}", file=sys.stderr)
+        return 2
+    print(markdown(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
@@ -263,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", help="write one JSON line per request (labels, request, decision) to this file")
     sim.add_argument("--features", action="store_true", help="include each request's feature vector in --out")
     sim.set_defaults(func=cmd_simulate)
+
+    train = sub.add_parser("train", help="train the confidence model on simulated traffic (needs the [train] extras)")
+    train.add_argument("--out", default="models", help="directory for botwall.onnx and model_card.json (models)")
+    train.add_argument("--scale", type=float, default=1.0, help="multiply the simulated actors (default 1)")
+    train.add_argument("--config", help="YAML config whose login routes and policies apply (default: the embedded)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="evaluate a model on held-out simulated traffic against the targets")
+    evaluate.add_argument("--model", default="models/botwall.onnx", help="the ONNX model (models/botwall.onnx)")
+    evaluate.add_argument("--out", default="models/eval.json", help="where the figures go (models/eval.json)")
+    evaluate.add_argument("--scale", type=float, default=1.0, help="multiply the simulated actors (default 1)")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

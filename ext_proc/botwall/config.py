@@ -157,6 +157,14 @@ class DecisionLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """The confidence model: an ONNX file from `botwall train`, re-read when it changes (0: never)."""
+
+    path: str
+    reload_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class EnvoySettings:
     """How this Envoy hands over what botwall cannot see itself.
 
@@ -184,6 +192,7 @@ class Config:
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
+    model: ModelSettings | None = None  # None: the rule scorer
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -241,6 +250,7 @@ _TOP_KEYS = {
     "envoy",
     "ip_data",
     "passwords",
+    "model",
 }
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
@@ -491,6 +501,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
             hibp_path = str(base_dir / hibp_path)
     return Config(
         source=source,
+        model=_parse_model(r, m["model"], base_dir) if "model" in m else None,
         envoy=envoy,
         ip_data=ip_data,
         hibp_path=hibp_path,
@@ -501,6 +512,14 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         policies=policies,
         login_routes=login_routes,
     )
+
+
+def _parse_model(r: _Reader, raw: object, base_dir: Path | None) -> ModelSettings:
+    m = r.mapping(raw, "model", {"path", "reload_seconds"})
+    path = r.string(m.get("path"), "model.path")
+    if base_dir is not None and not Path(path).is_absolute():
+        path = str(base_dir / path)
+    return ModelSettings(path, r.number(m.get("reload_seconds", 5), "model.reload_seconds", 0, 86_400))
 
 
 def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:

@@ -54,6 +54,7 @@ class Scenario:
     catalogue: int = 400  # products in the simulated shop (the demo shop has 8)
     users: int = 2000  # customer accounts besides the demo's three
     demo_only: bool = False  # only the demo shop's products and accounts (for runs against the real demo shop)
+    ja4: bool = True  # False: a deployment whose Envoy sees no TLS fingerprint (TLS ends at a load balancer)
 
     def scaled(self, factor: float) -> Scenario:
         """The same scenario with `factor` times as many actors (at least one of each persona kept)."""
@@ -174,7 +175,7 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
         actor = actors[index]
         if origin + t > clock.now:
             clock.now = origin + t
-        record, reply = _process(engine, world.shop, request, actor, t, ids)
+        record, reply = _process(engine, world.shop, request, actor, t, ids, scenario.ja4)
         yield record
         try:
             delay, nxt = actor.script.send(reply)
@@ -185,7 +186,7 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
 
 
 def _process(
-    engine: Engine, shop: SimShop, request: Request, actor: Actor, t: float, ids: random.Random
+    engine: Engine, shop: SimShop, request: Request, actor: Actor, t: float, ids: random.Random, ja4: bool
 ) -> tuple[Record, Reply]:
     pseudo = [(":authority", HOST), (":path", request.path), (":method", request.method), (":scheme", "https")]
     headers = list(request.headers)
@@ -194,7 +195,10 @@ def _process(
     # What Envoy's connection manager adds before ext_proc sees the request.
     headers.append(("x-forwarded-proto", "https"))
     headers.append(("x-request-id", f"{ids.getrandbits(128):032x}"))
-    attributes = {SOURCE_ADDRESS: f"{request.ip}:{ids.randrange(1024, 65535)}", JA4_ATTRIBUTE: request.ja4}
+    attributes = {
+        SOURCE_ADDRESS: f"{request.ip}:{ids.randrange(1024, 65535)}",
+        JA4_ATTRIBUTE: request.ja4 if ja4 else "",
+    }
     view = build_view(pseudo + headers, attributes)
     route = engine.login_route(view)
     attempt = None

@@ -1,0 +1,176 @@
+"""The ONNX model: exported exactly, checked against the feature schema, served and hot-reloaded safely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.ensemble import GradientBoostingClassifier
+
+from botwall.clock import FakeClock
+from botwall.config import load_config
+from botwall.features import FEATURE_NAMES, SCHEMA_VERSION
+from botwall.model import ModelError, OnnxScorer, load_model
+from botwall.scoring import DEFAULT_WEIGHTS
+from botwall.simulate import Scenario, make_engine, run, training_config
+from botwall.training import _logit, arrays, model_metadata, to_onnx_bytes
+
+SCENARIO = Scenario(seed=5, mix={"human": 30, "stuffer": 1, "scraper-library": 1}, duration=600.0, users=40)
+PLATT = (1.3, -0.2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[GradientBoostingClassifier, Path, np.ndarray]:  # type: ignore[type-arg]
+    """A small model fitted on simulated traffic and exported, with the rows it was fitted on."""
+    clock = FakeClock(0.0)
+    records = list(run(SCENARIO, make_engine(training_config(load_config(None)), clock=clock), clock))
+    x, y, w = arrays(records)
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=1).fit(x, y, sample_weight=w)
+    path = tmp_path_factory.mktemp("model") / "botwall.onnx"
+    path.write_bytes(to_onnx_bytes(model, *PLATT, model_metadata()))
+    return model, path, x
+
+
+def _with_metadata(model: GradientBoostingClassifier, path: Path, **changes: str) -> Path:
+    metadata = model_metadata() | changes
+    path.write_bytes(to_onnx_bytes(model, *PLATT, metadata))
+    return path
+
+
+def test_onnx_scores_match_sklearn(trained: tuple[GradientBoostingClassifier, Path, np.ndarray]) -> None:  # type: ignore[type-arg]
+    """The exported graph gives scikit-learn's calibrated probability times 100 on the same rows."""
+    model, path, x = trained
+    a, b = PLATT
+    expected = 100 / (1 + np.exp(-(a * _logit(model.predict_proba(x)[:, 1]) + b)))
+    actual = load_model(path).scores(x)
+    assert np.allclose(expected, actual, atol=1e-3)
+
+
+def test_scorer_score_and_reasons_on_real_evidence(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray],
+) -> None:  # type: ignore[type-arg]
+    """OnnxScorer scores an engine's evidence like the graph does, and orders its reasons by rule weight."""
+    _, path, _ = trained
+    scorer = OnnxScorer.from_file(path)
+    engine = make_engine(load_config(None), scorer)
+    from botwall.request import SOURCE_ADDRESS, build_view
+
+    view = build_view(
+        [(":method", "GET"), (":path", "/"), (":authority", "shop.example"), (":scheme", "https"), ("user-agent", "")],
+        {SOURCE_ADDRESS: "3.80.1.1:4000"},
+    )
+    evidence, _ = engine.evidence(view)
+    from botwall.features import vectorize
+
+    expected_value = round(float(scorer.model.scores(np.asarray([vectorize(evidence)], dtype=np.float32))[0]))
+    expected_reasons = tuple(sorted(evidence.reasons, key=lambda c: -DEFAULT_WEIGHTS.get(c, 10)))
+    assert (expected_value, expected_reasons) == (scorer.score(evidence).value, scorer.score(evidence).reasons)
+
+
+def test_schema_version_mismatch_names_both_versions(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    """A model trained on another schema version is refused with an error naming both versions."""
+    model, _, _ = trained
+    path = _with_metadata(model, tmp_path / "old.onnx", **{"botwall.schema_version": "0"})
+    with pytest.raises(ModelError) as caught:
+        load_model(path)
+    assert (True, True) == (
+        "schema version 0" in str(caught.value),
+        f"schema version {SCHEMA_VERSION}" in str(caught.value),
+    )
+
+
+def test_feature_names_mismatch_is_refused(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    """A model whose recorded feature names differ from FEATURE_NAMES is refused even at the same version."""
+    model, _, _ = trained
+    names = ",".join(reversed(FEATURE_NAMES))
+    path = _with_metadata(model, tmp_path / "reordered.onnx", **{"botwall.features": names})
+    with pytest.raises(ModelError, match="features differ"):
+        load_model(path)
+
+
+def test_garbage_file_is_a_model_error(tmp_path: Path) -> None:
+    """A file that is not ONNX raises ModelError naming the file."""
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"junk\.onnx"):
+        load_model(path)
+
+
+def _touch_later(path: Path, seconds: int) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def test_hot_reload_swaps_the_model(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray], tmp_path: Path
+) -> None:  # type: ignore[type-arg]
+    """A changed model file is swapped in, and scores follow the new model."""
+    model, source, x = trained
+    path = tmp_path / "live.onnx"
+    path.write_bytes(source.read_bytes())
+    scorer = OnnxScorer.from_file(path)
+    before = scorer.model
+    path.write_bytes(to_onnx_bytes(model, 0.0, 4.0, model_metadata()))  # a model that says ~98 for everything
+    _touch_later(path, 2)
+    swapped = scorer.reload_if_changed()
+    assert (True, 1, True) == (swapped, scorer.reloads, scorer.model is not before)
+    assert np.allclose(100 / (1 + np.exp(-4.0)), scorer.model.scores(x[:3]), atol=1e-3)
+
+
+def test_bad_file_keeps_the_old_model(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray], tmp_path: Path
+) -> None:  # type: ignore[type-arg]
+    """A broken or mismatched new file is not swapped in: the old model keeps scoring, and it is retried only
+    when the file changes again."""
+    model, source, x = trained
+    path = tmp_path / "live.onnx"
+    path.write_bytes(source.read_bytes())
+    scorer = OnnxScorer.from_file(path)
+    before = scorer.model
+    path.write_bytes(b"truncated")
+    _touch_later(path, 2)
+    first = scorer.reload_if_changed()
+    again = scorer.reload_if_changed()
+    _with_metadata(model, path, **{"botwall.schema_version": "999"})
+    _touch_later(path, 4)
+    mismatched = scorer.reload_if_changed()
+    path.unlink()
+    gone = scorer.reload_if_changed()
+    assert (False, False, False, False, 3) == (first, again, mismatched, gone, scorer.reload_failures)
+    assert scorer.model is before
+    assert np.allclose(before.scores(x[:3]), scorer.model.scores(x[:3]))
+
+
+def test_model_section_resolves_against_the_config_file(tmp_path: Path) -> None:
+    """`model.path` is relative to the config file's directory, and reload_seconds defaults to 5."""
+    config_file = tmp_path / "botwall.yaml"
+    config_file.write_text("model: {path: models/botwall.onnx}\n")
+    config = load_config(config_file)
+    assert config.model is not None
+    assert (str(tmp_path / "models/botwall.onnx"), 5.0) == (config.model.path, config.model.reload_seconds)
+
+
+def test_serve_refuses_a_mismatched_model(
+    trained: tuple[GradientBoostingClassifier, Path, np.ndarray],  # type: ignore[type-arg]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Building the serving engine with a model of another schema exits 2 before anything listens."""
+    from botwall.cli import _engine
+
+    model, _, _ = trained
+    path = _with_metadata(model, tmp_path / "old.onnx", **{"botwall.schema_version": "0"})
+    config_file = tmp_path / "botwall.yaml"
+    config_file.write_text(f"model: {{path: {path}}}\n")
+    with pytest.raises(SystemExit) as caught:
+        _engine(load_config(config_file))
+    assert 2 == caught.value.code
+    assert "schema version 0" in capsys.readouterr().err
