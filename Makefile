@@ -81,3 +81,19 @@ capture-tools: test-tools ## install every client capture-profiles runs (Debian 
 
 capture-profiles: capture-tools ## capture header/TLS profiles of real clients through Envoy into ext_proc/botwall/data
 	PLAYWRIGHT_DIR=$(PLAYWRIGHT_DIR) $(PY) tools/capture_profiles.py --out ext_proc/botwall/data
+
+# The confidence model (issue 4): simulated traffic -> GradientBoosting -> ONNX in models/, evaluated on held-out
+# seeds and personas. PYTHONHASHSEED pins the hash behind the distinct-count bitmaps, so runs are reproducible.
+.PHONY: train eval eval-e2e
+train: install ## train the confidence model on simulated traffic into models/ (botwall.onnx, model_card.json)
+	PYTHONHASHSEED=0 $(VENV)/bin/botwall train --out models
+
+eval: install ## evaluate models/botwall.onnx on held-out seeds and personas, next to the rules (models/eval.json)
+	PYTHONHASHSEED=0 $(VENV)/bin/botwall eval --model models/botwall.onnx --out models/eval.json
+
+eval-e2e: install ## simulated clients over real HTTP through real Envoy + botwall with the model, larger run
+	BOTWALL_E2E_SCALE=$${BOTWALL_E2E_SCALE:-4} $(PY) -m pytest -q -s tests/integration/test_simulated_traffic.py
+
+.PHONY: bench-model
+bench-model: install ## CPU per request of scoring with models/botwall.onnx vs the rules (target: median < 100 us)
+	$(PY) tools/bench_model.py --model models/botwall.onnx

@@ -2,10 +2,10 @@
 
 Held-out data: scenarios on seeds the model never saw (`training.EVAL_SEEDS`, the second one a deployment without
 JA4), with every persona, including the ones left out of training entirely (`training.HELD_OUT`); plus a "busy
-site" scenario with four times the people, because several behaviour features grow with the site's traffic. Each scenario is played closed loop: the real
-engine with the model as its scorer and the embedded default policies, so a refused bot sees its 403 and reacts, and
-refused requests' outcomes never reach the windows, as in production. The rule scorer is run on the same traffic as
-the baseline.
+site" scenario with four times the people, because several behaviour features grow with the site's traffic.
+Each scenario is played closed loop: the real engine with the model as its scorer and the embedded default
+policies, so a refused bot sees its 403 and reacts, and refused requests' outcomes never reach the windows, as in
+production. The rule scorer is run on the same traffic as the baseline.
 """
 
 from __future__ import annotations
