@@ -66,7 +66,7 @@ HOSTING = (
     "43.130.0.0/17",  # AS132203 Tencent
 )
 # The search engines' published crawler ranges (verified crawlers).
-GOOGLEBOT = ("66.249.66.0/24", "66.249.68.0/24", "66.249.72.0/24", "66.249.79.0/24")
+GOOGLEBOT = ("66.249.66.0/24", "66.249.68.0/24", "66.249.72.0/24", "66.249.79.0/26")  # not all of .79 is published
 BINGBOT = ("157.55.39.0/24", "207.46.13.0/24", "40.77.167.0/24")
 
 
