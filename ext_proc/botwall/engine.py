@@ -29,7 +29,7 @@ from botwall.features import Evidence
 from botwall.fingerprint import fingerprint
 from botwall.infra import SPOOFED, VERIFIED, InfraSettings, IpInfo, IpIntel, load_ip_intel
 from botwall.request import RequestView
-from botwall.scoring import RuleScorer, Scorer
+from botwall.scoring import RuleScorer, Score, Scorer
 from botwall.store import Store, create_store, retry_after_seconds
 
 
@@ -263,7 +263,7 @@ class Engine:
         fp = evidence.fingerprint
         if evidence.crawler == VERIFIED or evidence.ip.reputation == "allow":
             # Verified search and AI crawlers, and the operator's allowlist, are let through and labelled.
-            result = type(result)(0, result.reasons)
+            result = Score(0, result.reasons)
         verdict = Verdict.GOOD_BOT if evidence.crawler == VERIFIED else self.verdict(result.value)
         for policy in self.config.policies:
             if result.value < policy.min_score:
