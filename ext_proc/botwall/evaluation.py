@@ -2,7 +2,8 @@
 
 Held-out data: scenarios on seeds the model never saw (`training.EVAL_SEEDS`, the second one a deployment without
 JA4), with every persona, including the ones left out of training entirely (`training.HELD_OUT`); plus a "busy
-site" scenario with four times the people, because several behaviour features grow with the site's traffic.
+site" scenario with four times the people, because several behaviour features grow with the site's traffic, and a
+"quiet site" at the end-to-end run's compressed pace (`training.quiet_scenario`, its people reported on their own).
 Each scenario is played closed loop: the real engine with the model as its scorer and the embedded default
 policies, so a refused bot sees its 403 and reacts, and refused requests' outcomes never reach the windows, as in
 production. The rule scorer is run on the same traffic as the baseline.
@@ -20,7 +21,7 @@ from typing import Any
 from botwall.config import Config, load_config
 from botwall.scoring import RuleScorer, Scorer
 from botwall.simulate import STANDARD_MIX, Record, Scenario, simulate
-from botwall.training import EVAL_SEEDS, HELD_OUT
+from botwall.training import EVAL_SEEDS, HELD_OUT, quiet_scenario
 
 HUMANS = ("human", "human-office", "human-mobile", "human-sale")
 STUFFERS = ("stuffer", "stuffer-rotating-ua")
@@ -193,6 +194,8 @@ def run_eval(model_path: Path, out: Path | None = None, scale: float = 1.0, log:
     }
     busy_mix = {k: v * 4 if k in HUMANS else v for k, v in STANDARD_MIX.items()}
     busy = Scenario(seed=EVAL_SEEDS[0] + 100, mix=busy_mix).scaled(scale)
+    # The end-to-end run's conditions: few people on a quiet site, pauses compressed, no JA4 (reported, not pooled).
+    quiet = quiet_scenario(EVAL_SEEDS[-1] + 1, scale)
     results: dict[str, Any] = {
         "model_file": str(model_path),
         "config": "embedded defaults",
@@ -210,10 +213,15 @@ def run_eval(model_path: Path, out: Path | None = None, scale: float = 1.0, log:
         busy_records = simulate(busy, config, scorer)
         log(f"{name} busy-site: {len(busy_records)} requests in {time.perf_counter() - started:.1f}s")
         busy_run = evaluate_records(busy_records, config) | {"scenario": "busy-site", "seed": busy.seed}
+        started = time.perf_counter()
+        quiet_records = simulate(quiet, config, scorer)
+        log(f"{name} quiet-site: {len(quiet_records)} requests in {time.perf_counter() - started:.1f}s")
+        quiet_run = evaluate_records(quiet_records, config) | {"scenario": "quiet-site", "seed": quiet.seed}
         checked = targets(runs, busy_run)
         results[name] = {
             "runs": runs,
             "busy_site": busy_run,
+            "quiet_site": quiet_run,
             "targets": [
                 {"target": t.name, "measured": round(t.measured, 5), "bound": t.bound, "met": t.met} for t in checked
             ],
@@ -234,6 +242,13 @@ def markdown(results: Mapping[str, Any]) -> str:
             f"| {t['target']} | {t['measured']:.2%} ({mark}) | {r['measured']:.2%} | "
             f"{'>' if 'after' in t['target'] else '<'} {t['bound']:.1%} |"
         )
+    for name in ("busy_site", "quiet_site"):
+        if name in results["model"]:
+            m, r = results["model"][name]["humans"], results["rules"][name]["humans"]
+            lines.append(
+                f"| humans, {name.replace('_', ' ')} (seed {results['model'][name]['seed']}): requests mitigated | "
+                f"{m['requests_mitigated']:.2%} of {m['requests']} | {r['requests_mitigated']:.2%} | < 0.1% |"
+            )
     lines += [
         "",
         "| persona | requests | score >= 30 | score >= 70 | mitigated | rules: mitigated |",

@@ -31,12 +31,14 @@ import numpy as np
 from botwall.config import Config, load_config
 from botwall.features import FEATURE_NAMES, SCHEMA_VERSION
 from botwall.scoring import RuleScorer
-from botwall.simulate import PERSONAS, Record, Scenario, simulate, training_config
+from botwall.simulate import PERSONAS, STANDARD_MIX, Record, Scenario, simulate, training_config
 
 HELD_OUT = ("stuffer-rotating-ua", "scraper-stealth")
 TRAIN_SEEDS = (101, 102)
 CALIBRATION_SEED = 201
 EVAL_SEEDS = (301, 302)
+QUIET_SEED = 103
+BUSY_SEED = 104
 MODEL_VERSION = "1"
 HUMAN_WEIGHT = 6.0
 INPUT_NAME = "features"
@@ -57,12 +59,35 @@ class TrainOptions:
     learning_rate: float = 0.15
     random_state: int = 7
     human_weight: float = HUMAN_WEIGHT
+    quiet_seed: int | None = QUIET_SEED
+    busy_seed: int | None = BUSY_SEED
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def quiet_scenario(seed: int, scale: float = 1.0) -> Scenario:
+    """A quiet site over a short while, at the end-to-end run's compressed pace (people pause at most 4 s, bots 1 s),
+    without JA4: few people, so most arrive on a fingerprint nobody used lately, and a visitor's first page views
+    there are seen as much as on a busy site (the model must not learn that a cold fingerprint means a bot)."""
+    mix = {k: max(1, round(v * (0.05 if PERSONAS[k][2] == "human" else 0.5))) for k, v in STANDARD_MIX.items()}
+    return Scenario(seed=seed, mix=mix, duration=900.0, ja4=False, pause_cap=(4.0, 1.0)).scaled(scale)
+
+
+def busy_scenario(seed: int, scale: float = 1.0) -> Scenario:
+    """A busy site: four times the people (a popular fingerprint's rate and address count grow with the traffic)."""
+    mix = {k: v * 4 if PERSONAS[k][2] == "human" else v for k, v in STANDARD_MIX.items()}
+    return Scenario(seed=seed, mix=mix).scaled(scale)
 
 
 def label(record: Record) -> int:
     """The training target: 1 for unwanted automation, 0 for people and allowed crawlers."""
     return 1 if record.labels.intent == "bad" else 0
+
+
+def teaches(record: Record) -> bool:
+    """False for a bad bot's request that is, by construction, a person's: low-and-slow ATO's GET of the login page
+    from a fresh residential address with a fresh real browser is a visitor's first page view, and learning it as
+    automation teaches the model to distrust every first visit (its login attempts, the attack, are kept)."""
+    return not (record.labels.persona == "ato-slow" and record.method == "GET")
 
 
 def play(scenario: Scenario, config: Config) -> list[Record]:
@@ -78,14 +103,15 @@ def arrays(
     Within a class each persona weighs as the square root of its request count (a persona of 150 requests is not
     drowned by one of 12,000, nor is each of its requests worth 80 of the other's: low-and-slow ATO's first GET of
     the login page looks like any visitor's first page, and over-weighting it costs people). Classes then get equal
-    total weight, times `human_weight` for the negatives: missing a bot costs less than blocking a person.
+    total weight, times `human_weight` for the negatives: missing a bot costs less than blocking a person. Requests
+    that do not `teach` weigh nothing.
     """
     x = np.asarray([r.features for r in records], dtype=np.float32)
     y = np.asarray([label(r) for r in records], dtype=np.int64)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.labels.persona] = counts.get(r.labels.persona, 0) + 1
-    w = np.asarray([counts[r.labels.persona] ** -0.5 for r in records], dtype=np.float64)
+    w = np.asarray([counts[r.labels.persona] ** -0.5 if teaches(r) else 0.0 for r in records], dtype=np.float64)
     for cls, factor in ((0, human_weight), (1, 1.0)):
         mask = y == cls
         if mask.any():
@@ -192,6 +218,10 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
         Scenario(seed=s, ja4=n % 2 == 0).scaled(options.scale).without(*options.held_out)
         for n, s in enumerate(options.seeds)
     ]
+    if options.quiet_seed is not None:
+        scenarios.append(quiet_scenario(options.quiet_seed, options.scale).without(*options.held_out))
+    if options.busy_seed is not None:
+        scenarios.append(busy_scenario(options.busy_seed, options.scale).without(*options.held_out))
     for scenario in scenarios:
         records += play(scenario, config)
     log(f"simulated {len(records)} training requests in {time.perf_counter() - started:.1f}s")
@@ -238,7 +268,8 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
             "subsample": 0.8,
             "random_state": options.random_state,
             "sample_weights": "personas weigh as the square root of their request counts within their class; classes "
-            f"weigh equally, times {options.human_weight} for people and allowed crawlers",
+            f"weigh equally, times {options.human_weight} for people and allowed crawlers; low-and-slow ATO's GETs of "
+            "the login page (a visitor's first page view) weigh nothing",
             "calibration": {"method": "platt on log-odds", "a": a, "b": b, "seed": options.calibration_seed},
         },
         "training_data": {
@@ -246,6 +277,11 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
             "and closed loop under the default policies with the rule scorer)",
             "seeds": list(options.seeds),
             "seeds_without_ja4": list(options.seeds[1::2]),
+            "busy_seed": options.busy_seed,
+            "busy_scenario": "four times the people",
+            "quiet_seed": options.quiet_seed,
+            "quiet_scenario": "5% of the people, half the bot campaigns, 900 s, no JA4, pauses capped at 4 s (people) "
+            "and 1 s (bots), as in the end-to-end run",
             "scale": options.scale,
             "held_out_personas": list(options.held_out),
             "personas": sorted(p for p in PERSONAS if p not in options.held_out),

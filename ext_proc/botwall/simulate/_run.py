@@ -55,6 +55,9 @@ class Scenario:
     users: int = 2000  # customer accounts besides the demo's three
     demo_only: bool = False  # only the demo shop's products and accounts (for runs against the real demo shop)
     ja4: bool = True  # False: a deployment whose Envoy sees no TLS fingerprint (TLS ends at a load balancer)
+    # Longest pause (seconds) of people and of bots between two requests; None keeps the personas' own pace. The
+    # end-to-end run compresses pauses this way (people 4 s, bots 1 s) to fit its seconds.
+    pause_cap: tuple[float, float] | None = None
 
     def scaled(self, factor: float) -> Scenario:
         """The same scenario with `factor` times as many actors (at least one of each persona kept)."""
@@ -168,6 +171,8 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
             delay, request = next(actor.script)
         except StopIteration:
             continue
+        if scenario.pause_cap is not None:
+            delay = min(delay, scenario.pause_cap[1 if actor.is_bot else 0])
         heapq.heappush(queue, (actor.start + delay, seq, index, request))
         seq += 1
     while queue:
@@ -181,6 +186,8 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
             delay, nxt = actor.script.send(reply)
         except StopIteration:
             continue
+        if scenario.pause_cap is not None:
+            delay = min(delay, scenario.pause_cap[1 if actor.is_bot else 0])
         heapq.heappush(queue, (t + max(0.0, delay), seq, index, nxt))
         seq += 1
 
