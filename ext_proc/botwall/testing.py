@@ -26,7 +26,34 @@ from botwall.clock import FakeClock
 from botwall.request import ATTRIBUTES_KEY, SOURCE_ADDRESS
 from botwall.server import BotwallServicer
 
-__all__ = ["FakeClock", "StreamDriver", "captured_headers", "header_dict", "request_headers", "response_headers"]
+__all__ = [
+    "LOGIN_CONFIG",
+    "FakeClock",
+    "StreamDriver",
+    "captured_headers",
+    "header_dict",
+    "request_headers",
+    "response_headers",
+]
+
+# The demo shop's two logins and a block for clear bots: a config for tests of the credential pillar.
+LOGIN_CONFIG = """
+login_routes:
+  - name: form-login
+    match: {path: {exact: /login}, methods: [POST]}
+    format: form
+    success: {status: [303], set_cookie: session}
+    failure: {status: [401]}
+  - name: api-login
+    match: {path: {exact: /api/login}, methods: [POST]}
+    format: json
+    success: {status: [200]}
+    failure: {status: [401]}
+policies:
+  - name: bots
+    min_score: 70
+    action: block
+"""
 
 PROFILES_PATH = Path(__file__).parent / "data" / "header_profiles.json"
 # Values the capture did not keep (they vary per request); plausible stand-ins keep the header in its place.

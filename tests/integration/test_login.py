@@ -6,28 +6,13 @@ import json
 
 import pytest
 
+from botwall.testing import LOGIN_CONFIG
+
 from .conftest import BROWSER_HEADERS, StackFactory
 
 pytestmark = pytest.mark.integration
 
-CONFIG = """
-decision_log: {allow_sample_rate: 1.0}
-login_routes:
-  - name: form-login
-    match: {path: {exact: /login}, methods: [POST]}
-    format: form
-    success: {status: [303], set_cookie: session}
-    failure: {status: [401]}
-  - name: api-login
-    match: {path: {exact: /api/login}, methods: [POST]}
-    format: json
-    success: {status: [200]}
-    failure: {status: [401]}
-policies:
-  - name: bots
-    min_score: 70
-    action: block
-"""
+CONFIG = "decision_log: {allow_sample_rate: 1.0}\n" + LOGIN_CONFIG
 
 
 def test_stuffing_is_blocked_and_the_human_logs_in(make_stack: StackFactory, shop) -> None:  # type: ignore[no-untyped-def]

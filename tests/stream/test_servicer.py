@@ -11,6 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from botwall import testing
 from botwall._envoy_api import ExternalProcessorStub, ProcessingRequest
 from botwall.config import parse_yaml
 from botwall.engine import Engine
@@ -172,19 +173,7 @@ async def test_over_grpc_health_and_cancel() -> None:
     assert 2 == running.servicer.counters.streams or 1 == running.servicer.counters.streams
 
 
-LOGIN_CONFIG = """
-decision_log: {allow_sample_rate: 0}
-login_routes:
-  - name: api-login
-    match: {path: {exact: /api/login}, methods: [POST]}
-    format: json
-    success: {status: [200]}
-    failure: {status: [401]}
-policies:
-  - name: bots
-    min_score: 70
-    action: block
-"""
+LOGIN_CONFIG = "decision_log: {allow_sample_rate: 0}\n" + testing.LOGIN_CONFIG
 
 
 def _login_messages(user: str, client: str) -> list[ProcessingRequest]:

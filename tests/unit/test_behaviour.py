@@ -11,21 +11,10 @@ from botwall.evidence.credentials import LoginReader
 from botwall.features import FEATURE_NAMES, vectorize
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 from botwall.store import MemoryStore
-from botwall.testing import captured_headers
+from botwall.testing import LOGIN_CONFIG, captured_headers
 
 FIREFOX = captured_headers("firefox-headless", "navigation", "https")
-CONFIG = """
-login_routes:
-  - name: api-login
-    match: {path: {exact: /api/login}, methods: [POST]}
-    format: json
-    success: {status: [200]}
-    failure: {status: [401]}
-policies:
-  - name: bots
-    min_score: 70
-    action: block
-"""
+CONFIG = LOGIN_CONFIG
 
 
 class _Common:
