@@ -17,6 +17,7 @@ from botwall.evidence.behaviour import (
     SprayWindow,
     add,
     behaviour_reasons,
+    is_cold,
     request_kind,
     snapshot,
 )
@@ -191,8 +192,9 @@ class Engine:
         has_cookie = "cookie" in view.by_name
         path_hash = hash(view.path)
         ip_hash = hash(view.client_ip)
-        ip_window.observe(now, kind, path_hash, has_cookie, ip_hash)
-        fp_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+        cold = is_cold(view, kind)
+        ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
+        fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         asn_window = None
         if ip.asn:
             asn_window = store.record("asn", str(ip.asn), ClientWindow)
@@ -207,7 +209,7 @@ class Engine:
             if login.password_key:
                 spray = store.record("password", login.password_key.hex(), SprayWindow)
                 spray.usernames = add(spray.usernames, user_hash)
-        behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray)
+        behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray, cold)
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)

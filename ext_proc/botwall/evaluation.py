@@ -25,7 +25,7 @@ from botwall.training import EVAL_SEEDS, HELD_OUT, quiet_scenario
 
 HUMANS = ("human", "human-office", "human-mobile", "human-sale")
 STUFFERS = ("stuffer", "stuffer-rotating-ua")
-SCRAPERS = ("scraper-library", "scraper-headless", "fake-googlebot")
+SCRAPERS = ("scraper-library", "scraper-headless", "fake-googlebot", "price-monitor")
 
 
 @dataclass(frozen=True, slots=True)

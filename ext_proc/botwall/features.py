@@ -16,7 +16,7 @@ from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSIN
 from botwall.infra import SPOOFED, VERIFIED, IpInfo
 from botwall.request import RequestView
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,13 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("user_ips", "distinct IPs that tried this username (capped at 256)"),
     ("user_failures", "decayed failed logins of this username (capped at 100)"),
     ("password_usernames", "distinct usernames tried with this password (capped at 256)"),
+    ("nav_cold", "a page view with neither cookie nor referer"),
+    ("path_root", "the request is for the site's root, /"),
+    ("ip_cold", "decayed cold page views of the IP (capped at 100)"),
+    ("fp_cold", "decayed cold page views of the fingerprint (capped at 1000)"),
+    ("fp_cold_share", "share of the fingerprint's requests that are cold page views (shrunk towards 0)"),
+    ("fp_asset_share", "share of the fingerprint's requests that are assets (shrunk towards 0.4)"),
+    ("fp_no_cookie_share", "share of the fingerprint's requests without a cookie (shrunk towards 0.5)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
@@ -167,4 +174,11 @@ def vectorize(e: Evidence) -> list[float]:
         float(b.user_ips),
         _cap(b.user_failures, 100.0),
         float(b.password_usernames),
+        _f(b.cold),
+        _f(view.path == "/"),
+        _cap(b.ip_cold, 100.0),
+        _cap(b.fp_cold, 1000.0),
+        b.fp_cold_share,
+        b.fp_asset_share,
+        b.fp_no_cookie_share,
     ]

@@ -83,11 +83,26 @@ def label(record: Record) -> int:
     return 1 if record.labels.intent == "bad" else 0
 
 
+_BROWSER, _LOGIN, _IP_REQUESTS, _FP_COLD = (
+    FEATURE_NAMES.index(name) for name in ("ua_browser", "login", "ip_requests", "fp_cold")
+)
+
+
 def teaches(record: Record) -> bool:
-    """False for a bad bot's request that is, by construction, a person's: low-and-slow ATO's GET of the login page
-    from a fresh residential address with a fresh real browser is a visitor's first page view, and learning it as
-    automation teaches the model to distrust every first visit (its login attempts, the attack, are kept)."""
-    return not (record.labels.persona == "ato-slow" and record.method == "GET")
+    """False for a bad bot's request that is, by its evidence, a person's first request from an address.
+
+    Low-and-slow ATO's GET of the login page from a fresh residential address with a fresh real browser is one; so
+    is a browser-headed crawler's first page or API call from a new address before its fingerprint has any volume of
+    cold page views (`behaviour.is_cold`). Learning those as automation teaches the model to distrust every first
+    visit and every phone that changes address; the same bots' later requests, where the tells are, are kept, and so
+    are login attempts.
+    """
+    if record.labels.intent != "bad":
+        return True
+    if record.labels.persona == "ato-slow" and record.method == "GET":
+        return False
+    f = record.features
+    return not (f[_BROWSER] and not f[_LOGIN] and f[_IP_REQUESTS] <= 1 and f[_FP_COLD] < 5.0)
 
 
 def play(scenario: Scenario, config: Config) -> list[Record]:

@@ -161,3 +161,56 @@ def test_distinct_counts_are_exact_when_small_and_bounded_when_large() -> None:
     assert [1, 2, 3, 4, 4] == counts[:5]
     assert isinstance(items, int)
     assert 256 == counts[-1]
+
+
+def _browse(engine: Engine, clock: FakeClock, ip: str, pages: int, rng: random.Random) -> list[tuple[str, ...]]:
+    """A person's visit: a cold first page, then pages with a referer, each page's assets once; reasons per request."""
+    reasons = []
+    referer: list[tuple[str, str]] = []
+    for page in range(pages):
+        reasons.append(engine.decide(_view(f"/products/{rng.randrange(1, 400)}", ip, [*FIREFOX, *referer])).reasons)
+        if page == 0:
+            for asset in ("/static/app.css", "/static/app.js", "/static/logo.svg"):
+                clock.advance(0.05)
+                asset_headers = [*FIREFOX, ("referer", "https://shop.example/")]
+                reasons.append(engine.decide(_view(asset, ip, asset_headers)).reasons)
+        referer = [("referer", "https://shop.example/products/1")]
+        clock.advance(5 + rng.random() * 20)
+    return reasons
+
+
+def test_cookieless_crawler_rotating_addresses_is_caught_by_fingerprint() -> None:
+    """A crawler with a real browser's headers, a fresh address every three pages, no cookie, no referer and no
+    assets fires fingerprint-cold-pages once its fingerprint's traffic is mostly such page views; people with the
+    same browser build, visiting one after another from their own addresses, never do."""
+    clock, rng = FakeClock(), random.Random(5)  # noqa: S311 - reproducible timing, not security
+    engine = _engine(clock)
+    people = [r for n in range(40) for r in _browse(engine, clock, f"198.51.100.{n}", 1 + n % 8, rng)]
+    assert not [r for r in people if "beh:fingerprint-cold-pages" in r]
+
+    crawler = []
+    for n in range(120):
+        clock.advance(2 + rng.random() * 3)
+        crawler.append(engine.decide(_view(f"/products/{n + 1}", f"203.0.113.{n // 3}")).reasons)
+    caught = ["beh:fingerprint-cold-pages" in r for r in crawler]
+    assert not any(caught[:10])
+    assert all(caught[40:])
+
+    # A person arriving meanwhile: their first page (cold) is the cost; the pages they reach by link are not.
+    during = _browse(engine, clock, "198.51.100.200", 6, rng)
+    assert not [r for r in during[4:] if "beh:fingerprint-cold-pages" in r]
+
+
+def test_cold_page_view_needs_neither_cookie_nor_referer() -> None:
+    """Only a page view without cookie and referer counts as cold; an asset or an API call never does."""
+    engine = _engine(FakeClock())
+
+    def cold(path: str, extra: list[tuple[str, str]]) -> bool:
+        evidence, _ = engine.evidence(_view(path, "192.0.2.9", [*FIREFOX, *extra]))
+        return evidence.behaviour.cold
+
+    assert cold("/products/3", [])
+    assert not cold("/products/3", [("cookie", "session=1")])
+    assert not cold("/products/3", [("referer", "https://www.google.com/")])
+    assert not cold("/static/app.css", [])
+    assert not cold("/api/products/3", [("accept", "application/json")])

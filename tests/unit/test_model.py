@@ -174,3 +174,22 @@ def test_serve_refuses_a_mismatched_model(
         _engine(load_config(config_file))
     assert 2 == caught.value.code
     assert "schema version 0" in capsys.readouterr().err
+
+
+def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:
+    """Training gives no weight to a browser-headed crawler's first page from a new address while its fingerprint
+    has no cold volume (it is a person's first page view by every feature), and keeps its later pages."""
+    from botwall.training import teaches
+
+    scenario = Scenario(seed=9, mix={"human": 20, "price-monitor": 1}, duration=1800.0, users=40)
+    clock = FakeClock(0.0)
+    records = list(run(scenario, make_engine(training_config(load_config(None)), clock=clock), clock))
+    monitor = [r for r in records if r.labels.persona == "price-monitor"]
+    fp_cold = FEATURE_NAMES.index("fp_cold")
+    taught = [teaches(r) for r in monitor]
+    assert not taught[0]
+    assert all(taught[i] for i, r in enumerate(monitor) if r.features[fp_cold] >= 5.0)
+    assert sum(taught) > len(monitor) // 2
+    assert all(teaches(r) for r in records if r.labels.intent == "human")
+    _, _, w = arrays(records)
+    assert 0.0 == w[records.index(monitor[0])]

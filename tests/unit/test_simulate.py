@@ -187,3 +187,16 @@ def test_api_enumeration_walks_ids_in_order() -> None:
     """API enumeration requests consecutive numeric IDs."""
     ids = [int(r.path.rsplit("/", 1)[1]) for _, r in _drive("api-enumeration")]
     assert list(range(ids[0], ids[0] + len(ids))) == ids
+
+
+def test_price_monitor_sweeps_a_watch_list_from_fresh_addresses() -> None:
+    """A price monitor revisits the same few dozen products sweep after sweep, a new address every one or two
+    requests, with a browser's headers, never a cookie or an asset, and no referer on its page views."""
+    steps = [r for _, r in _drive("price-monitor")]
+    paths = [r.path for r in steps]
+    assert all(p.startswith(("/products/", "/api/products/")) for p in paths)
+    assert len(set(paths)) <= 60 < len(paths)
+    assert len({r.ip for r in steps}) >= len(steps) // 2
+    assert "Mozilla/5.0" in _ua(steps[0])
+    assert not any("cookie" in dict(r.headers) for r in steps)
+    assert not any("referer" in dict(r.headers) for r in steps if r.path.startswith("/products/"))

@@ -35,6 +35,16 @@ def request_kind(view: RequestView) -> str:
     return "page"
 
 
+def is_cold(view: RequestView, kind: str) -> bool:
+    """A page view that carries neither a cookie nor a referer.
+
+    A person makes one per visit (the first page, typed or from a bookmark) and then browses with a referer; a
+    scraper that drops cookies and fetches every URL directly makes nothing else. Counted per fingerprint, the share
+    of cold page views shows a cookieless crawler even when it rotates its address every few requests.
+    """
+    return kind == "page" and "cookie" not in view.by_name and "referer" not in view.by_name
+
+
 def _decay(value: float, elapsed: float, horizon: float) -> float:
     return value * math.exp(-elapsed / horizon) if elapsed > 0 else value
 
@@ -87,12 +97,15 @@ class ClientWindow:
     logins: float = 0.0
     login_failures: float = 0.0
     new_sessions: float = 0.0
+    cold: float = 0.0  # page views with neither cookie nor referer: a visit's first page, or a cookieless bot
     paths: Distinct = ()  # see `add` and `distinct`
     usernames: Distinct = ()
     ips: Distinct = ()
 
-    def observe(self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int) -> None:
-        """Count one request."""
+    def observe(
+        self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int, cold: bool = False
+    ) -> None:
+        """Count one request (`cold`: a page view with neither cookie nor referer, see `is_cold`)."""
         elapsed = now - self.last if self.count else 0.0
         if self.count:
             # Exponentially weighted mean and variance of the gaps between requests (alpha 0.2): a low coefficient
@@ -113,6 +126,7 @@ class ClientWindow:
             self.logins *= factor
             self.login_failures *= factor
             self.new_sessions *= factor
+            self.cold *= factor
         self.last = now
         self.count += 1
         self.short += 1.0
@@ -126,6 +140,8 @@ class ClientWindow:
             self.assets += 1.0
         if not has_cookie:
             self.no_cookie += 1.0
+        if cold:
+            self.cold += 1.0
         self.paths = add(self.paths, path_hash)
         self.ips = add(self.ips, ip_hash)
 
@@ -190,6 +206,7 @@ class SprayWindow:
 class BehaviourEvidence:
     """The behaviour signals of one request, after counting it."""
 
+    cold: bool = False  # this request is a cold page view (`is_cold`)
     ip_rate_short: float = 0.0
     ip_rate_medium: float = 0.0
     ip_rate_long: float = 0.0
@@ -204,8 +221,13 @@ class BehaviourEvidence:
     ip_login_failures: float = 0.0
     ip_usernames: int = 0
     ip_new_session_ratio: float = 0.0
+    ip_cold: float = 0.0
     fp_rate_medium: float = 0.0
     fp_ips: int = 0
+    fp_cold: float = 0.0
+    fp_cold_share: float = 0.0
+    fp_asset_share: float = 0.0
+    fp_no_cookie_share: float = 0.0
     fp_failed_login_ratio: float = 0.0
     fp_login_failures: float = 0.0
     fp_usernames: int = 0
@@ -219,6 +241,15 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
 
 
+# Pseudo-requests behind a fingerprint's shares: a fingerprint seen a few times reads as ordinary traffic, and only
+# volume moves its shares (one person's cold first page on a rare browser build is not a crawler).
+_PRIOR = 10.0
+
+
+def _shrunk(part: float, whole: float, prior: float) -> float:
+    return (part + _PRIOR * prior) / (whole + _PRIOR)
+
+
 def snapshot(
     now: float,
     ip: ClientWindow,
@@ -226,11 +257,14 @@ def snapshot(
     asn: ClientWindow | None,
     account: AccountWindow | None,
     spray: SprayWindow | None,
+    cold: bool = False,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
     kinds = ip.pages + ip.apis + ip.assets
+    fp_kinds = fp.pages + fp.apis + fp.assets
     return BehaviourEvidence(
+        cold=cold,
         ip_rate_short=ip_short,
         ip_rate_medium=ip_medium,
         ip_rate_long=ip_long,
@@ -245,8 +279,13 @@ def snapshot(
         ip_login_failures=ip.login_failures,
         ip_usernames=distinct(ip.usernames),
         ip_new_session_ratio=_ratio(ip.new_sessions, ip.responses),
+        ip_cold=ip.cold,
         fp_rate_medium=fp.rates(now)[1],
         fp_ips=distinct(fp.ips),
+        fp_cold=fp.cold,
+        fp_cold_share=_shrunk(fp.cold, fp_kinds, 0.0),
+        fp_asset_share=_shrunk(fp.assets, fp_kinds, 0.4),
+        fp_no_cookie_share=_shrunk(fp.no_cookie, fp.long, 0.5),
         fp_failed_login_ratio=_ratio(fp.login_failures, fp.logins),
         fp_login_failures=fp.login_failures,
         fp_usernames=distinct(fp.usernames),
@@ -284,4 +323,8 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
         out.append("beh:high-error-ratio")
     if b.ip_requests >= 20 and b.ip_asset_share < 0.02 and b.ip_api_share < 0.5:
         out.append("beh:no-assets")
+    if b.cold and b.fp_cold >= 20.0 and b.fp_cold_share >= 0.5:
+        # Most of this fingerprint's recent traffic is page views with neither cookie nor referer: a crawler that
+        # rotates addresses (a person behind the same browser build, arriving now, is the cost).
+        out.append("beh:fingerprint-cold-pages")
     return out

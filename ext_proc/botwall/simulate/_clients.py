@@ -380,6 +380,12 @@ def tool(name: str) -> Client:
     return Client(name, headers, headers, JA4_TOOLS.get(name, ""), name)
 
 
+def bare_script() -> Client:
+    """A hand-written client on a raw socket or a low-level HTTP API: no user-agent, hardly any header."""
+    headers = (("accept", "*/*"),)
+    return Client("bare-script", headers, headers, "", "bare")
+
+
 def user_agent(client: Client) -> str:
     """The user-agent a client sends."""
     return next((v for n, v in client.navigation if n == "user-agent"), "")

@@ -495,11 +495,13 @@ def _catalogue_paths(rng: random.Random, catalogue: int, api_share: float) -> li
 
 
 def scraper_library(world: World, rng: random.Random, campaign: str) -> Script:
-    """A catalogue scraper on an HTTP library from one to four hosting addresses, at a machine's steady pace."""
-    client = clients.tool(
-        rng.choice(("python-requests", "python-httpx", "python-aiohttp", "go-net-http", "curl", "node-fetch", "wget"))
+    """A catalogue scraper on an HTTP library (or a bare script sending no user-agent) from one to four hosting
+    addresses, or residential proxy exits, at a machine's steady pace."""
+    name = rng.choice(
+        ("python-requests", "python-httpx", "python-aiohttp", "go-net-http", "curl", "node-fetch", "wget", "bare")
     )
-    ips = net.pool(rng, net.HOSTING, rng.randint(1, 4))
+    client = clients.bare_script() if name == "bare" else clients.tool(name)
+    ips = net.pool(rng, net.HOSTING if rng.random() < 0.7 else net.RESIDENTIAL_PROXY, rng.randint(1, 4))
     gap = rng.uniform(0.2, 3.0)
     paths = _catalogue_paths(rng, world.shop.catalogue, rng.uniform(0.0, 1.0))
     for n, path in enumerate(paths[: rng.randint(300, 2000)]):
@@ -550,6 +552,31 @@ def scraper_stealth(world: World, rng: random.Random, campaign: str) -> Script:
                 rng.uniform(0.01, 0.1),
                 Request("GET", ASSETS[0], tuple(asset_headers), ip, client.ja4, rotator.session),
             )
+
+
+def price_monitor(world: World, rng: random.Random, campaign: str) -> Script:
+    """Competitor price monitoring: a watch-list of products re-checked every few minutes with a real browser's
+    headers, each request from a fresh residential (sometimes hosting) exit; no assets, no cookies.
+
+    Unlike the stealth scraper it never walks the catalogue: the same few dozen pages come back sweep after sweep,
+    quickly within a sweep, and a sweep never reuses an address.
+    """
+    client = clients.random_browser(rng, mobile=rng.random() < 0.2)
+    catalogue = world.shop.catalogue
+    watch = rng.sample(range(1, catalogue + 1), min(catalogue, rng.randint(15, 60)))
+    rotator = _Rotator(rng, campaign, rng.uniform(0.0, 0.3), (1, 2))
+    interval = rng.uniform(180.0, 900.0)
+    api_share = rng.choice((0.0, 0.0, 0.2, 0.4))  # some read the product API the page calls
+    refused = False
+    for sweep in range(rng.randint(3, 10)):
+        for n, product in enumerate(watch):
+            ip = rotator.next_ip(refused)
+            api = rng.random() < api_share
+            path = f"/api/products/{product}" if api else f"/products/{product}"
+            headers = client.headers("xhr" if api else "navigation", referer=f"{ORIGIN}/" if api else "")
+            delay = interval * rng.uniform(0.8, 1.2) if sweep and n == 0 else rng.uniform(0.3, 2.5)
+            reply = yield delay, Request("GET", path, tuple(headers), ip, client.ja4, rotator.session)
+            refused = reply.mitigated
 
 
 def fake_googlebot(world: World, rng: random.Random, campaign: str) -> Script:
@@ -628,6 +655,7 @@ PERSONAS: dict[str, tuple[PersonaFn, bool, str, str]] = {
     "scraper-library": (scraper_library, True, "bad", "any"),
     "scraper-headless": (scraper_headless, True, "bad", "any"),
     "scraper-stealth": (scraper_stealth, True, "bad", "any"),
+    "price-monitor": (price_monitor, True, "bad", "any"),
     "fake-googlebot": (fake_googlebot, True, "bad", "any"),
     "sneaker-bot": (sneaker_bot, True, "bad", "sale"),
     "api-enumeration": (api_enumeration, True, "bad", "any"),

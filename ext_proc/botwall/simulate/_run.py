@@ -38,6 +38,7 @@ STANDARD_MIX: Mapping[str, int] = {
     "scraper-library": 6,
     "scraper-headless": 4,
     "scraper-stealth": 4,
+    "price-monitor": 4,
     "fake-googlebot": 3,
     "sneaker-bot": 2,
     "api-enumeration": 4,
