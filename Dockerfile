@@ -38,7 +38,7 @@ COPY --from=builder /opt/botwall/venv /opt/botwall/venv
 # The annotated example policies; mount your own config over it (the Helm chart mounts a ConfigMap here).
 COPY config/example.yaml /etc/botwall/botwall.yaml
 # The scoring model's directory (a README until the model ships); a volume can be mounted over it.
-COPY models/ /opt/botwall/models/
+COPY models/README.md models/model_card.json /opt/botwall/models/
 USER 10001:10001
 EXPOSE 9191
 # gRPC health of the service on BOTWALL_HEALTH_ADDRESS: set that too if you change --listen's port.

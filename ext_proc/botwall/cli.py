@@ -62,16 +62,15 @@ def _engine(config: Config) -> Engine:
     """The engine for a config; loading the operator's data files (IP lists, MMDB, HIBP) can still fail here."""
     from botwall.engine import Engine
 
-    scorer = None
-    if config.model is not None:
-        # Loaded (checked against the feature schema, warmed up) before the server starts and health turns SERVING.
-        from botwall.model import ModelError, OnnxScorer
+    # The model is loaded (checked against the feature schema, warmed up) before the server starts and health turns
+    # SERVING.
+    from botwall.model import ModelError, scorer_for
 
-        try:
-            scorer = OnnxScorer.from_file(config.model.path)
-        except ModelError as exc:
-            print(f"botwall: invalid model: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+    try:
+        scorer = scorer_for(config.model)
+    except ModelError as exc:
+        print(f"botwall: invalid model: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         return Engine(config, scorer=scorer)
     except ConfigError as exc:
@@ -81,14 +80,13 @@ def _engine(config: Config) -> Engine:
 
 async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
     from botwall.events import DecisionLog
+    from botwall.model import OnnxScorer, start_watching, watch_interval
     from botwall.server import serve_until_signal, start_server
     from botwall.stack import write_ready_file
 
     config = engine.config
-    from botwall.model import start_watching
-
     running = await start_server(engine, DecisionLog(config.decision_log), listen)
-    watch = start_watching(engine.scorer, config.model.reload_seconds) if config.model else None  # noqa: F841
+    watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     log = structlog.get_logger("botwall")
     log.info(
         "serving",
@@ -97,7 +95,7 @@ async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
         config=config.source,
         policies=len(config.policies),
         scorer=type(engine.scorer).__name__,
-        model=config.model.path if config.model else "",
+        model=engine.scorer.model.path if isinstance(engine.scorer, OnnxScorer) else "",
     )
     if ready_file:
         write_ready_file(Path(ready_file), running.port)

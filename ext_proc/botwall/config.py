@@ -158,9 +158,14 @@ class DecisionLogSettings:
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    """The confidence model: an ONNX file from `botwall train`, re-read when it changes (0: never)."""
+    """How requests are scored: the confidence model, or the transparent rule weighting of the reason codes.
 
-    path: str
+    The model is the one shipped inside the package (`path` empty) or an ONNX file from `botwall train`, re-read
+    when it changes (`reload_seconds`; 0: never).
+    """
+
+    scorer: str = "model"  # "model" or "rules"
+    path: str = ""  # "": the model shipped with botwall (botwall/data/botwall.onnx)
     reload_seconds: float = 5.0
 
 
@@ -192,7 +197,7 @@ class Config:
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
-    model: ModelSettings | None = None  # None: the rule scorer
+    model: ModelSettings = field(default_factory=ModelSettings)
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -501,7 +506,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
             hibp_path = str(base_dir / hibp_path)
     return Config(
         source=source,
-        model=_parse_model(r, m["model"], base_dir) if "model" in m else None,
+        model=_parse_model(r, m["model"], base_dir) if "model" in m else ModelSettings(),
         envoy=envoy,
         ip_data=ip_data,
         hibp_path=hibp_path,
@@ -515,11 +520,18 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
 
 
 def _parse_model(r: _Reader, raw: object, base_dir: Path | None) -> ModelSettings:
-    m = r.mapping(raw, "model", {"path", "reload_seconds"})
-    path = r.string(m.get("path"), "model.path")
-    if base_dir is not None and not Path(path).is_absolute():
-        path = str(base_dir / path)
-    return ModelSettings(path, r.number(m.get("reload_seconds", 5), "model.reload_seconds", 0, 86_400))
+    m = r.mapping(raw, "model", {"scorer", "path", "reload_seconds"})
+    scorer = r.string(m.get("scorer", "model"), "model.scorer")
+    if scorer not in ("model", "rules"):
+        raise r.fail("model.scorer", "'model' (the confidence model) or 'rules' (the reason-code weighting)", scorer)
+    path = ""
+    if "path" in m:
+        if scorer == "rules":
+            raise r.fail("model.path", "no path with scorer: rules (the rule scorer reads no file)", m["path"])
+        path = r.string(m["path"], "model.path")
+        if base_dir is not None and not Path(path).is_absolute():
+            path = str(base_dir / path)
+    return ModelSettings(scorer, path, r.number(m.get("reload_seconds", 5), "model.reload_seconds", 0, 86_400))
 
 
 def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:

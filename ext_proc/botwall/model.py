@@ -15,6 +15,7 @@ import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,15 @@ import numpy.typing as npt
 import onnxruntime as ort
 import structlog
 
+from botwall.config import ModelSettings
 from botwall.features import FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
-from botwall.scoring import DEFAULT_WEIGHTS, Score
+from botwall.scoring import DEFAULT_WEIGHTS, RuleScorer, Score, Scorer
 
 log = structlog.get_logger("botwall.model")
+
+# Rule weight from which one reason alone is a signature the model's score cannot go under (the default block
+# threshold).
+SIGNATURE = 70
 
 
 class ModelError(ValueError):
@@ -120,7 +126,12 @@ class OnnxScorer:
         value = float(self.model.scores(row)[0])
         w = self._weights
         reasons = tuple(sorted(evidence.reasons, key=lambda code: -w.get(code, 10)))
-        return Score(min(100, max(0, int(value + 0.5))), reasons)
+        # A signature (one reason that on its own weighs a block, such as an automation user-agent or a crawler
+        # outside its published ranges) is a floor the model cannot argue below: the simulated traffic it learned
+        # from cannot hold every place such a client comes from.
+        floor = w.get(reasons[0], 10) if reasons else 0
+        score = min(100, max(0, int(value + 0.5)))
+        return Score(max(score, floor) if floor >= SIGNATURE else score, reasons)
 
     def reload_if_changed(self) -> bool:
         """Swap in the model file if it changed since it was loaded; a bad file keeps the current model."""
@@ -161,3 +172,20 @@ def start_watching(scorer: object, reload_seconds: float) -> asyncio.Task[None] 
     if not isinstance(scorer, OnnxScorer) or reload_seconds <= 0:
         return None
     return asyncio.get_running_loop().create_task(scorer.watch(reload_seconds), name="botwall-model-watch")
+
+
+def shipped_model_path() -> Path:
+    """The model shipped inside the package (trained by `make train`; `models/botwall.onnx` in a checkout)."""
+    return Path(str(resources.files("botwall") / "data" / "botwall.onnx"))
+
+
+def scorer_for(settings: ModelSettings) -> Scorer:
+    """The scorer a config asks for: the rules, the shipped model, or the operator's model file (ModelError)."""
+    if settings.scorer == "rules":
+        return RuleScorer()
+    return OnnxScorer.from_file(settings.path or shipped_model_path())
+
+
+def watch_interval(settings: ModelSettings) -> float:
+    """Seconds between checks of the model file for a new version: only an operator's file is watched."""
+    return settings.reload_seconds if settings.scorer == "model" and settings.path else 0.0

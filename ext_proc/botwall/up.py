@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from botwall.engine import Engine
 from botwall.events import DecisionLog
-from botwall.model import start_watching
+from botwall.model import start_watching, watch_interval
 from botwall.server import start_server
 from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed_certificate, start_envoy
 
@@ -43,7 +43,7 @@ async def run_up(options: UpOptions) -> int:
     out = sys.stdout
     config = options.engine.config
     running = await start_server(options.engine, DecisionLog(config.decision_log), "127.0.0.1:0")
-    watch = start_watching(options.engine.scorer, config.model.reload_seconds) if config.model else None  # noqa: F841
+    watch = start_watching(options.engine.scorer, watch_interval(config.model))  # noqa: F841
     shop_runner = None
     try:
         if options.upstream:

@@ -282,8 +282,8 @@ def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> No
     try:
         envoy = start_envoy(_loopback(envoy_config(rendered), botwall.port, shop.port), tmp_path)
         port = envoy.ports["http"]
-        bot = http_get(port, "/", CURL)
         human = http_get(port, "/_echo", BROWSER)
+        bot = http_get(port, "/", CURL)
         probe = http_get(port, "/envoy/healthz", [])
         # The probe's own command, `python -m botwall.healthcheck --address 127.0.0.1:9191`, at botwall's port.
         command = [a.replace(":9191", f":{botwall.port}") for a in container["livenessProbe"]["exec"]["command"]]
@@ -291,7 +291,8 @@ def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> No
         assert 403 == bot.status, bot.body
         assert 200 == human.status, human.body
         seen = dict(json.loads(human.body)["headers"])
-        assert ("0", "human") == (seen["x-botwall-score"], seen["x-botwall-verdict"])
+        assert "human" == seen["x-botwall-verdict"]
+        assert int(seen["x-botwall-score"]) < 30
         assert ["/_echo"] == [r["path"] for r in list(shop.requests)[before:]]
         assert (200, b"ok\n") == (probe.status, probe.body)
         assert (0, f"botwall health 127.0.0.1:{botwall.port}: SERVING\n") == (health.returncode, health.stdout)

@@ -188,6 +188,9 @@ def test_copied_paths_are_in_the_build_context() -> None:
     assert [] == missing
     models = ["models/README.md", "models/botwall.onnx", "models/eval.json", "models/model_card.json"]
     assert models == sorted(f for f in kept if f.startswith("models/"))
+    # The default scorer's model is package data: the wheel built in the image carries the file itself.
+    assert "ext_proc/botwall/data/botwall.onnx" in kept
+    assert not (ROOT / "ext_proc/botwall/data/botwall.onnx").is_symlink()
     assert [] == [f for f in kept if f.startswith((".venv/", ".git/", "tests/", "build/"))]
 
 

@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from botwall.envoy_config import EnvoyConfigOptions, botwall_cluster, render_snippet
 from botwall.stack import find_envoy, start_botwall, start_envoy
 
-from .conftest import BROWSER_HEADERS, BackgroundShop
+from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, BackgroundShop
 
 pytestmark = pytest.mark.integration
 
@@ -519,7 +519,7 @@ def test_rendered_bootstrap_blocks_curl_and_lets_a_browser_through(rendered_gate
     login, _ = _request(
         port,
         "/login",
-        [*BROWSER_HEADERS, ("content-type", "application/x-www-form-urlencoded")],
+        BROWSER_FORM_HEADERS,
         method="POST",
         body=b"username=alice&password=wonderland-42",
     )

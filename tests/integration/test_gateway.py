@@ -14,7 +14,10 @@ from .conftest import BROWSER_HEADERS, Response, StackFactory
 
 pytestmark = pytest.mark.integration
 
+# These tests pin the rule scorer: they assert its exact weights (the model's scores are the subject of
+# test_simulated_traffic and of the default-stack tests).
 CONFIG = """
+model: {scorer: rules}
 decision_log: {allow_sample_rate: 1.0}
 policies:
   - name: trap

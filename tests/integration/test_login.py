@@ -12,7 +12,8 @@ from .conftest import BROWSER_HEADERS, StackFactory
 
 pytestmark = pytest.mark.integration
 
-CONFIG = "decision_log: {allow_sample_rate: 1.0}\n" + LOGIN_CONFIG
+# The rule scorer, pinned: these tests assert when its failed-login and stuffing reasons start to block.
+CONFIG = "model: {scorer: rules}\ndecision_log: {allow_sample_rate: 1.0}\n" + LOGIN_CONFIG
 
 
 def test_stuffing_is_blocked_and_the_human_logs_in(make_stack: StackFactory, shop) -> None:  # type: ignore[no-untyped-def]

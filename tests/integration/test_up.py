@@ -54,6 +54,14 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
         base = match.group(1)
         host, port = base.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        # A browser: the shop's page first, then the page's call to the product API.
+        conn.putrequest("GET", "/", skip_accept_encoding=True)
+        for name, value in captured_headers("firefox-headless", "navigation", "http", "127.0.0.1"):
+            conn.putheader(name, value)
+        conn.endheaders()
+        page = conn.getresponse()
+        assert 200 == page.status, page.read()
+        page.read()
         conn.putrequest("GET", "/api/products", skip_accept_encoding=True)
         for name, value in captured_headers("firefox-headless", "xhr", "http", "127.0.0.1"):
             conn.putheader(name, value)

@@ -154,8 +154,47 @@ def test_model_section_resolves_against_the_config_file(tmp_path: Path) -> None:
     config_file = tmp_path / "botwall.yaml"
     config_file.write_text("model: {path: models/botwall.onnx}\n")
     config = load_config(config_file)
-    assert config.model is not None
-    assert (str(tmp_path / "models/botwall.onnx"), 5.0) == (config.model.path, config.model.reload_seconds)
+    assert ("model", str(tmp_path / "models/botwall.onnx"), 5.0) == (
+        config.model.scorer,
+        config.model.path,
+        config.model.reload_seconds,
+    )
+
+
+def test_embedded_defaults_score_with_the_shipped_model() -> None:
+    """Without a model section botwall scores with the model inside the package (the one in models/), unwatched;
+    `scorer: rules` selects the rule weighting."""
+    from botwall.config import parse_yaml
+    from botwall.model import scorer_for, shipped_model_path, watch_interval
+    from botwall.scoring import RuleScorer
+
+    defaults = load_config(None).model
+    scorer = scorer_for(defaults)
+    assert isinstance(scorer, OnnxScorer)
+    assert shipped_model_path().resolve() == Path(scorer.model.path).resolve()
+    assert Path("models/botwall.onnx").resolve() == shipped_model_path().resolve()
+    assert 0.0 == watch_interval(defaults)
+    rules = parse_yaml("model: {scorer: rules}\n", "t.yaml").model
+    assert isinstance(scorer_for(rules), RuleScorer)
+    assert 5.0 == watch_interval(parse_yaml("model: {path: /m.onnx}\n", "t.yaml").model)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("model: {scorer: forest}\n", "model.scorer", "'model' (the confidence model) or 'rules'"),
+        ("model: {scorer: rules, path: m.onnx}\n", "model.path", "no path with scorer: rules"),
+        ("model: {path: ''}\n", "model.path", "a non-empty string"),
+    ],
+)
+def test_bad_model_section_names_the_key(text: str, key: str, expected: str) -> None:
+    """A wrong scorer, a path for the rules, or an empty path: the error names the file, the key and what fits."""
+    from botwall.config import ConfigError, parse_yaml
+
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml(text, "botwall.yaml")
+    assert ("botwall.yaml", key) == (caught.value.source, caught.value.key)
+    assert expected in str(caught.value)
 
 
 def test_serve_refuses_a_mismatched_model(

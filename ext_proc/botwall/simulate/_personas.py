@@ -147,12 +147,16 @@ def human_session(
     landing: str = "/",
     wants_login: bool = False,
 ) -> Script:
-    """A person browsing: pages with their assets (cached after the first), searches, and maybe a login."""
+    """A person browsing: pages with their assets (cached after the first), searches, and maybe a login.
+
+    A returning visitor's browser may have the assets cached already, and now and then a page is reached by typing
+    its address or from a bookmark (no referer) rather than by a link.
+    """
     cookie = world.shop.new_session(account[0]) if account and logged_in else ""
     referer = "https://www.google.com/" if rng.random() < 0.4 else ""
     path = landing
     delay = 0.0
-    assets_loaded = False
+    assets_loaded = rng.random() < 0.35  # a warm cache
     for page in range(pages):
         headers = client.headers(
             "navigation", referer=referer, cookie=cookie, fetch_site="cross-site" if page == 0 and referer else ""
@@ -176,7 +180,7 @@ def human_session(
         if wants_login and account and not cookie and (page == pages // 2 or page == pages - 1):
             cookie = yield from _human_login(world, rng, client, ip_of, session, account, here, cookie)
             wants_login = False
-        referer = here
+        referer = here if rng.random() > 0.05 else ""
         delay = think(rng, 9.0)
         roll = rng.random()
         if roll < 0.7:
@@ -252,6 +256,11 @@ def _account(world: World, rng: random.Random) -> tuple[str, str]:
     return user, world.shop.accounts[user]
 
 
+def _landing(world: World, rng: random.Random) -> str:
+    """Where a visit starts: the home page, or a product from a search result or a shared link."""
+    return rng.choice(("/", "/", f"/products/{_popular_product(rng, world.shop.catalogue)}"))
+
+
 def _pages(rng: random.Random) -> int:
     return min(40, 1 + int(rng.expovariate(1 / 6.0)))
 
@@ -270,7 +279,7 @@ def human_home(world: World, rng: random.Random, campaign: str) -> Script:
         account=account,
         logged_in=rng.random() < 0.35,
         pages=_pages(rng),
-        landing=rng.choice(("/", "/", f"/products/{_popular_product(rng, world.shop.catalogue)}")),
+        landing=_landing(world, rng),
         wants_login=rng.random() < 0.3,
     )
 
@@ -288,6 +297,7 @@ def human_office(world: World, rng: random.Random, campaign: str) -> Script:
         account=_account(world, rng),
         logged_in=rng.random() < 0.3,
         pages=_pages(rng),
+        landing=_landing(world, rng),
         wants_login=rng.random() < 0.3,
     )
 
@@ -311,6 +321,7 @@ def human_mobile(world: World, rng: random.Random, campaign: str) -> Script:
         account=_account(world, rng),
         logged_in=rng.random() < 0.4,
         pages=_pages(rng),
+        landing=_landing(world, rng),
         wants_login=rng.random() < 0.25,
     )
 
@@ -556,15 +567,16 @@ def scraper_stealth(world: World, rng: random.Random, campaign: str) -> Script:
 
 def price_monitor(world: World, rng: random.Random, campaign: str) -> Script:
     """Competitor price monitoring: a watch-list of products re-checked every few minutes with a real browser's
-    headers, each request from a fresh residential (sometimes hosting) exit; no assets, no cookies.
+    headers, every request from a fresh residential (sometimes hosting) exit; no assets, no cookies.
 
     Unlike the stealth scraper it never walks the catalogue: the same few dozen pages come back sweep after sweep,
-    quickly within a sweep, and a sweep never reuses an address.
+    quickly within a sweep, and no address is used twice, so nothing about it shows per address: only its
+    fingerprint's volume of cold page views gives it away.
     """
     client = clients.random_browser(rng, mobile=rng.random() < 0.2)
     catalogue = world.shop.catalogue
     watch = rng.sample(range(1, catalogue + 1), min(catalogue, rng.randint(15, 60)))
-    rotator = _Rotator(rng, campaign, rng.uniform(0.0, 0.3), (1, 2))
+    rotator = _Rotator(rng, campaign, rng.uniform(0.0, 0.3), (1, 1))
     interval = rng.uniform(180.0, 900.0)
     api_share = rng.choice((0.0, 0.0, 0.2, 0.4))  # some read the product API the page calls
     refused = False
