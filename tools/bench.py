@@ -110,13 +110,14 @@ def fixed_rate(setup: Setup, rate: int, seconds: int, workers: int = 10) -> dict
     return result
 
 
-def bench_config(workdir: Path) -> Path:
+def bench_config(workdir: Path, scorer: str = "model") -> Path:
     """The embedded defaults without the score-based block: a load generator hammering from one IP *is* a bot, and
-    blocked requests skip the response phase, so with it botwall would measure cheap 403s. Every pillar, the scorer,
-    the tagging and the other policies still run on every request."""
+    blocked requests skip the response phase, so with it botwall would measure cheap 403s. Every pillar, the scorer
+    (the shipped model, or the rule weighting), the tagging and the other policies still run on every request."""
     data = yaml.safe_load(DEFAULT_CONFIG_YAML)
     data["policies"] = [p for p in data["policies"] if p["name"] != "block-bots"]
-    path = workdir / "bench-botwall.yaml"
+    data["model"] = {"scorer": scorer}
+    path = workdir / f"bench-botwall-{scorer}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -133,14 +134,17 @@ def start_setups(workdir: Path) -> list[Setup]:
             passthrough,
         )
     )
-    botwall = start_botwall(workdir / "botwall", bench_config(workdir))
-    setups.append(
-        Setup(
-            "botwall (full pipeline)",
-            start_envoy(render_gateway(EnvoySettings(botwall=("127.0.0.1", botwall.port))), workdir / "bw"),
-            botwall,
+    for scorer, name in (("model", "botwall (model, default)"), ("rules", "botwall (rule scorer)")):
+        botwall = start_botwall(workdir / f"botwall-{scorer}", bench_config(workdir, scorer))
+        setups.append(
+            Setup(
+                name,
+                start_envoy(
+                    render_gateway(EnvoySettings(botwall=("127.0.0.1", botwall.port))), workdir / f"bw-{scorer}"
+                ),
+                botwall,
+            )
         )
-    )
     return setups
 
 
@@ -177,7 +181,7 @@ def main() -> int:
 
 
 def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> None:
-    alone, passthrough, botwall = setups
+    alone, passthrough, *botwalls = setups
     print(f"\nbotwall benchmark: {os.cpu_count()} CPUs, Envoy --concurrency 1, {args.seconds}s per measurement")
     print(f"{'setup':<28}{'sat. req/s':>11}", end="")
     for rate in rates:
@@ -194,34 +198,33 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
     base = alone.results
     figures: dict[str, float] = {}
     print(f"\nAdded by the processor at {top} req/s (over Envoy alone), mean of per-request latencies:")
-    for s in (passthrough, botwall):
+    for s in (passthrough, *botwalls):
         added = s.results[f"{top}:mean_ms"] - base[f"{top}:mean_ms"]
         added_p50 = s.results[f"{top}:p50_ms"] - base[f"{top}:p50_ms"]
         figures[f"{s.name}:added_mean_ms"] = added
         figures[f"{s.name}:added_p50_ms"] = added_p50
         print(f"  {s.name:<28} +{added:.3f} ms mean, +{added_p50:.2f} ms median")
-    pt, bw = passthrough.results, botwall.results
-    added_ratio = figures[f"{botwall.name}:added_p50_ms"] / max(figures[f"{passthrough.name}:added_p50_ms"], 1e-9)
-    added_mean_ratio = figures[f"{botwall.name}:added_mean_ms"] / max(
-        figures[f"{passthrough.name}:added_mean_ms"], 1e-9
-    )
-    cpu_ratio = bw[f"{top}:processor_cpu_us"] / max(pt[f"{top}:processor_cpu_us"], 1e-9)
+    pt = passthrough.results
+    ratios: dict[str, dict[str, float]] = {}
     print("\nRatios, botwall / pass-through (targets: added median latency <= 1.5x, CPU per request <= 2x):")
-    print(f"  added median latency at {top} req/s: {added_ratio:.2f}x  (mean: {added_mean_ratio:.2f}x)")
-    print(f"  processor CPU per request at {top} req/s: {cpu_ratio:.2f}x")
-    print(
-        f"  saturation throughput: {bw['saturation_rps'] / pt['saturation_rps']:.2f}x"
-        f"  (Envoy alone / pass-through: {base['saturation_rps'] / pt['saturation_rps']:.1f}x)"
-    )
+    for botwall in botwalls:
+        bw = botwall.results
+        added_ratio = figures[f"{botwall.name}:added_p50_ms"] / max(figures[f"{passthrough.name}:added_p50_ms"], 1e-9)
+        added_mean_ratio = figures[f"{botwall.name}:added_mean_ms"] / max(
+            figures[f"{passthrough.name}:added_mean_ms"], 1e-9
+        )
+        cpu_ratio = bw[f"{top}:processor_cpu_us"] / max(pt[f"{top}:processor_cpu_us"], 1e-9)
+        ratios[botwall.name] = {"added_p50": added_ratio, "added_mean": added_mean_ratio, "cpu_per_request": cpu_ratio}
+        print(f"  {botwall.name}:")
+        print(f"    added median latency at {top} req/s: {added_ratio:.2f}x  (mean: {added_mean_ratio:.2f}x)")
+        print(f"    processor CPU per request at {top} req/s: {cpu_ratio:.2f}x")
+        print(
+            f"    saturation throughput: {bw['saturation_rps'] / pt['saturation_rps']:.2f}x"
+            f"  (Envoy alone / pass-through: {base['saturation_rps'] / pt['saturation_rps']:.1f}x)"
+        )
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {s.name: s.results for s in setups}
-            | {"ratios": {"added_p50": added_ratio, "added_mean": added_mean_ratio, "cpu_per_request": cpu_ratio}},
-            indent=2,
-        )
-    )
+    out.write_text(json.dumps({s.name: s.results for s in setups} | {"ratios": ratios}, indent=2))
     print(f"\n(figures in {out.relative_to(ROOT)}; latency resolution is hey's 0.1 ms)")
 
 
