@@ -192,7 +192,7 @@ class Engine:
         has_cookie = "cookie" in view.by_name
         path_hash = hash(view.path)
         ip_hash = hash(view.client_ip)
-        cold = is_cold(view, kind)
+        cold = is_cold(view, kind, ip_window.pages)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         asn_window = None

@@ -70,7 +70,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:new-session-every-request": 25,
     "beh:high-error-ratio": 25,
     "beh:no-assets": 15,
-    "beh:fingerprint-cold-pages": 40,
+    "beh:fingerprint-cold-requests": 40,
 }
 
 

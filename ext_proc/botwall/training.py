@@ -93,7 +93,7 @@ def teaches(record: Record) -> bool:
 
     Low-and-slow ATO's GET of the login page from a fresh residential address with a fresh real browser is one; so
     is a browser-headed crawler's first page or API call from a new address before its fingerprint has any volume of
-    cold page views (`behaviour.is_cold`). Learning those as automation teaches the model to distrust every first
+    cold requests (`behaviour.is_cold`). Learning those as automation teaches the model to distrust every first
     visit and every phone that changes address; the same bots' later requests, where the tells are, are kept, and so
     are login attempts.
     """

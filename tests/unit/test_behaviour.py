@@ -181,36 +181,40 @@ def _browse(engine: Engine, clock: FakeClock, ip: str, pages: int, rng: random.R
 
 def test_cookieless_crawler_rotating_addresses_is_caught_by_fingerprint() -> None:
     """A crawler with a real browser's headers, a fresh address every three pages, no cookie, no referer and no
-    assets fires fingerprint-cold-pages once its fingerprint's traffic is mostly such page views; people with the
+    assets fires fingerprint-cold-requests once its fingerprint's traffic is mostly such page views; people with the
     same browser build, visiting one after another from their own addresses, never do."""
     clock, rng = FakeClock(), random.Random(5)  # noqa: S311 - reproducible timing, not security
     engine = _engine(clock)
     people = [r for n in range(40) for r in _browse(engine, clock, f"198.51.100.{n}", 1 + n % 8, rng)]
-    assert not [r for r in people if "beh:fingerprint-cold-pages" in r]
+    assert not [r for r in people if "beh:fingerprint-cold-requests" in r]
 
     crawler = []
     for n in range(120):
         clock.advance(2 + rng.random() * 3)
         crawler.append(engine.decide(_view(f"/products/{n + 1}", f"203.0.113.{n // 3}")).reasons)
-    caught = ["beh:fingerprint-cold-pages" in r for r in crawler]
+    caught = ["beh:fingerprint-cold-requests" in r for r in crawler]
     assert not any(caught[:10])
     assert all(caught[40:])
 
     # A person arriving meanwhile: their first page (cold) is the cost; the pages they reach by link are not.
     during = _browse(engine, clock, "198.51.100.200", 6, rng)
-    assert not [r for r in during[4:] if "beh:fingerprint-cold-pages" in r]
+    assert not [r for r in during[4:] if "beh:fingerprint-cold-requests" in r]
 
 
-def test_cold_page_view_needs_neither_cookie_nor_referer() -> None:
-    """Only a page view without cookie and referer counts as cold; an asset or an API call never does."""
+def test_cold_requests_have_no_history_behind_them() -> None:
+    """A page view is cold without cookie and referer; an API call is cold without a cookie from an address that
+    viewed no page lately; an asset never is."""
     engine = _engine(FakeClock())
 
-    def cold(path: str, extra: list[tuple[str, str]]) -> bool:
-        evidence, _ = engine.evidence(_view(path, "192.0.2.9", [*FIREFOX, *extra]))
+    def cold(path: str, extra: list[tuple[str, str]], ip: str) -> bool:
+        evidence, _ = engine.evidence(_view(path, ip, [*FIREFOX, *extra]))
         return evidence.behaviour.cold
 
-    assert cold("/products/3", [])
-    assert not cold("/products/3", [("cookie", "session=1")])
-    assert not cold("/products/3", [("referer", "https://www.google.com/")])
-    assert not cold("/static/app.css", [])
-    assert not cold("/api/products/3", [("accept", "application/json")])
+    api = [("accept", "application/json"), ("referer", "https://shop.example/")]
+    assert cold("/products/3", [], "192.0.2.1")
+    assert not cold("/products/3", [("cookie", "session=1")], "192.0.2.2")
+    assert not cold("/products/3", [("referer", "https://www.google.com/")], "192.0.2.3")
+    assert not cold("/static/app.css", [], "192.0.2.4")
+    assert cold("/api/products/3", api, "192.0.2.5")
+    assert not cold("/api/products/3", [*api, ("cookie", "session=1")], "192.0.2.6")
+    assert not cold("/api/products/4", api, "192.0.2.3")  # this address viewed a page just before

@@ -35,14 +35,21 @@ def request_kind(view: RequestView) -> str:
     return "page"
 
 
-def is_cold(view: RequestView, kind: str) -> bool:
-    """A page view that carries neither a cookie nor a referer.
+def is_cold(view: RequestView, kind: str, ip_pages: float) -> bool:
+    """A request with no history behind it: a page view with neither cookie nor referer, or an API call without a
+    cookie from an address that has viewed no page lately (`ip_pages`: the address's decayed page views before this
+    request).
 
-    A person makes one per visit (the first page, typed or from a bookmark) and then browses with a referer; a
-    scraper that drops cookies and fetches every URL directly makes nothing else. Counted per fingerprint, the share
-    of cold page views shows a cookieless crawler even when it rotates its address every few requests.
+    A person makes one per visit (the first page, typed or from a bookmark; a phone's API call just after changing
+    networks) and then browses with a referer from the address that loaded the page; a scraper that drops cookies
+    and fetches every URL directly, from a new address every few requests, makes little else. Counted per
+    fingerprint, the share of cold requests shows a cookieless crawler even when it rotates its address.
     """
-    return kind == "page" and "cookie" not in view.by_name and "referer" not in view.by_name
+    if "cookie" in view.by_name:
+        return False
+    if kind == "page":
+        return "referer" not in view.by_name
+    return kind == "api" and ip_pages < 0.5
 
 
 def _decay(value: float, elapsed: float, horizon: float) -> float:
@@ -97,7 +104,7 @@ class ClientWindow:
     logins: float = 0.0
     login_failures: float = 0.0
     new_sessions: float = 0.0
-    cold: float = 0.0  # page views with neither cookie nor referer: a visit's first page, or a cookieless bot
+    cold: float = 0.0  # requests with no history behind them (`is_cold`): a visit's first, or a cookieless bot's
     paths: Distinct = ()  # see `add` and `distinct`
     usernames: Distinct = ()
     ips: Distinct = ()
@@ -105,7 +112,7 @@ class ClientWindow:
     def observe(
         self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int, cold: bool = False
     ) -> None:
-        """Count one request (`cold`: a page view with neither cookie nor referer, see `is_cold`)."""
+        """Count one request (`cold`: a request with no history behind it, see `is_cold`)."""
         elapsed = now - self.last if self.count else 0.0
         if self.count:
             # Exponentially weighted mean and variance of the gaps between requests (alpha 0.2): a low coefficient
@@ -206,7 +213,7 @@ class SprayWindow:
 class BehaviourEvidence:
     """The behaviour signals of one request, after counting it."""
 
-    cold: bool = False  # this request is a cold page view (`is_cold`)
+    cold: bool = False  # this request is cold (`is_cold`)
     ip_rate_short: float = 0.0
     ip_rate_medium: float = 0.0
     ip_rate_long: float = 0.0
@@ -324,7 +331,7 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
     if b.ip_requests >= 20 and b.ip_asset_share < 0.02 and b.ip_api_share < 0.5:
         out.append("beh:no-assets")
     if b.cold and b.fp_cold >= 20.0 and b.fp_cold_share >= 0.5:
-        # Most of this fingerprint's recent traffic is page views with neither cookie nor referer: a crawler that
-        # rotates addresses (a person behind the same browser build, arriving now, is the cost).
-        out.append("beh:fingerprint-cold-pages")
+        # Most of this fingerprint's recent traffic is cold (no cookie, no referer or no page view behind it): a
+        # crawler that rotates addresses (a person behind the same browser build, arriving now, is the cost).
+        out.append("beh:fingerprint-cold-requests")
     return out

@@ -571,7 +571,7 @@ def price_monitor(world: World, rng: random.Random, campaign: str) -> Script:
 
     Unlike the stealth scraper it never walks the catalogue: the same few dozen pages come back sweep after sweep,
     quickly within a sweep, and no address is used twice, so nothing about it shows per address: only its
-    fingerprint's volume of cold page views gives it away.
+    fingerprint's volume of cold requests gives it away.
     """
     client = clients.random_browser(rng, mobile=rng.random() < 0.2)
     catalogue = world.shop.catalogue
