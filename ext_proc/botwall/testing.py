@@ -96,6 +96,17 @@ def captured_headers(
     raise LookupError(f"no captured profile for {client}/{kind}/{transport}/{host}")
 
 
+def form_submission(navigation: Sequence[tuple[str, str]], origin: str, referer: str) -> list[tuple[str, str]]:
+    """A browser's navigation headers as its submission of a same-origin form: fetch metadata says same-origin, and
+    the origin, referer and body type a browser adds to the POST."""
+    return [
+        *((n, "same-origin" if n == "sec-fetch-site" else v) for n, v in navigation),
+        ("origin", origin),
+        ("referer", referer),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ]
+
+
 def _header_map(headers: Iterable[tuple[str, str]]) -> HeaderMap:
     return HeaderMap(headers=[HeaderValue(key=k, raw_value=v.encode("latin-1")) for k, v in headers])
 

@@ -27,17 +27,12 @@ from botwall.stack import (
     start_botwall,
     start_envoy,
 )
-from botwall.testing import captured_headers
+from botwall.testing import captured_headers, form_submission
 
 # Firefox's own navigation headers as captured through Envoy over plain HTTP to 127.0.0.1 (a secure context).
 BROWSER_HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 # The same browser submitting the shop's login form: a same-origin navigation with its origin, referer and body type.
-BROWSER_FORM_HEADERS = [
-    *((n, "same-origin" if n == "sec-fetch-site" else v) for n, v in BROWSER_HEADERS),
-    ("origin", "http://127.0.0.1"),
-    ("referer", "http://127.0.0.1/login"),
-    ("content-type", "application/x-www-form-urlencoded"),
-]
+BROWSER_FORM_HEADERS = form_submission(BROWSER_HEADERS, "http://127.0.0.1", "http://127.0.0.1/login")
 
 
 class BackgroundShop:

@@ -15,15 +15,10 @@ from botwall.config import load_config
 from botwall.engine import Engine
 from botwall.model import scorer_for
 from botwall.request import SOURCE_ADDRESS, build_view
-from botwall.testing import captured_headers
+from botwall.testing import captured_headers, form_submission
 
 NAV = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
-FORM = [
-    *((n, "same-origin" if n == "sec-fetch-site" else v) for n, v in NAV),
-    ("origin", "http://127.0.0.1"),
-    ("referer", "http://127.0.0.1/login"),
-    ("content-type", "application/x-www-form-urlencoded"),
-]
+FORM = form_submission(NAV, "http://shop.example", "http://shop.example/login")
 CURL = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
 LOGIN = b"username=alice&password=wonderland-42"
 
@@ -39,7 +34,7 @@ class Visit:
 
     def send(self, path: str, headers: list[tuple[str, str]], method: str = "GET", body: bytes | None = None) -> int:
         self.clock.advance(self.pause)
-        pseudo = [(":method", method), (":path", path), (":authority", "127.0.0.1:8080"), (":scheme", "http")]
+        pseudo = [(":method", method), (":path", path), (":authority", "shop.example"), (":scheme", "http")]
         view = build_view([*pseudo, *headers], {SOURCE_ADDRESS: "198.51.100.7:5555"})
         route = self.engine.login_route(view)
         attempt = None
