@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from botwall._envoy_api import (
     BodyResponse,
+    BoolValue,
     CommonResponse,
     HeaderMutation,
     HeadersResponse,
@@ -26,6 +27,14 @@ TAG_PREFIX = "x-botwall-"
 TAG_HEADERS = ("x-botwall-score", "x-botwall-verdict", "x-botwall-reasons", "x-botwall-fingerprint")
 _BLOCK_BODY = b"Forbidden\n"
 _THROTTLE_BODY = b"Too Many Requests\n"
+# The challenge: a browser stores the cookie and reloads the page at once (no script: a meta refresh). A client that
+# keeps no cookies stays here and is refused on its next try.
+_CHALLENGE_BODY = (
+    b"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=0>"
+    b"<meta name=robots content=noindex><title>One moment</title></head>"
+    b"<body><p>Loading&hellip; If this page does not go away, allow cookies for this site and reload.</p>"
+    b"</body></html>\n"
+)
 
 
 def _header(name: str, value: str) -> HeaderValueOption:
@@ -72,9 +81,18 @@ def passthrough_for(kind: str | None) -> ProcessingResponse:
     return ProcessingResponse(request_headers=HeadersResponse())
 
 
-def continue_response_headers() -> ProcessingResponse:
-    """Let the upstream's response headers through unchanged."""
-    return ProcessingResponse(response_headers=HeadersResponse())
+def continue_response_headers(set_cookie: str = "") -> ProcessingResponse:
+    """Let the upstream's response headers through, adding botwall's cookie when one is due."""
+    if not set_cookie:
+        return ProcessingResponse(response_headers=HeadersResponse())
+    # `append`, not append_action: ext_proc in Envoy 1.40 reads only the deprecated flag, and unset overwrites the
+    # upstream's own Set-Cookie headers (ENVOY_NOTES).
+    cookie = HeaderValueOption(
+        header=HeaderValue(key="set-cookie", raw_value=set_cookie.encode()), append=BoolValue(value=True)
+    )
+    return ProcessingResponse(
+        response_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(set_headers=[cookie])))
+    )
 
 
 # Sent with the request headers of a login route: Envoy then buffers the body and sends it in the next message.
@@ -153,6 +171,19 @@ def _immediate(decision: Decision) -> ImmediateResponse:
             ),
             body=_THROTTLE_BODY,
             details="botwall_throttle",
+        )
+    if decision.action is Action.CHALLENGE:
+        return ImmediateResponse(
+            status=HttpStatus(code=403),
+            headers=HeaderMutation(
+                set_headers=[
+                    _header("content-type", "text/html; charset=utf-8"),
+                    _header("cache-control", "no-store"),
+                    _header("set-cookie", decision.set_cookie),
+                ]
+            ),
+            body=_CHALLENGE_BODY,
+            details="botwall_challenge",
         )
     spec = decision.deceive
     assert spec is not None

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     BLOCK = "block"
     THROTTLE = "throttle"
     DECEIVE = "deceive"
+    CHALLENGE = "challenge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,19 @@ class ModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientCookieSettings:
+    """botwall's own cookie: a signed token that a browser keeps and a cookie-dropping script does not.
+
+    It is set on page responses to clients that do not hold a valid one, bound to the client's fingerprint, and
+    signed with `BOTWALL_COOKIE_SECRET` (replicas must share it) or, without one, a per-process random key.
+    """
+
+    issue: bool = True
+    name: str = "__bw"
+    ttl_seconds: float = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
 class EnvoySettings:
     """How this Envoy hands over what botwall cannot see itself.
 
@@ -198,6 +212,7 @@ class Config:
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
     model: ModelSettings = field(default_factory=ModelSettings)
+    client_cookie: ClientCookieSettings = field(default_factory=ClientCookieSettings)
 
 
 DEFAULT_CONFIG_YAML = """\
@@ -233,7 +248,14 @@ policies:
       body: >-
         <!doctype html><title>Log In</title>
         <form method=post><input name=log><input name=pwd type=password></form>
-  # Clearly automated clients are refused everywhere.
+  # A page request that scores as a bot, from a client without botwall's cookie, gets a page that sets the cookie
+  # and reloads itself: a browser is back within a round trip, with the cookie; a script that drops cookies is
+  # refused. Requests that cannot be challenged (API calls, tool signatures, a client that came back without the
+  # cookie) are refused at once.
+  - name: challenge-bots
+    min_score: 70
+    action: challenge
+  # Clearly automated clients are refused everywhere, including those holding the cookie.
   - name: block-bots
     min_score: 70
     action: block
@@ -256,6 +278,7 @@ _TOP_KEYS = {
     "ip_data",
     "passwords",
     "model",
+    "client_cookie",
 }
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
@@ -385,9 +408,9 @@ def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
     try:
         action = Action(str(action_text))
     except ValueError:
-        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive", action_text) from None
+        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive, challenge", action_text) from None
     if action is Action.ALLOW:
-        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive", action_text)
+        raise r.fail(f"{key}.action", "one of monitor, block, throttle, deceive, challenge", action_text)
     throttle = deceive = None
     if action is Action.THROTTLE:
         if "throttle" not in m:
@@ -507,6 +530,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
     return Config(
         source=source,
         model=_parse_model(r, m["model"], base_dir) if "model" in m else ModelSettings(),
+        client_cookie=_parse_client_cookie(r, m.get("client_cookie", {})),
         envoy=envoy,
         ip_data=ip_data,
         hibp_path=hibp_path,
@@ -532,6 +556,18 @@ def _parse_model(r: _Reader, raw: object, base_dir: Path | None) -> ModelSetting
         if base_dir is not None and not Path(path).is_absolute():
             path = str(base_dir / path)
     return ModelSettings(scorer, path, r.number(m.get("reload_seconds", 5), "model.reload_seconds", 0, 86_400))
+
+
+def _parse_client_cookie(r: _Reader, raw: object) -> ClientCookieSettings:
+    m = r.mapping(raw, "client_cookie", {"issue", "name", "ttl_seconds"})
+    name = m.get("name", "__bw")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise r.fail("client_cookie.name", "a cookie name (letters, digits, '_', '.', '-')", name)
+    return ClientCookieSettings(
+        issue=r.boolean(m.get("issue", True), "client_cookie.issue"),
+        name=name,
+        ttl_seconds=r.number(m.get("ttl_seconds", 86_400), "client_cookie.ttl_seconds", 60, 30 * 86_400),
+    )
 
 
 def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:

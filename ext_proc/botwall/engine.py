@@ -7,8 +7,12 @@ that takes the request decides. The response phase feeds the outcome (status, lo
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
+from botwall.client_cookie import CookieSigner
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config, DeceiveSpec, LoginRoute, Policy, ThrottleSpec
 from botwall.evidence.behaviour import (
@@ -27,10 +31,10 @@ from botwall.evidence.passwords import PasswordChecker, load_password_checker
 from botwall.evidence.tls import TlsAnalyzer
 from botwall.evidence.useragent import UserAgentAnalyzer, ua_reasons
 from botwall.features import Evidence
-from botwall.fingerprint import fingerprint
+from botwall.fingerprint import fingerprint, software
 from botwall.infra import SPOOFED, VERIFIED, InfraSettings, IpInfo, IpIntel, load_ip_intel
 from botwall.request import RequestView
-from botwall.scoring import RuleScorer, Score, Scorer
+from botwall.scoring import DEFAULT_WEIGHTS, SIGNATURE, RuleScorer, Score, Scorer
 from botwall.store import Store, create_store, retry_after_seconds
 
 
@@ -57,11 +61,15 @@ class Decision:
     fingerprint: str
     retry_after: int = 0
     deceive: DeceiveSpec | None = None
+    set_cookie: str = ""  # a challenge's Set-Cookie value (botwall's token)
 
     @property
     def mitigates(self) -> bool:
         """True when the request is answered by botwall instead of reaching the upstream."""
-        return self.enforced and self.action in (Action.BLOCK, Action.THROTTLE, Action.DECEIVE)
+        return self.enforced and self.action in _ANSWERED
+
+
+_ANSWERED = frozenset((Action.BLOCK, Action.THROTTLE, Action.DECEIVE, Action.CHALLENGE))
 
 
 @dataclass(slots=True)
@@ -73,6 +81,9 @@ class RequestContext:
     route: LoginRoute | None = None
     login: LoginAttempt | None = None
     account: AccountWindow | None = None
+    software: str = ""  # what botwall's cookie is bound to (fingerprint.software)
+    issue_cookie: bool = False  # a page request without botwall's token: its response hands one out
+    secure: bool = False  # the client reached us over HTTPS (the token cookie is then Secure)
 
 
 _UA: UserAgentAnalyzer | None = None
@@ -157,6 +168,7 @@ class Engine:
         clock: Clock = monotonic,
         login_reader: LoginReader | None = None,
         ip_intel: IpIntel | None = None,
+        wall: Clock = time.time,
     ) -> None:
         self.config = config
         self.scorer: Scorer = scorer or RuleScorer()
@@ -166,6 +178,11 @@ class Engine:
         self.headers, self.tls = _shared_header_analyzers()
         self.logins = login_reader or LoginReader(shared_password_checker(config.hibp_path))
         self.ip_intel = ip_intel or shared_ip_intel(config.ip_data)
+        self.cookies = CookieSigner(config.client_cookie, clock=wall)
+        # (address, fingerprint, path) challenged lately: coming back without the token means no cookies are kept.
+        self._challenged: TTLCache[tuple[str, str, str], bool] = TTLCache(
+            maxsize=config.state.max_entries, ttl=_CHALLENGE_MEMORY, timer=clock
+        )
 
     def login_route(self, view: RequestView) -> LoginRoute | None:
         """The configured login route this request is for, if any."""
@@ -186,10 +203,12 @@ class Engine:
         crawler = self.ip_intel.verify_crawler(ua.raw, view.client_ip) if ua.category == "crawler" else ""
         fp = fingerprint(view, ua)
         kind = request_kind(view)
+        has_cookie = "cookie" in view.by_name
+        client = software(view, ua)
+        token = has_cookie and self.cookies.valid(view.header("cookie"), client)
         store = self.store
         ip_window = store.record("ip", view.client_ip, ClientWindow)
         fp_window = store.record("fp", fp, ClientWindow)
-        has_cookie = "cookie" in view.by_name
         path_hash = hash(view.path)
         ip_hash = hash(view.client_ip)
         cold = is_cold(view, kind, ip_window.pages)
@@ -219,8 +238,10 @@ class Engine:
             + credential_reasons(login)
             + behaviour_reasons(behaviour)
         )
-        evidence = Evidence(view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons))
-        return evidence, RequestContext(ip_window, fp_window, route, login, account)
+        evidence = Evidence(view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), token)
+        issue = kind == "page" and not token and self.config.client_cookie.issue
+        secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
+        return evidence, RequestContext(ip_window, fp_window, route, login, account, client, issue, secure)
 
     def record_response(self, context: RequestContext, status: int, set_cookies: list[str]) -> str:
         """Feed a response back into the windows; returns the login outcome (or "" when not a login)."""
@@ -238,6 +259,12 @@ class Engine:
         context.ip.observe_response(status, login, failed, new_session)
         context.fp.observe_response(status, login, failed, new_session)
         return outcome
+
+    def response_cookie(self, context: RequestContext, status: int) -> str:
+        """botwall's token for the response to a page request without one ("" when none is due)."""
+        if not context.issue_cookie or status >= 400:
+            return ""
+        return self.cookies.set_cookie(context.software, context.secure)
 
     def verdict(self, score: int) -> str:
         """Map a score to its verdict band."""
@@ -270,10 +297,46 @@ class Engine:
         for policy in self.config.policies:
             if result.value < policy.min_score:
                 continue
+            if policy.action is Action.CHALLENGE and evidence.token:
+                continue  # the client passed a challenge already: the next policy decides
             if not policy.match.matches(view.authority, view.path, view.method):
                 continue
+            if policy.action is Action.CHALLENGE:
+                return self._challenge(policy, view, evidence, result.value, verdict, result.reasons)
             return self._apply(policy, view, result.value, verdict, result.reasons, fp)
         return Decision(Action.ALLOW, True, self.config.shadow, "", result.value, verdict, result.reasons, fp)
+
+    def _challenge(
+        self, policy: Policy, view: RequestView, evidence: Evidence, score: int, verdict: str, reasons: tuple[str, ...]
+    ) -> Decision:
+        """Answer with the token and a page that reloads itself, or block what a challenge cannot sort out."""
+        shadow = self.config.shadow or policy.shadow
+        fp = evidence.fingerprint
+        key = (view.client_ip, fp, view.path)
+        signature = bool(reasons) and DEFAULT_WEIGHTS.get(reasons[0], 10) >= SIGNATURE
+        challengeable = (
+            view.method in ("GET", "HEAD")
+            and evidence.kind == "page"
+            and not signature
+            and self.config.client_cookie.issue
+            and key not in self._challenged
+        )
+        if not challengeable:
+            return Decision(Action.BLOCK, not shadow, shadow, policy.name, score, verdict, reasons, fp)
+        if not shadow:
+            self._challenged[key] = True
+        secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
+        return Decision(
+            action=Action.CHALLENGE,
+            enforced=not shadow,
+            shadow=shadow,
+            policy=policy.name,
+            score=score,
+            verdict=verdict,
+            reasons=reasons,
+            fingerprint=fp,
+            set_cookie=self.cookies.set_cookie(software(view, evidence.ua), secure),
+        )
 
     def _apply(
         self, policy: Policy, view: RequestView, score: int, verdict: str, reasons: tuple[str, ...], fp: str
@@ -301,6 +364,10 @@ class Engine:
             retry_after=retry_after,
             deceive=policy.deceive,
         )
+
+
+# Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
+_CHALLENGE_MEMORY = 60.0
 
 
 def _bucket_key(policy: str, spec: ThrottleSpec, view: RequestView, fp: str) -> str:

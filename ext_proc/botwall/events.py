@@ -31,6 +31,7 @@ _ACTIONS = {
     Action.BLOCK: decision_pb2.ACTION_BLOCK,
     Action.THROTTLE: decision_pb2.ACTION_THROTTLE,
     Action.DECEIVE: decision_pb2.ACTION_DECEIVE,
+    Action.CHALLENGE: decision_pb2.ACTION_CHALLENGE,
 }
 # Metadata namespace for Envoy's access log: %DYNAMIC_METADATA(botwall:verdict)%.
 METADATA_NAMESPACE = "botwall"

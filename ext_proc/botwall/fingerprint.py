@@ -47,17 +47,27 @@ def header_shape(view: RequestView) -> str:
     )
 
 
-def fingerprint(view: RequestView, ua: UserAgentInfo) -> str:
-    """A 16-hex-digit ID for the client software and configuration behind a request."""
+def _agent(ua: UserAgentInfo) -> str:
     # A string ua-parser cannot name keeps its full text: a tool's UA is its identity.
-    agent = f"{ua.family}/{ua.major}" if ua.family not in ("", "Other") else ua.raw
+    return f"{ua.family}/{ua.major}" if ua.family not in ("", "Other") else ua.raw
+
+
+def _tls(view: RequestView) -> str:
     # Only JA4's first two parts (protocol, counts, ALPN; sorted ciphers): Chromium puts a random GREASE value in its
     # signature algorithms, which Envoy 1.40 leaves in the third part, so that part changes on every connection.
-    parts = (
-        view.ja4.rsplit("_", 1)[0],
-        header_shape(view),
-        agent,
-        view.header("accept-language"),
-        view.header("accept-encoding"),
-    )
+    return view.ja4.rsplit("_", 1)[0]
+
+
+def fingerprint(view: RequestView, ua: UserAgentInfo) -> str:
+    """A 16-hex-digit ID for the client software and configuration behind a request."""
+    parts = (_tls(view), header_shape(view), _agent(ua), view.header("accept-language"), view.header("accept-encoding"))
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def software(view: RequestView, ua: UserAgentInfo) -> str:
+    """The client software alone (TLS stack, user-agent family and major version), the same for all its requests.
+
+    A browser's header shape differs between a page, an asset and a fetch() (different names for each), so the
+    fingerprint does too; botwall's cookie is bound to this instead, which every request of one browser shares.
+    """
+    return f"{_tls(view)}|{_agent(ua)}"

@@ -25,13 +25,9 @@ import structlog
 
 from botwall.config import ModelSettings
 from botwall.features import FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
-from botwall.scoring import DEFAULT_WEIGHTS, RuleScorer, Score, Scorer
+from botwall.scoring import DEFAULT_WEIGHTS, SIGNATURE, RuleScorer, Score, Scorer
 
 log = structlog.get_logger("botwall.model")
-
-# Rule weight from which one reason alone is a signature the model's score cannot go under (the default block
-# threshold).
-SIGNATURE = 70
 
 
 class ModelError(ValueError):

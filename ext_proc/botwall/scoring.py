@@ -74,6 +74,11 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
 }
 
 
+# Rule weight from which one reason alone is a signature: the model's score cannot go under it (the default block
+# threshold), and a challenge is not offered (a tool that announces itself is refused outright).
+SIGNATURE = 70
+
+
 class RuleScorer:
     """Sums the weights of the reason codes that fired: a placeholder until the model arrives, and its fallback."""
 

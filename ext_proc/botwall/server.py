@@ -117,7 +117,9 @@ class StreamProcessor:
         return _response.request_body_response(decision)
 
     def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
-        """Record the outcome (status, login success or failure, new session) in the client's windows."""
+        """Record the outcome (status, login success or failure, new session) in the client's windows, and hand a
+        page's client botwall's cookie if it has none."""
+        set_cookie = ""
         if self._context is not None:
             try:
                 status = 0
@@ -128,10 +130,11 @@ class StreamProcessor:
                     elif h.key == "set-cookie":
                         cookies.append(h.raw_value.decode("latin-1"))
                 self._engine.record_response(self._context, status, cookies)
+                set_cookie = self._engine.response_cookie(self._context, status)
             except Exception:
                 self._counters.errors += 1
                 log.exception("response_headers_failed")
-        return _response.continue_response_headers()
+        return _response.continue_response_headers(set_cookie)
 
 
 class BotwallServicer:

@@ -78,8 +78,9 @@ def shop() -> Iterator[BackgroundShop]:
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # the last value of each header
     body: bytes
+    set_cookies: list[str] = field(default_factory=list)  # every Set-Cookie, in order
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -123,7 +124,9 @@ class Stack:
                 conn.putheader("content-length", str(len(body)))
             conn.endheaders(body)
             resp = conn.getresponse()
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+            fields = resp.getheaders()
+            cookies = [v for k, v in fields if k.lower() == "set-cookie"]
+            return Response(resp.status, {k.lower(): v for k, v in fields}, resp.read(), cookies)
         finally:
             conn.close()
 

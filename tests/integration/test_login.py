@@ -34,7 +34,9 @@ def test_stuffing_is_blocked_and_the_human_logs_in(make_stack: StackFactory, sho
     before = len(shop.requests)
     response = stack.request("/login", method="POST", headers=human, body=b"username=alice&password=wonderland-42")
     assert 303 == response.status
-    assert response.headers["set-cookie"].startswith("session=")
+    # The shop's session cookie arrives, and botwall's token beside it (added, never replacing the upstream's).
+    cookies = sorted(c.split("=", 1)[0] for c in response.set_cookies)
+    assert ["__bw", "session"] == cookies
     reached = list(shop.requests)[before:]
     tags = dict(reached[0]["headers"])
     assert ("/login", "human", "0") == (reached[0]["path"], tags["x-botwall-verdict"], tags["x-botwall-score"])

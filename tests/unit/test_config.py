@@ -12,8 +12,9 @@ from botwall.config import Action, ConfigError, load_config, parse_yaml
 def test_defaults_load() -> None:
     """The embedded defaults validate and hold the three starter policies in order."""
     config = load_config(None)
-    assert ["honeytrap-wp-login", "block-bots", "login-throttle"] == [p.name for p in config.policies]
-    assert [Action.DECEIVE, Action.BLOCK, Action.THROTTLE] == [p.action for p in config.policies]
+    names = ["honeytrap-wp-login", "challenge-bots", "block-bots", "login-throttle"]
+    assert names == [p.name for p in config.policies]
+    assert [Action.DECEIVE, Action.CHALLENGE, Action.BLOCK, Action.THROTTLE] == [p.action for p in config.policies]
     assert ["form-login", "api-login"] == [r.name for r in config.login_routes]
     assert False is config.shadow
 
@@ -51,7 +52,7 @@ policies:
         ("colour: red", "bad.yaml: colour: expected one of the keys"),
         (
             "policies: [{name: a, action: explode}]",
-            "bad.yaml: policies[0].action: expected one of monitor, block, throttle, deceive, got 'explode'",
+            "bad.yaml: policies[0].action: expected one of monitor, block, throttle, deceive, challenge, got 'explode'",
         ),
         (
             "policies: [{name: a, action: throttle, throttle: {rate_per_second: 1, burst: 0}}]",

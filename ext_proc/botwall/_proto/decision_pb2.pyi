@@ -23,6 +23,7 @@ class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACTION_BLOCK: _ClassVar[Action]
     ACTION_THROTTLE: _ClassVar[Action]
     ACTION_DECEIVE: _ClassVar[Action]
+    ACTION_CHALLENGE: _ClassVar[Action]
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_HUMAN: Verdict
 VERDICT_SUSPECT: Verdict
@@ -34,6 +35,7 @@ ACTION_MONITOR: Action
 ACTION_BLOCK: Action
 ACTION_THROTTLE: Action
 ACTION_DECEIVE: Action
+ACTION_CHALLENGE: Action
 
 class DecisionEvent(_message.Message):
     __slots__ = ("request_id", "score", "verdict", "action", "reasons", "fingerprint", "policy", "shadow", "enforced", "client_ip", "method", "authority", "path", "user_agent", "ja4", "retry_after_s", "timestamp_ms", "username", "login_route")

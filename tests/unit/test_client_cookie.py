@@ -1,0 +1,122 @@
+"""botwall's client cookie (a signed token bound to the client software) and the challenge policy, in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from botwall.client_cookie import SECRET_ENV, CookieSigner
+from botwall.clock import FakeClock
+from botwall.config import Action, ClientCookieSettings, ConfigError, StateSettings, parse_yaml
+from botwall.engine import Engine
+from botwall.request import SOURCE_ADDRESS, RequestView, build_view
+from botwall.store import MemoryStore
+from botwall.testing import captured_headers
+
+BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
+FETCH = captured_headers("firefox-headless", "xhr", "http", "shop.test")
+SETTINGS = ClientCookieSettings(ttl_seconds=3600)
+CHALLENGE = "model: {scorer: rules}\npolicies:\n  - {name: gate, action: challenge}\n  - {name: rest, action: block}\n"
+
+
+def _signer(clock: FakeClock, key: bytes = b"k" * 32) -> CookieSigner:
+    return CookieSigner(SETTINGS, key=key, clock=clock)
+
+
+def _value(set_cookie: str) -> str:
+    return set_cookie.split(";", 1)[0]
+
+
+def test_a_token_is_valid_for_its_software_until_it_expires() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    signer = _signer(clock)
+    cookie = _value(signer.set_cookie("t13d_abc|Firefox/153", secure=False))
+    header = f"theme=dark; {cookie}; cart=3"
+    assert signer.valid(header, "t13d_abc|Firefox/153")
+    assert not signer.valid(header, "t13d_abc|Firefox/152")  # another client's software
+    assert not _signer(clock, b"x" * 32).valid(header, "t13d_abc|Firefox/153")  # another replica's key
+    clock.now += 3600 + 61
+    assert not signer.valid(header, "t13d_abc|Firefox/153")  # expired (past the minute of skew allowed)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "__bw=",
+        "__bw=zz.abc",
+        "__bw=6b0b658b",
+        "__bw=6b0b658b.",
+        "x__bw=1.2",
+        "__bw=6b0b658b.AAAAAAAAAAAAAAAAAAAAAA",
+    ],
+)
+def test_malformed_or_forged_tokens_are_not_valid(header: str) -> None:
+    assert not _signer(FakeClock(1_800_000_000.0)).valid(header, "t13d_abc|Firefox/153")
+
+
+def test_the_cookie_is_secure_over_https_and_httponly_always() -> None:
+    signer = _signer(FakeClock(1_800_000_000.0))
+    assert signer.set_cookie("s", secure=True).endswith("; HttpOnly; SameSite=Lax; Secure")
+    assert "Secure" not in signer.set_cookie("s", secure=False)
+
+
+def test_replicas_sharing_the_secret_accept_each_others_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, "shared between replicas")
+    clock = FakeClock(1_800_000_000.0)
+    one, two = CookieSigner(SETTINGS, clock=clock), CookieSigner(SETTINGS, clock=clock)
+    assert two.valid(_value(one.set_cookie("s", secure=False)), "s")
+    monkeypatch.delenv(SECRET_ENV)
+    assert not CookieSigner(SETTINGS, clock=clock).valid(_value(one.set_cookie("s", secure=False)), "s")
+
+
+def _view(headers: list[tuple[str, str]], path: str = "/products/1", ip: str = "198.51.100.7") -> RequestView:
+    pseudo = [(":method", "GET"), (":path", path), (":authority", "shop.test"), (":scheme", "http")]
+    return build_view([*pseudo, *headers], {SOURCE_ADDRESS: f"{ip}:1234"})
+
+
+def _engine(text: str = CHALLENGE) -> Engine:
+    clock = FakeClock(1_800_000_000.0)
+    return Engine(parse_yaml(text, "test.yaml"), store=MemoryStore(StateSettings(), clock), clock=clock, wall=clock)
+
+
+def test_the_challenge_lets_a_cookie_keeping_browser_through() -> None:
+    """Challenged once; with the token its page and its fetch() (another header shape) skip the challenge policy."""
+    engine = _engine()
+    first = engine.decide(_view(BROWSER))
+    assert (Action.CHALLENGE, True) == (first.action, first.mitigates)
+    token = [("cookie", _value(first.set_cookie))]
+    assert "rest" == engine.decide(_view([*BROWSER, *token])).policy
+    assert "rest" == engine.decide(_view([*FETCH, *token], path="/api/products")).policy
+
+
+def test_coming_back_without_the_token_is_refused_and_others_are_still_challenged() -> None:
+    engine = _engine()
+    assert Action.CHALLENGE == engine.decide(_view(BROWSER)).action
+    assert Action.BLOCK == engine.decide(_view(BROWSER)).action  # the same address, software and page: no cookies
+    assert Action.CHALLENGE == engine.decide(_view(BROWSER, ip="198.51.100.8")).action  # someone else behind a NAT
+    assert Action.CHALLENGE == engine.decide(_view(BROWSER, path="/products/2")).action
+
+
+def test_the_challenge_is_not_offered_where_it_cannot_work() -> None:
+    """An API call, a tool that names itself, a POST, or a config that hands out no cookie: blocked at once."""
+    engine = _engine()
+    assert Action.BLOCK == engine.decide(_view(FETCH, path="/api/products")).action
+    assert Action.BLOCK == engine.decide(_view([("user-agent", "curl/8.5.0"), ("accept", "*/*")])).action
+    pseudo = [(":method", "POST"), (":path", "/cart"), (":authority", "shop.test"), (":scheme", "http")]
+    assert Action.BLOCK == engine.decide(build_view([*pseudo, *BROWSER], {SOURCE_ADDRESS: "198.51.100.7:1"})).action
+    off = _engine(CHALLENGE + "client_cookie: {issue: false}\n")
+    assert Action.BLOCK == off.decide(_view(BROWSER)).action
+
+
+def test_a_shadowed_challenge_is_logged_and_never_remembered() -> None:
+    engine = _engine(CHALLENGE.replace("action: challenge}", "action: challenge, shadow: true}"))
+    for _ in range(2):
+        decision = engine.decide(_view(BROWSER))
+        assert (Action.CHALLENGE, False, True) == (decision.action, decision.mitigates, decision.shadow)
+
+
+def test_a_bad_client_cookie_section_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"client_cookie.name: expected a cookie name"):
+        parse_yaml("client_cookie: {name: 'a b'}\n", "bad.yaml")
+    with pytest.raises(ConfigError, match=r"client_cookie.ttl_seconds"):
+        parse_yaml("client_cookie: {ttl_seconds: 5}\n", "bad.yaml")
