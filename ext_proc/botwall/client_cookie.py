@@ -5,9 +5,10 @@ addresses drop them (a cookie ties their requests together). botwall sets its to
 without a valid one, and a request that presents a valid token is known to be the continuation of an earlier visit
 by the same client software, even from a new address (a phone changing networks).
 
-The token is `<issued, hex seconds>.<MAC>`: an HMAC-SHA256 over the issue time and the client's software (TLS stack,
-user-agent family and major version: `fingerprint.software`), cut to 16 bytes. It holds nothing about the client, and
-is only valid for the software it was issued to, for `ttl_seconds`. The key comes from `BOTWALL_COOKIE_SECRET`
+The token is `<issued, hex seconds>.<nonce>.<MAC>`: an HMAC-SHA256 over the issue time, a random nonce (so each
+client's token is its own) and the client's software (TLS stack, user-agent family and major version:
+`fingerprint.software`), cut to 16 bytes. It holds nothing about the client, and is only valid for the software it
+was issued to, for `ttl_seconds`. The key comes from `BOTWALL_COOKIE_SECRET`
 (replicas must share one) or is random per process (tokens then do not survive a restart, which only costs returning
 clients one challenge).
 """
@@ -25,6 +26,11 @@ from botwall.config import ClientCookieSettings
 
 SECRET_ENV = "BOTWALL_COOKIE_SECRET"  # noqa: S105 - the name of the variable, not a secret
 _MAC_BYTES = 16
+_NONCE_BYTES = 9
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _key_from_env() -> bytes:
@@ -38,27 +44,30 @@ class CookieSigner:
     """Issues and checks the token, bound to a client's software (`fingerprint.software`); `clock` is wall time
     (tokens outlive processes and cross replicas)."""
 
-    __slots__ = ("_clock", "_key", "_prefix", "settings")
+    __slots__ = ("_clock", "_key", "_nonce", "_prefix", "settings")
 
     def __init__(
         self,
         settings: ClientCookieSettings,
         key: bytes | None = None,
         clock: Callable[[], float] = time.time,
+        nonce: Callable[[], bytes] = lambda: os.urandom(_NONCE_BYTES),
     ) -> None:
         self.settings = settings
         self._key = key if key is not None else _key_from_env()
         self._clock = clock
+        self._nonce = nonce
         self._prefix = settings.name + "="
 
-    def _mac(self, issued: str, client: str) -> str:
-        digest = hmac.new(self._key, f"{issued}|{client}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest[:_MAC_BYTES]).rstrip(b"=").decode()
+    def _mac(self, issued: str, nonce: str, client: str) -> str:
+        digest = hmac.new(self._key, f"{issued}|{nonce}|{client}".encode(), hashlib.sha256).digest()
+        return _b64(digest[:_MAC_BYTES])
 
     def token(self, client: str) -> str:
         """A fresh token for this client software."""
         issued = format(int(self._clock()), "x")
-        return f"{issued}.{self._mac(issued, client)}"
+        nonce = _b64(self._nonce())
+        return f"{issued}.{nonce}.{self._mac(issued, nonce, client)}"
 
     def set_cookie(self, client: str, secure: bool) -> str:
         """The `Set-Cookie` value that hands a fresh token to the client."""
@@ -67,19 +76,24 @@ class CookieSigner:
 
     def valid(self, cookie_header: str, client: str) -> bool:
         """True when the `Cookie` header carries a token issued to this client software that has not expired."""
+        return bool(self.token_in(cookie_header, client))
+
+    def token_in(self, cookie_header: str, client: str) -> str:
+        """The valid token the `Cookie` header carries for this client software, or ""."""
         if self._prefix not in cookie_header:
-            return False
+            return ""
         for part in cookie_header.split(";"):
             part = part.strip()
             if not part.startswith(self._prefix):
                 continue
-            issued, _, mac = part[len(self._prefix) :].partition(".")
+            issued, _, rest = part[len(self._prefix) :].partition(".")
+            nonce, _, mac = rest.partition(".")
             try:
                 age = self._clock() - int(issued, 16)
             except ValueError:
                 continue
             if not -60 <= age <= self.settings.ttl_seconds + 60:  # a minute of clock skew between replicas
                 continue
-            if hmac.compare_digest(mac, self._mac(issued, client)):
-                return True
-        return False
+            if nonce and hmac.compare_digest(mac, self._mac(issued, nonce, client)):
+                return mac
+        return ""

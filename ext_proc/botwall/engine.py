@@ -169,6 +169,7 @@ class Engine:
         login_reader: LoginReader | None = None,
         ip_intel: IpIntel | None = None,
         wall: Clock = time.time,
+        cookie_signer: CookieSigner | None = None,
     ) -> None:
         self.config = config
         self.scorer: Scorer = scorer or RuleScorer()
@@ -178,7 +179,9 @@ class Engine:
         self.headers, self.tls = _shared_header_analyzers()
         self.logins = login_reader or LoginReader(shared_password_checker(config.hibp_path))
         self.ip_intel = ip_intel or shared_ip_intel(config.ip_data)
-        self.cookies = CookieSigner(config.client_cookie, clock=wall)
+        self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
+        # All traffic in one window: the deployment's shape (pages through botwall at all? its cookie held?).
+        self._site = ClientWindow()
         # (address, fingerprint, path) challenged lately: coming back without the token means no cookies are kept.
         self._challenged: TTLCache[tuple[str, str, str], bool] = TTLCache(
             maxsize=config.state.max_entries, ttl=_CHALLENGE_MEMORY, timer=clock
@@ -205,15 +208,26 @@ class Engine:
         kind = request_kind(view)
         has_cookie = "cookie" in view.by_name
         client = software(view, ua)
-        token = has_cookie and self.cookies.valid(view.header("cookie"), client)
+        token = self.cookies.token_in(view.header("cookie"), client) if has_cookie else ""
         store = self.store
         ip_window = store.record("ip", view.client_ip, ClientWindow)
         fp_window = store.record("fp", fp, ClientWindow)
         path_hash = hash(view.path)
         ip_hash = hash(view.client_ip)
-        cold = is_cold(view, kind, ip_window.pages)
+        # Behind a deployment where botwall sees pages, an API call with no page view from its address is cold; where
+        # only the API passes through botwall (pages on a CDN), every API call would be, so none is.
+        site = self._site
+        site_kinds = site.pages + site.apis + site.assets
+        pages_seen = site_kinds < _SITE_WARMUP or site.pages >= _SITE_PAGES * site_kinds
+        cold = is_cold(view, kind, ip_window.pages if pages_seen else 1.0)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
+        token_window = None
+        if token:
+            # The cookie is one browser: where it is presented from, and how much, is that browser's own behaviour.
+            token_window = store.record("tok", token, ClientWindow)
+            token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+            token_window.networks = add(token_window.networks, ip.asn or ip_hash)
         asn_window = None
         if ip.asn:
             asn_window = store.record("asn", str(ip.asn), ClientWindow)
@@ -228,7 +242,9 @@ class Engine:
             if login.password_key:
                 spray = store.record("password", login.password_key.hex(), SprayWindow)
                 spray.usernames = add(spray.usernames, user_hash)
-        behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray, cold)
+        # The site window counts a request "with cookie" when it holds botwall's token.
+        self._site.observe(now, kind, 0, bool(token), 0)
+        behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray, cold, token_window, self._site)
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)
@@ -238,7 +254,9 @@ class Engine:
             + credential_reasons(login)
             + behaviour_reasons(behaviour)
         )
-        evidence = Evidence(view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), token)
+        evidence = Evidence(
+            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token)
+        )
         issue = kind == "page" and not token and self.config.client_cookie.issue
         secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
         return evidence, RequestContext(ip_window, fp_window, route, login, account, client, issue, secure)
@@ -365,6 +383,11 @@ class Engine:
             deceive=policy.deceive,
         )
 
+
+# Requests before the site's shape is known, and the share of page views below which botwall takes it that it sees
+# only an API (the pages are served elsewhere).
+_SITE_WARMUP = 50.0
+_SITE_PAGES = 0.02
 
 # Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
 _CHALLENGE_MEMORY = 60.0

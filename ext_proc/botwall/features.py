@@ -16,7 +16,7 @@ from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSIN
 from botwall.infra import SPOOFED, VERIFIED, IpInfo
 from botwall.request import RequestView
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,13 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("fp_cold_share", "share of the fingerprint's requests that are cold (shrunk towards 0)"),
     ("fp_asset_share", "share of the fingerprint's requests that are assets (shrunk towards 0.4)"),
     ("fp_no_cookie_share", "share of the fingerprint's requests without a cookie (shrunk towards 0.5)"),
+    ("token", "the request carries botwall's own cookie, valid for this client software"),
+    ("token_ips", "distinct IPs that presented this request's botwall cookie (0 without one; estimated past 16)"),
+    ("token_networks", "distinct networks (ASNs) this request's botwall cookie came from (0 without one)"),
+    ("token_paths", "distinct paths requested with this request's botwall cookie (estimated past 16)"),
+    ("token_rate_medium", "requests/s with this request's botwall cookie over 60 s (capped at 500)"),
+    ("site_page_share", "share of all recent requests that are page views (0: only an API goes through botwall)"),
+    ("site_token_share", "share of all recent requests that hold botwall's cookie (0: it is not handed out)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
@@ -182,4 +189,11 @@ def vectorize(e: Evidence) -> list[float]:
         b.fp_cold_share,
         b.fp_asset_share,
         b.fp_no_cookie_share,
+        _f(e.token),
+        float(b.token_ips),
+        float(b.token_networks),
+        float(b.token_paths),
+        _cap(b.token_rate_medium, 500.0),
+        b.site_page_share,
+        b.site_token_share,
     ]

@@ -71,6 +71,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:high-error-ratio": 25,
     "beh:no-assets": 15,
     "beh:fingerprint-cold-requests": 40,
+    "beh:cookie-many-networks": 70,
 }
 
 

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,17 @@ from botwall.features import FEATURE_NAMES, SCHEMA_VERSION
 from botwall.scoring import RuleScorer
 from botwall.simulate import PERSONAS, STANDARD_MIX, Record, Scenario, simulate, training_config
 
-HELD_OUT = ("stuffer-rotating-ua", "scraper-stealth")
+HELD_OUT = ("stuffer-rotating-ua", "scraper-stealth", "scraper-stealth-jar")
 TRAIN_SEEDS = (101, 102)
 CALIBRATION_SEED = 201
 EVAL_SEEDS = (301, 302)
 QUIET_SEED = 103
 BUSY_SEED = 104
+# Deployments: only the API behind botwall (pages served elsewhere), and botwall's cookie turned off.
+API_ONLY_SEED = 105
+NO_COOKIE_SEED = 106
 MODEL_VERSION = "1"
-HUMAN_WEIGHT = 6.0
+HUMAN_WEIGHT = 4.0
 INPUT_NAME = "features"
 OUTPUT_NAME = "score"
 
@@ -61,6 +64,8 @@ class TrainOptions:
     human_weight: float = HUMAN_WEIGHT
     quiet_seed: int | None = QUIET_SEED
     busy_seed: int | None = BUSY_SEED
+    api_only_seed: int | None = API_ONLY_SEED
+    no_cookie_seed: int | None = NO_COOKIE_SEED
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +81,17 @@ def busy_scenario(seed: int, scale: float = 1.0) -> Scenario:
     """A busy site: four times the people (a popular fingerprint's rate and address count grow with the traffic)."""
     mix = {k: v * 4 if PERSONAS[k][2] == "human" else v for k, v in STANDARD_MIX.items()}
     return Scenario(seed=seed, mix=mix).scaled(scale)
+
+
+def api_only_scenario(seed: int, scale: float = 1.0) -> Scenario:
+    """Only the API goes through Envoy and botwall: pages and assets are served elsewhere, so botwall sees no page
+    view and hands out no cookie, and every API call is a first sight of its client."""
+    return replace(Scenario(seed=seed, pages=False).scaled(0.5 * scale), ja4=False)
+
+
+def no_cookie_scenario(seed: int, scale: float = 1.0) -> Scenario:
+    """botwall hands out no cookie of its own (`client_cookie: {issue: false}`)."""
+    return Scenario(seed=seed, cookies=False).scaled(0.5 * scale)
 
 
 def label(record: Record) -> int:
@@ -237,6 +253,10 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
         scenarios.append(quiet_scenario(options.quiet_seed, options.scale).without(*options.held_out))
     if options.busy_seed is not None:
         scenarios.append(busy_scenario(options.busy_seed, options.scale).without(*options.held_out))
+    if options.api_only_seed is not None:
+        scenarios.append(api_only_scenario(options.api_only_seed, options.scale).without(*options.held_out))
+    if options.no_cookie_seed is not None:
+        scenarios.append(no_cookie_scenario(options.no_cookie_seed, options.scale).without(*options.held_out))
     for scenario in scenarios:
         records += play(scenario, config)
     log(f"simulated {len(records)} training requests in {time.perf_counter() - started:.1f}s")
@@ -297,6 +317,10 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
             "quiet_seed": options.quiet_seed,
             "quiet_scenario": "5% of the people, half the bot campaigns, 900 s, no JA4, pauses capped at 4 s (people) "
             "and 1 s (bots), as in the end-to-end run",
+            "api_only_seed": options.api_only_seed,
+            "api_only_scenario": "half the traffic, only /api/ through botwall (pages elsewhere), no JA4",
+            "no_cookie_seed": options.no_cookie_seed,
+            "no_cookie_scenario": "half the traffic, botwall's cookie not handed out",
             "scale": options.scale,
             "held_out_personas": list(options.held_out),
             "personas": sorted(p for p in PERSONAS if p not in options.held_out),

@@ -7,6 +7,7 @@ change, regenerate them with `make helm-golden` (or `BOTWALL_UPDATE_GOLDEN=1 pyt
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -55,6 +56,8 @@ def golden_text(rendered: dict[str, str]) -> str:
             # The ConfigMap's last key: everything after it is the config.
             body = body[: body.index("  envoy.yaml: |")] + f"  envoy.yaml: |\n    {ENVOY_CONFIG_MASK}"
         body = re.sub(r"(checksum/envoy: )[0-9a-f]{64}", r"\1<sha256 of the Envoy config>", body)
+        if path.endswith("cookie-secret.yaml"):
+            body = re.sub(r"(  secret: )\S+$", r"\1<48 random characters, base64>", body)
         parts.append(f"---\n# Source: {path}\n{body}\n")
     return "".join(parts)
 
@@ -129,6 +132,19 @@ def test_hardened_by_default(case: str) -> None:
     assert False is spec["automountServiceAccountToken"]
 
 
+def test_replicas_share_one_cookie_key() -> None:
+    """Every replica signs botwall's cookie with the key of one Secret (generated at install), or the operator's."""
+    rendered = render(case_values("service-default"))
+    secret = find(objects(rendered), "Secret", "botwall-cookie")
+    assert 48 == len(base64.b64decode(secret["data"]["secret"]))
+    env = {e["name"]: e for e in botwall_container(rendered)["env"]}
+    assert {"name": "botwall-cookie", "key": "secret"} == env["BOTWALL_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
+    own = render({**case_values("service-default"), "cookieSecret": {"existingSecret": "mine", "key": "k"}})
+    assert [] == [o for o in objects(own) if o["kind"] == "Secret"]
+    env = {e["name"]: e for e in botwall_container(own)["env"]}
+    assert {"name": "mine", "key": "k"} == env["BOTWALL_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
+
+
 def test_service_mode_is_headless_with_grpc_probes() -> None:
     """Service mode: a headless Service on gRPC port 9191, botwall on every address, gRPC health probes."""
     rendered = render({})
@@ -156,10 +172,10 @@ def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
 
 
 def test_default_botwall_config_is_valid() -> None:
-    """botwall accepts the chart's default config: its three policies, enforcing (not shadowed)."""
+    """botwall accepts the chart's default config: its four policies, enforcing (not shadowed)."""
     with helm.Chart.load(str(CHART)) as chart:
         config = parse_yaml(chart.values["config"]["botwall"], "values.yaml")
-    assert (["honeytrap-wp-login", "login-throttle", "block-bots"], False) == (
+    assert (["honeytrap-wp-login", "login-throttle", "challenge-bots", "block-bots"], False) == (
         [p.name for p in config.policies],
         config.shadow,
     )

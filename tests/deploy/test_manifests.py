@@ -46,7 +46,7 @@ def test_configmap_is_a_valid_botwall_config() -> None:
     """botwall accepts the ConfigMap's botwall.yaml, and it is the chart's default config."""
     configmap = find(_manifest_objects(), "ConfigMap")
     text = configmap["data"]["botwall.yaml"]
-    assert 3 == len(parse_yaml(text, "configmap.yaml").policies)
+    assert 4 == len(parse_yaml(text, "configmap.yaml").policies)
     assert find(objects(render({})), "ConfigMap")["data"]["botwall.yaml"] == text
 
 

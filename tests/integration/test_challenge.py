@@ -76,7 +76,8 @@ def test_a_client_that_drops_cookies_is_refused(make_stack: StackFactory) -> Non
     assert 403 == replayed.status
     assert replayed.set_cookies
     forged = stack.request(
-        "/products/4", headers=_with_cookie(_client("198.51.100.43"), "__bw=6b0b658b.AAAAAAAAAAAAAAAAAAAAAA")
+        "/products/4",
+        headers=_with_cookie(_client("198.51.100.43"), "__bw=6b0b658b.AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"),
     )
     assert 403 == forged.status
     assert forged.set_cookies

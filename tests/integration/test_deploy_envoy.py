@@ -205,8 +205,14 @@ def _istio_pieces() -> dict[str, Any]:
 
 
 def _request(
-    port: int, path: str, headers: list[tuple[str, str]], method: str = "GET", body: bytes | None = None
+    port: int,
+    path: str,
+    headers: list[tuple[str, str]],
+    method: str = "GET",
+    body: bytes | None = None,
+    cookies: list[str] | None = None,
 ) -> tuple[int, bytes]:
+    """Status and body; the response's cookies ("name=value") are appended to `cookies` when given."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
@@ -216,6 +222,8 @@ def _request(
             conn.putheader("content-length", str(len(body)))
         conn.endheaders(body)
         response = conn.getresponse()
+        if cookies is not None:
+            cookies += [v.split(";", 1)[0] for k, v in response.getheaders() if k.lower() == "set-cookie"]
         return response.status, response.read()
     finally:
         conn.close()
@@ -514,12 +522,14 @@ def test_rendered_bootstrap_blocks_curl_and_lets_a_browser_through(rendered_gate
     botwall, and a login form's buffered body arrives intact."""
     port = rendered_gateway
     blocked, _ = _request(port, "/", CURL_HEADERS)
-    allowed, _ = _request(port, "/", BROWSER_HEADERS)
+    jar: list[str] = []
+    allowed, _ = _request(port, "/", BROWSER_HEADERS, cookies=jar)
     health, _ = _request(port, "/healthz", CURL_HEADERS)
+    assert ["__bw"] == [c.split("=", 1)[0] for c in jar]  # botwall's cookie, which the browser sends back
     login, _ = _request(
         port,
         "/login",
-        BROWSER_FORM_HEADERS,
+        [*BROWSER_FORM_HEADERS, ("cookie", "; ".join(jar))],
         method="POST",
         body=b"username=alice&password=wonderland-42",
     )

@@ -4,7 +4,8 @@ The personas of `botwall.simulate` play in real time (their think times and bot 
 `BOTWALL_E2E_SECONDS`) from one thread each, each request carrying its simulated client address in
 `x-forwarded-for` (Envoy trusts one hop) and `x-forwarded-proto: https`, as behind a TLS-terminating load balancer:
 so Envoy hands botwall no JA4, which the model was also trained for. Outcomes per persona come from what clients
-saw (403 blocked, 429 throttled) and from botwall's decision log (every decision logged: deceived, tagged).
+saw (403 blocked, 429 throttled; a challenge a browser reloaded past is counted apart) and from botwall's decision
+log (every decision logged: deceived, tagged).
 `make eval-e2e` runs a larger version (BOTWALL_E2E_SCALE, default 4 there).
 """
 
@@ -22,6 +23,7 @@ import pytest
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.simulate import PERSONAS, Reply, Scenario, build_world
 from botwall.simulate._personas import Script
+from botwall.simulate._run import KEEPS_COOKIES, _with_cookie
 
 from .conftest import Stack, StackFactory
 
@@ -30,6 +32,8 @@ pytestmark = pytest.mark.integration
 MODEL = Path(__file__).resolve().parents[2] / "models" / "botwall.onnx"
 SCALE = float(os.environ.get("BOTWALL_E2E_SCALE", "1"))
 SECONDS = float(os.environ.get("BOTWALL_E2E_SECONDS", str(12 * SCALE)))
+BOTWALL_COOKIE = "__bw="
+CHALLENGED = 0  # a pseudo-status in the tally: a challenge the client passed
 MIX = {
     "human": 6,
     "human-office": 3,
@@ -62,8 +66,15 @@ class Tally:
             self.ips.setdefault(ip, persona)
 
 
+def _botwall_cookie(set_cookies: list[str]) -> str:
+    return next((c.split(";", 1)[0] for c in set_cookies if c.startswith(BOTWALL_COOKIE)), "")
+
+
 def _play(stack: Stack, persona: str, script: Script, deadline: float, tally: Tally) -> None:
-    """Send one actor's requests at its pace until its script ends or the run's time is up."""
+    """Send one actor's requests at its pace until its script ends or the run's time is up. A client that keeps
+    cookies (`KEEPS_COOKIES`, as in the simulator) holds botwall's cookie and reloads a challenge with it at once."""
+    keeps = persona in KEEPS_COOKIES
+    jar = ""
     try:
         delay, request = next(script)
         while True:
@@ -71,15 +82,19 @@ def _play(stack: Stack, persona: str, script: Script, deadline: float, tally: Ta
             time.sleep(min(delay, 1.0 if PERSONAS[persona][1] else 4.0))
             if time.monotonic() > deadline:
                 return
-            headers = [
-                *request.headers,
-                ("x-forwarded-for", request.ip),
-                ("x-forwarded-proto", "https"),
-            ]
-            response = stack.request(request.path, method=request.method, headers=headers, body=request.body)
+            headers = [*request.headers, ("x-forwarded-for", request.ip), ("x-forwarded-proto", "https")]
+            sent = _with_cookie(list(headers), jar) if jar else headers
+            response = stack.request(request.path, method=request.method, headers=sent, body=request.body)
+            issued = _botwall_cookie(response.set_cookies)
+            if keeps and issued:
+                jar = issued
+                if response.status == 403:  # the challenge: the browser reloads the page with the cookie
+                    tally.add(persona, request.ip, CHALLENGED)
+                    sent = _with_cookie(list(headers), jar)
+                    response = stack.request(request.path, method=request.method, headers=sent, body=request.body)
             tally.add(persona, request.ip, response.status)
-            cookie = response.headers.get("set-cookie", "")
-            reply = Reply(response.status, (cookie,) if cookie else (), response.status in (403, 429))
+            shop_cookies = tuple(c for c in response.set_cookies if not c.startswith(BOTWALL_COOKIE))
+            reply = Reply(response.status, shop_cookies, response.status in (403, 429))
             delay, request = script.send(reply)
     except StopIteration:
         return
@@ -103,8 +118,13 @@ def run_personas(stack: Stack, scenario: Scenario, seconds: float) -> Tally:
 
 def outcomes(stack: Stack, tally: Tally) -> dict[str, dict[str, int]]:
     """Per persona: requests sent, blocked, throttled, deceived and tagged (suspect or bot, yet let through)."""
-    out = {p: {"sent": n, "blocked": 0, "throttled": 0, "deceived": 0, "tagged": 0} for p, n in tally.sent.items()}
+    out = {
+        p: {"sent": n, "challenged": 0, "blocked": 0, "throttled": 0, "deceived": 0, "tagged": 0}
+        for p, n in tally.sent.items()
+    }
     for p, statuses in tally.statuses.items():
+        out[p]["sent"] -= statuses.get(CHALLENGED, 0)  # a passed challenge and its reload are one request
+        out[p]["challenged"] = statuses.get(CHALLENGED, 0)
         out[p]["blocked"] = statuses.get(403, 0)
         out[p]["throttled"] = statuses.get(429, 0)
     time.sleep(0.3)  # the decision log is line-buffered JSON on botwall's stdout
@@ -144,9 +164,9 @@ def test_simulated_personas_through_envoy_and_the_model(make_stack: StackFactory
     scenario = Scenario(seed=404, mix=MIX, demo_only=True).scaled(SCALE)
     tally = run_personas(stack, scenario, SECONDS)
     table = outcomes(stack, tally)
-    print("\npersona                 sent  blocked throttled deceived  tagged")
+    print("\npersona                 sent challenged blocked throttled deceived  tagged")
     for persona, row in sorted(table.items()):
-        counts = (row["sent"], row["blocked"], row["throttled"], row["deceived"], row["tagged"])
+        counts = (row["sent"], row["challenged"], row["blocked"], row["throttled"], row["deceived"], row["tagged"])
         print(f"{persona:22s} " + " ".join(f"{n:>8d}" for n in counts))
     people = [row for p, row in table.items() if PERSONAS[p][2] == "human"]
     refused_people = sum(r["blocked"] + r["throttled"] + r["deceived"] for r in people)

@@ -47,7 +47,7 @@ def test_a_token_is_valid_for_its_software_until_it_expires() -> None:
         "__bw=6b0b658b",
         "__bw=6b0b658b.",
         "x__bw=1.2",
-        "__bw=6b0b658b.AAAAAAAAAAAAAAAAAAAAAA",
+        "__bw=6b0b658b.AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
     ],
 )
 def test_malformed_or_forged_tokens_are_not_valid(header: str) -> None:
@@ -120,3 +120,18 @@ def test_a_bad_client_cookie_section_names_the_key() -> None:
         parse_yaml("client_cookie: {name: 'a b'}\n", "bad.yaml")
     with pytest.raises(ConfigError, match=r"client_cookie.ttl_seconds"):
         parse_yaml("client_cookie: {ttl_seconds: 5}\n", "bad.yaml")
+
+
+# Addresses in six networks (ASNs) of the shipped table: Comcast, AT&T, Deutsche Telekom, T-Mobile USA, Verizon, Jio.
+NETWORKS = ("73.15.2.3", "99.100.2.3", "79.200.2.3", "172.56.2.3", "174.200.2.3", "152.58.2.3")
+
+
+def test_one_cookie_from_many_networks_is_a_proxy_pool() -> None:
+    """A person's cookie from home, phone and office is fine; the same cookie from six networks is a scraper keeping
+    one cookie jar across a proxy pool, and weighs a block on its own."""
+    engine = _engine("model: {scorer: rules}\n")
+    _, context = engine.evaluate(_view(BROWSER, ip=NETWORKS[0]))  # the first page: its response hands out the cookie
+    cookie = _value(engine.response_cookie(context, 200))
+    reasons = [engine.decide(_view([*BROWSER, ("cookie", cookie)], ip=ip)).reasons for ip in NETWORKS]
+    assert [False] * 5 + [True] == ["beh:cookie-many-networks" in r for r in reasons]
+    assert 70 <= engine.decide(_view([*BROWSER, ("cookie", cookie)], ip=NETWORKS[1])).score

@@ -6,10 +6,12 @@ import ipaddress
 import itertools
 import random
 import statistics
+from dataclasses import replace
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from botwall.config import load_config
+from botwall.config import load_config, parse_yaml
+from botwall.features import FEATURE_NAMES
 from botwall.simulate import PERSONAS, Reply, Request, Scenario, build_world, simulate, training_config
 from botwall.simulate import _network as net
 
@@ -200,3 +202,29 @@ def test_price_monitor_sweeps_a_watch_list_from_fresh_addresses() -> None:
     assert "Mozilla/5.0" in _ua(steps[0])
     assert not any("cookie" in dict(r.headers) for r in steps)
     assert not any("referer" in dict(r.headers) for r in steps if r.path.startswith("/products/"))
+
+
+def test_cookie_keepers_hold_botwall_token_and_pass_its_challenge() -> None:
+    """Browsers keep botwall's cookie and reload a challenge with it; a cookie-dropping scraper never holds one and
+    is refused when it comes back. Every page request scores as challengeable here (a challenge-everything policy)."""
+    config = load_config(None)
+    gate = parse_yaml("policies: [{name: gate, action: challenge}]\n", "gate.yaml").policies
+    config = replace(config, policies=gate)
+    scenario = Scenario(seed=9, mix={"human": 6, "scraper-stealth": 1, "scraper-stealth-jar": 1}, duration=900.0)
+    records = simulate(scenario, config)
+    token = FEATURE_NAMES.index("token")
+    by = {p: [r for r in records if r.labels.persona == p] for p in ("human", "scraper-stealth", "scraper-stealth-jar")}
+    people, dropper, jar = by["human"], by["scraper-stealth"], by["scraper-stealth-jar"]
+    # A person's first page is challenged, passes (not mitigated), and the reload and all after carry the token.
+    first = {}
+    for r in people:
+        first.setdefault(r.labels.session, r)
+    assert {("challenge", False)} == {(r.action, r.mitigated) for r in first.values()}
+    assert [] == [r for r in people if r.mitigated]
+    assert sum(r.features[token] for r in people) >= len(people) - len(first)
+    # The dropper never gets a page; the jar-keeping scraper gets through this gate like a person.
+    assert all(r.mitigated for r in dropper if r.path.startswith("/products/"))
+    assert 0 == sum(r.features[token] for r in dropper)
+    # (An API call before its first page holds no token and cannot be challenged: refused.)
+    assert not any(r.mitigated for r in jar if r.path.startswith("/products/"))
+    assert sum(r.features[token] for r in jar) > 0.9 * len(jar)

@@ -38,7 +38,7 @@ def request_kind(view: RequestView) -> str:
 def is_cold(view: RequestView, kind: str, ip_pages: float) -> bool:
     """A request with no history behind it: a page view with neither cookie nor referer, or an API call without a
     cookie from an address that has viewed no page lately (`ip_pages`: the address's decayed page views before this
-    request).
+    request; the engine passes 1 where it sees no pages at all, an API whose pages are served elsewhere).
 
     A person makes one per visit (the first page, typed or from a bookmark; a phone's API call just after changing
     networks) and then browses with a referer from the address that loaded the page; a scraper that drops cookies
@@ -108,6 +108,7 @@ class ClientWindow:
     paths: Distinct = ()  # see `add` and `distinct`
     usernames: Distinct = ()
     ips: Distinct = ()
+    networks: Distinct = ()  # ASNs (only counted for botwall's cookie)
 
     def observe(
         self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int, cold: bool = False
@@ -242,6 +243,14 @@ class BehaviourEvidence:
     user_ips: int = 0
     user_failures: float = 0.0
     password_usernames: int = 0
+    token_ips: int = 0  # addresses that presented this request's botwall cookie (0 without one)
+    token_networks: int = 0  # networks (ASNs) it was presented from
+    token_paths: int = 0  # distinct paths requested with it
+    token_rate_medium: float = 0.0
+    # The deployment as botwall sees it (one window for all traffic): whether pages pass through it at all (an API
+    # behind Envoy with its pages on a CDN), and whether people hold its cookie (it may be turned off).
+    site_page_share: float = 0.0
+    site_token_share: float = 0.0
 
 
 def _ratio(part: float, whole: float) -> float:
@@ -265,6 +274,8 @@ def snapshot(
     account: AccountWindow | None,
     spray: SprayWindow | None,
     cold: bool = False,
+    token: ClientWindow | None = None,
+    site: ClientWindow | None = None,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
@@ -300,6 +311,12 @@ def snapshot(
         user_ips=distinct(account.ips) if account is not None else 0,
         user_failures=account.failures if account is not None else 0.0,
         password_usernames=distinct(spray.usernames) if spray is not None else 0,
+        token_ips=distinct(token.ips) if token is not None else 0,
+        token_networks=distinct(token.networks) if token is not None else 0,
+        token_paths=distinct(token.paths) if token is not None else 0,
+        token_rate_medium=token.rates(now)[1] if token is not None else 0.0,
+        site_page_share=_ratio(site.pages, site.pages + site.apis + site.assets) if site is not None else 0.0,
+        site_token_share=1.0 - _ratio(site.no_cookie, site.long) if site is not None else 0.0,
     )
 
 
@@ -330,6 +347,10 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
         out.append("beh:high-error-ratio")
     if b.ip_requests >= 20 and b.ip_asset_share < 0.02 and b.ip_api_share < 0.5:
         out.append("beh:no-assets")
+    if b.token_networks >= 6:
+        # One browser's cookie from many networks at once: a scraper keeping one cookie jar across a proxy pool (a
+        # person moving between home, phone and office shows two or three).
+        out.append("beh:cookie-many-networks")
     if b.cold and b.fp_cold >= 20.0 and b.fp_cold_share >= 0.5:
         # Most of this fingerprint's recent traffic is cold (no cookie, no referer or no page view behind it): a
         # crawler that rotates addresses (a person behind the same browser build, arriving now, is the cost).

@@ -303,13 +303,20 @@ def human_office(world: World, rng: random.Random, campaign: str) -> Script:
 
 
 def human_mobile(world: World, rng: random.Random, campaign: str) -> Script:
-    """A person on a phone over a mobile carrier: a CGNAT address shared with strangers, which can change."""
+    """A person on a phone over a mobile carrier: a CGNAT address shared with strangers, which can change (within
+    the carrier's network), and now and then the home Wi-Fi instead."""
     client = clients.random_browser(rng, mobile=True)
     current = [rng.choice(world.carrier)]
+    block = current[0].rsplit(".", 2)[0]  # the carrier: its addresses here share their /16
+    carrier = [ip for ip in world.carrier if ip.startswith(block + ".")]
+    wifi = net.random_ip(rng, net.BROADBAND)
 
     def ip_of() -> str:
-        if rng.random() < 0.05:
-            current[0] = rng.choice(world.carrier)
+        roll = rng.random()
+        if roll < 0.04:
+            current[0] = rng.choice(carrier)
+        elif roll < 0.05:
+            current[0] = wifi if current[0] != wifi else rng.choice(carrier)
         return current[0]
 
     yield from human_session(
@@ -565,6 +572,13 @@ def scraper_stealth(world: World, rng: random.Random, campaign: str) -> Script:
             )
 
 
+def scraper_stealth_jar(world: World, rng: random.Random, campaign: str) -> Script:
+    """The stealth scraper built on a client that keeps cookies (one jar across its proxy exits) and follows a page
+    that reloads itself, as a scraper driving a real browser through a proxy pool does: botwall's cookie alone does
+    not stop it (the runner's `KEEPS_COOKIES` gives it the jar)."""
+    yield from scraper_stealth(world, rng, campaign)
+
+
 def price_monitor(world: World, rng: random.Random, campaign: str) -> Script:
     """Competitor price monitoring: a watch-list of products re-checked every few minutes with a real browser's
     headers, every request from a fresh residential (sometimes hosting) exit; no assets, no cookies.
@@ -667,6 +681,7 @@ PERSONAS: dict[str, tuple[PersonaFn, bool, str, str]] = {
     "scraper-library": (scraper_library, True, "bad", "any"),
     "scraper-headless": (scraper_headless, True, "bad", "any"),
     "scraper-stealth": (scraper_stealth, True, "bad", "any"),
+    "scraper-stealth-jar": (scraper_stealth_jar, True, "bad", "any"),
     "price-monitor": (price_monitor, True, "bad", "any"),
     "fake-googlebot": (fake_googlebot, True, "bad", "any"),
     "sneaker-bot": (sneaker_bot, True, "bad", "sale"),

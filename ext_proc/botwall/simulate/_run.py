@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from botwall.client_cookie import CookieSigner
 from botwall.clock import FakeClock
 from botwall.config import Action, Config
 from botwall.engine import Engine
@@ -38,6 +39,7 @@ STANDARD_MIX: Mapping[str, int] = {
     "scraper-library": 6,
     "scraper-headless": 4,
     "scraper-stealth": 4,
+    "scraper-stealth-jar": 4,
     "price-monitor": 4,
     "fake-googlebot": 3,
     "sneaker-bot": 2,
@@ -59,6 +61,10 @@ class Scenario:
     # Longest pause (seconds) of people and of bots between two requests; None keeps the personas' own pace. The
     # end-to-end run compresses pauses this way (people 4 s, bots 1 s) to fit its seconds.
     pause_cap: tuple[float, float] | None = None
+    # The deployment: False when only the API goes through Envoy and botwall (pages and assets are served elsewhere,
+    # a CDN say), and when botwall hands out no cookie of its own (`client_cookie: {issue: false}`).
+    pages: bool = True
+    cookies: bool = True
 
     def scaled(self, factor: float) -> Scenario:
         """The same scenario with `factor` times as many actors (at least one of each persona kept)."""
@@ -152,19 +158,70 @@ def training_config(config: Config) -> Config:
 
 
 def make_engine(config: Config, scorer: Scorer | None = None, clock: FakeClock | None = None) -> Engine:
-    """An engine on a fake clock, built as `botwall serve` builds its own."""
-    return Engine(config, scorer=scorer, clock=clock or FakeClock(0.0))
+    """An engine on a fake clock (for its windows and for botwall's cookie), built as `botwall serve` builds its own."""
+    clock = clock or FakeClock(0.0)
+    # botwall's cookie from a fixed key and seeded nonces, so a scenario replays exactly.
+    nonces = random.Random("botwall-cookie-nonces")
+    signer = CookieSigner(config.client_cookie, key=b"simulation", clock=clock, nonce=lambda: nonces.randbytes(9))
+    return Engine(config, scorer=scorer, clock=clock, cookie_signer=signer)
 
 
 _REFUSALS = {Action.BLOCK: 403, Action.THROTTLE: 429}
 
 
+# Actors whose client keeps botwall's cookie and follows its challenge (a page that reloads itself): browsers, and
+# bots that drive one. The others drop cookies between requests (a combo-list runner, a library scraper, a crawler
+# that rotates its address every request) or do not render pages.
+KEEPS_COOKIES = frozenset(
+    (
+        "human",
+        "human-office",
+        "human-mobile",
+        "human-sale",
+        "scraper-headless",
+        "scraper-stealth-jar",
+        "sneaker-bot",
+        "ato-slow",
+    )
+)
+# Seconds between a challenge and the browser's reload.
+_RELOAD = 0.3
+# People whose browser keeps no cookies for the site (blocked by a setting or an extension), and people who arrive
+# with a botwall cookie that is no longer valid (expired, or signed before a restart with another key).
+_NO_COOKIES = 0.02
+_STALE_COOKIE = 0.1
+
+
+def _cookie_habits(scenario: Scenario, actors: list[Actor]) -> tuple[set[int], dict[int, str]]:
+    """Which actors keep cookies, and the stale botwall cookie some people arrive with."""
+    keeps: set[int] = set()
+    jars: dict[int, str] = {}
+    for index, actor in enumerate(actors):
+        if actor.persona not in KEEPS_COOKIES:
+            continue
+        rng = random.Random(f"{scenario.seed}:{actor.campaign}:cookies")
+        if actor.intent == "human" and rng.random() < _NO_COOKIES:
+            continue
+        keeps.add(index)
+        if actor.intent == "human" and rng.random() < _STALE_COOKIE:
+            jars[index] = f"__bw={rng.randrange(1 << 31):x}.{rng.getrandbits(72):018x}.{rng.getrandbits(128):032x}"
+    return keeps, jars
+
+
 def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record]:
-    """Play the scenario through the engine in simulated-time order, yielding one record per request."""
+    """Play the scenario through the engine in simulated-time order, yielding one record per request.
+
+    An actor that keeps cookies holds botwall's token once a response hands it one, and answers a challenge by
+    reloading the page at once with it: both requests are recorded, the challenge as not mitigated (the client got
+    its page), and the script sees the reload's answer. A bot that keeps cookies empties its jar when refused. A few
+    people keep no cookies, and some arrive with a botwall cookie that is no longer valid (`_cookie_habits`).
+    """
     world = build_world(scenario)
     actors = build_actors(scenario, world)
     ids = random.Random(f"{scenario.seed}:ids")
     origin = clock()
+    keepers, jars = _cookie_habits(scenario, actors)  # jars: actor index -> botwall's cookie ("name=value")
+    request_refused: dict[int, bool] = {}  # actor index -> its last request was refused
     queue: list[tuple[float, int, int, Request]] = []
     seq = 0
     for index, actor in enumerate(actors):
@@ -181,7 +238,33 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
         actor = actors[index]
         if origin + t > clock.now:
             clock.now = origin + t
-        record, reply = _process(engine, world.shop, request, actor, t, ids, scenario.ja4)
+        if not scenario.pages and not request.path.startswith("/api/"):
+            # Served without botwall: no record, no windows; the client gets the shop's answer.
+            status, cookies = world.shop.respond(request.method, request.path, _cookie_header(request), request.body)
+            reply = Reply(status, cookies, False)
+            try:
+                delay, nxt = actor.script.send(reply)
+            except StopIteration:
+                continue
+            if scenario.pause_cap is not None:
+                delay = min(delay, scenario.pause_cap[1 if actor.is_bot else 0])
+            heapq.heappush(queue, (t + max(0.0, delay), seq, index, nxt))
+            seq += 1
+            continue
+        keeps = index in keepers
+        if keeps and actor.is_bot and index in jars and request_refused.get(index):
+            del jars[index]  # a refused bot starts a new session: an empty cookie jar
+        record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jars.get(index, ""))
+        if keeps and issued:
+            jars[index] = issued
+        if keeps and record.action == Action.CHALLENGE and record.mitigated:
+            yield replace(record, mitigated=False)
+            t += _RELOAD
+            clock.now = max(clock.now, origin + t)
+            record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jars[index])
+            if issued:
+                jars[index] = issued
+        request_refused[index] = record.mitigated
         yield record
         try:
             delay, nxt = actor.script.send(reply)
@@ -193,11 +276,36 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
         seq += 1
 
 
+def _cookie_header(request: Request) -> str:
+    return next((v for n, v in request.headers if n == "cookie"), "")
+
+
+def _with_cookie(headers: list[tuple[str, str]], jar: str) -> list[tuple[str, str]]:
+    """The request's headers with botwall's cookie added where the browser puts its Cookie header."""
+    for i, (name, value) in enumerate(headers):
+        if name == "cookie":
+            headers[i] = (name, f"{value}; {jar}")
+            return headers
+    at = next((i for i, (n, _) in enumerate(headers) if n in ("priority", "te")), len(headers))
+    headers.insert(at, ("cookie", jar))
+    return headers
+
+
 def _process(
-    engine: Engine, shop: SimShop, request: Request, actor: Actor, t: float, ids: random.Random, ja4: bool
-) -> tuple[Record, Reply]:
+    engine: Engine,
+    shop: SimShop,
+    request: Request,
+    actor: Actor,
+    t: float,
+    ids: random.Random,
+    ja4: bool,
+    jar: str,
+) -> tuple[Record, Reply, str]:
+    """One request through the engine (and the shop, unless refused); also returns botwall's cookie if one came."""
     pseudo = [(":authority", HOST), (":path", request.path), (":method", request.method), (":scheme", "https")]
     headers = list(request.headers)
+    if jar:
+        headers = _with_cookie(headers, jar)
     if request.body is not None:
         headers.append(("content-length", str(len(request.body))))
     # What Envoy's connection manager adds before ext_proc sees the request.
@@ -215,13 +323,16 @@ def _process(
     evidence, context = engine.evidence(view, route, attempt)
     decision = engine.decide_evidence(view, evidence)
     features = vectorize(evidence)
+    issued = ""
     if decision.mitigates:
         status = decision.deceive.status if decision.deceive is not None else _REFUSALS.get(decision.action, 403)
         reply = Reply(status, (), True)
+        issued = decision.set_cookie.split(";", 1)[0]
     else:
         status, cookies = shop.respond(request.method, request.path, view.header("cookie"), request.body)
         engine.record_response(context, status, list(cookies))
         reply = Reply(status, cookies, False)
+        issued = engine.response_cookie(context, status).split(";", 1)[0]
     labels = Labels(actor.persona, actor.campaign, request.session, actor.is_bot, actor.intent)
     record = Record(
         t=t,
@@ -236,7 +347,7 @@ def _process(
         reasons=decision.reasons,
         features=features,
     )
-    return record, reply
+    return record, reply, issued
 
 
 def simulate(
@@ -247,6 +358,8 @@ def simulate(
 ) -> list[Record]:
     """Run a scenario through a fresh engine on a fresh fake clock and return every record."""
     clock = FakeClock(0.0)
+    if not scenario.cookies:
+        config = replace(config, client_cookie=replace(config.client_cookie, issue=False))
     engine = engine_factory(config, scorer, clock)
     return list(run(scenario, engine, clock))
 

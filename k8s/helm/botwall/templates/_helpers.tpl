@@ -100,6 +100,11 @@ healthcheck module inside the container instead.
   env:
     - name: BOTWALL_HEALTH_ADDRESS
       value: {{ printf "127.0.0.1:%d" (int .Values.port) | quote }}
+    - name: BOTWALL_COOKIE_SECRET
+      valueFrom:
+        secretKeyRef:
+          name: {{ default (printf "%s-cookie" (include "botwall.fullname" .)) .Values.cookieSecret.existingSecret }}
+          key: {{ .Values.cookieSecret.key }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
