@@ -23,6 +23,7 @@ from botwall.evidence.behaviour import (
     behaviour_reasons,
     is_cold,
     request_kind,
+    site_shares,
     snapshot,
 )
 from botwall.evidence.credentials import LoginAttempt, LoginReader, credential_reasons, login_outcome
@@ -216,9 +217,7 @@ class Engine:
         ip_hash = hash(view.client_ip)
         # Behind a deployment where botwall sees pages, an API call with no page view from its address is cold; where
         # only the API passes through botwall (pages on a CDN), every API call would be, so none is.
-        site = self._site
-        site_kinds = site.pages + site.apis + site.assets
-        pages_seen = site_kinds < _SITE_WARMUP or site.pages >= _SITE_PAGES * site_kinds
+        pages_seen = site_shares(self._site)[0] >= _SITE_PAGES
         cold = is_cold(view, kind, ip_window.pages if pages_seen else 1.0)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
@@ -344,16 +343,9 @@ class Engine:
         if not shadow:
             self._challenged[key] = True
         secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
+        cookie = self.cookies.set_cookie(software(view, evidence.ua), secure)
         return Decision(
-            action=Action.CHALLENGE,
-            enforced=not shadow,
-            shadow=shadow,
-            policy=policy.name,
-            score=score,
-            verdict=verdict,
-            reasons=reasons,
-            fingerprint=fp,
-            set_cookie=self.cookies.set_cookie(software(view, evidence.ua), secure),
+            Action.CHALLENGE, not shadow, shadow, policy.name, score, verdict, reasons, fp, set_cookie=cookie
         )
 
     def _apply(
@@ -384,10 +376,8 @@ class Engine:
         )
 
 
-# Requests before the site's shape is known, and the share of page views below which botwall takes it that it sees
-# only an API (the pages are served elsewhere).
-_SITE_WARMUP = 50.0
-_SITE_PAGES = 0.02
+# The share of page views below which botwall takes it that it sees only an API (the pages are served elsewhere).
+_SITE_PAGES = 0.1
 
 # Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
 _CHALLENGE_MEMORY = 60.0

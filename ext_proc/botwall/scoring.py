@@ -78,6 +78,10 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
 # Rule weight from which one reason alone is a signature: the model's score cannot go under it (the default block
 # threshold), and a challenge is not offered (a tool that announces itself is refused outright).
 SIGNATURE = 70
+# What the request's own shape weighs (user-agent, header and TLS reasons together), from which it is a floor under
+# the model's score too: a browser's user-agent on a library's headers is a tool on every request, the first included.
+TOOL_FLOOR = 90
+TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 
 
 class RuleScorer:

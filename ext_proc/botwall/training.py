@@ -102,6 +102,18 @@ def label(record: Record) -> int:
 _BROWSER, _LOGIN, _IP_REQUESTS, _FP_COLD = (
     FEATURE_NAMES.index(name) for name in ("ua_browser", "login", "ip_requests", "fp_cold")
 )
+# What a browser's own request never shows: a tool's header order or TLS behind a browser's user-agent.
+_TELLS = tuple(
+    FEATURE_NAMES.index(name)
+    for name in (
+        "hdr_library_order",
+        "hdr_order_mismatch",
+        "hdr_client_hints_mismatch",
+        "hdr_sec_fetch_inconsistent",
+        "tls_known_tool",
+        "tls_ua_mismatch",
+    )
+)
 
 
 def teaches(record: Record) -> bool:
@@ -109,15 +121,17 @@ def teaches(record: Record) -> bool:
 
     Low-and-slow ATO's GET of the login page from a fresh residential address with a fresh real browser is one; so
     is a browser-headed crawler's first page or API call from a new address before its fingerprint has any volume of
-    cold requests (`behaviour.is_cold`). Learning those as automation teaches the model to distrust every first
-    visit and every phone that changes address; the same bots' later requests, where the tells are, are kept, and so
-    are login attempts.
+    cold requests (`behaviour.is_cold`), unless its headers or TLS give away a tool behind the browser's user-agent.
+    Learning those as automation teaches the model to distrust every first visit and every phone that changes
+    address; the same bots' later requests, where the tells are, are kept, and so are login attempts.
     """
     if record.labels.intent != "bad":
         return True
     if record.labels.persona == "ato-slow" and record.method == "GET":
         return False
     f = record.features
+    if any(f[i] for i in _TELLS):
+        return True  # a tool behind a browser's user-agent: not a person's request, however first it is
     return not (f[_BROWSER] and not f[_LOGIN] and f[_IP_REQUESTS] <= 1 and f[_FP_COLD] < 5.0)
 
 

@@ -232,3 +232,27 @@ def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:
     assert all(teaches(r) for r in records if r.labels.intent == "human")
     _, _, w = arrays(records)
     assert 0.0 == w[records.index(monitor[0])]
+
+
+def test_a_tool_behind_a_browser_user_agent_teaches_from_its_first_request() -> None:
+    """A stuffer's first request with a browser's user-agent but a library's header order is not a person's first
+    request: it keeps its weight (the model once scored curl disguised as Firefox 20 on its first request)."""
+    from botwall.training import teaches
+
+    scenario = Scenario(seed=9, mix={"human": 5, "stuffer": 3}, duration=900.0, users=40)
+    clock = FakeClock(0.0)
+    records = list(run(scenario, make_engine(training_config(load_config(None)), clock=clock), clock))
+    library_order = FEATURE_NAMES.index("hdr_library_order")
+    ua_browser, login, ip_requests = (FEATURE_NAMES.index(n) for n in ("ua_browser", "login", "ip_requests"))
+    # A stuffer fetching the login form first from a fresh address, with a browser's user-agent in a library's order.
+    first_gets = [
+        r
+        for r in records
+        if r.labels.persona == "stuffer"
+        and r.features[ua_browser]
+        and r.features[library_order]
+        and not r.features[login]
+        and r.features[ip_requests] <= 1
+    ]
+    assert first_gets
+    assert all(teaches(r) for r in first_gets)

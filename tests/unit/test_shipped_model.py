@@ -103,6 +103,22 @@ def test_a_phone_that_changes_networks_mid_visit(pause: float) -> None:
     assert (0, True) == (visit.challenged, max(scores) < 70), scores
 
 
+def test_curl_disguised_as_firefox_is_refused_from_its_first_request() -> None:
+    """The README's demo: curl with Firefox's user-agent, on a freshly started botwall, is refused at once (a
+    challenge it cannot pass, then a block), never let through."""
+    config = load_config(None)
+    engine = Engine(config, scorer=scorer_for(config.model), clock=FakeClock(1000.0))
+    headers = [
+        ("host", "127.0.0.1:8080"),
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+        ("accept", "text/html"),
+        ("accept-language", "en"),
+    ]
+    pseudo = [(":method", "GET"), (":path", "/"), (":authority", "127.0.0.1:8080"), (":scheme", "http")]
+    actions = [engine.decide(build_view([*pseudo, *headers], {SOURCE_ADDRESS: "127.0.0.1:5555"})) for _ in range(3)]
+    assert [Action.CHALLENGE, Action.BLOCK, Action.BLOCK] == [d.action for d in actions], [d.score for d in actions]
+
+
 def test_rules_are_still_one_setting_away() -> None:
     """`model: {scorer: rules}` gives the same curl the rule weighting's score, and the browser nothing."""
     config = load_config(None)

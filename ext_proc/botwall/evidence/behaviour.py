@@ -266,6 +266,22 @@ def _shrunk(part: float, whole: float, prior: float) -> float:
     return (part + _PRIOR * prior) / (whole + _PRIOR)
 
 
+# Pseudo-requests behind the site's shares, at the shape of a site whose pages pass through botwall and whose people
+# hold its cookie: a freshly started botwall judges its first requests as on such a site, not as on one without
+# pages or cookies, until its own traffic says otherwise.
+_SITE_PRIOR = 10.0
+_SITE_PAGE_SHARE = 0.3
+_SITE_TOKEN_SHARE = 0.8
+
+
+def site_shares(site: ClientWindow) -> tuple[float, float]:
+    """The site's recent share of page views, and of requests holding botwall's cookie (shrunk to a full site's)."""
+    kinds = site.pages + site.apis + site.assets
+    pages = (site.pages + _SITE_PRIOR * _SITE_PAGE_SHARE) / (kinds + _SITE_PRIOR)
+    tokens = (site.long - site.no_cookie + _SITE_PRIOR * _SITE_TOKEN_SHARE) / (site.long + _SITE_PRIOR)
+    return pages, tokens
+
+
 def snapshot(
     now: float,
     ip: ClientWindow,
@@ -315,8 +331,8 @@ def snapshot(
         token_networks=distinct(token.networks) if token is not None else 0,
         token_paths=distinct(token.paths) if token is not None else 0,
         token_rate_medium=token.rates(now)[1] if token is not None else 0.0,
-        site_page_share=_ratio(site.pages, site.pages + site.apis + site.assets) if site is not None else 0.0,
-        site_token_share=1.0 - _ratio(site.no_cookie, site.long) if site is not None else 0.0,
+        site_page_share=site_shares(site)[0] if site is not None else _SITE_PAGE_SHARE,
+        site_token_share=site_shares(site)[1] if site is not None else _SITE_TOKEN_SHARE,
     )
 
 

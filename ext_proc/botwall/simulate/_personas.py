@@ -514,11 +514,14 @@ def _catalogue_paths(rng: random.Random, catalogue: int, api_share: float) -> li
 
 def scraper_library(world: World, rng: random.Random, campaign: str) -> Script:
     """A catalogue scraper on an HTTP library (or a bare script sending no user-agent) from one to four hosting
-    addresses, or residential proxy exits, at a machine's steady pace."""
+    addresses, or residential proxy exits, at a machine's steady pace; four in ten set a browser's user-agent on the
+    library's own headers."""
     name = rng.choice(
         ("python-requests", "python-httpx", "python-aiohttp", "go-net-http", "curl", "node-fetch", "wget", "bare")
     )
     client = clients.bare_script() if name == "bare" else clients.tool(name)
+    if name != "bare" and rng.random() < 0.4:
+        client = clients.with_user_agent(client, clients.user_agent(clients.random_browser(rng)))
     ips = net.pool(rng, net.HOSTING if rng.random() < 0.7 else net.RESIDENTIAL_PROXY, rng.randint(1, 4))
     gap = rng.uniform(0.2, 3.0)
     paths = _catalogue_paths(rng, world.shop.catalogue, rng.uniform(0.0, 1.0))

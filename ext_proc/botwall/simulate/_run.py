@@ -242,30 +242,23 @@ def run(scenario: Scenario, engine: Engine, clock: FakeClock) -> Iterator[Record
             # Served without botwall: no record, no windows; the client gets the shop's answer.
             status, cookies = world.shop.respond(request.method, request.path, _cookie_header(request), request.body)
             reply = Reply(status, cookies, False)
-            try:
-                delay, nxt = actor.script.send(reply)
-            except StopIteration:
-                continue
-            if scenario.pause_cap is not None:
-                delay = min(delay, scenario.pause_cap[1 if actor.is_bot else 0])
-            heapq.heappush(queue, (t + max(0.0, delay), seq, index, nxt))
-            seq += 1
-            continue
-        keeps = index in keepers
-        if keeps and actor.is_bot and index in jars and request_refused.get(index):
-            del jars[index]  # a refused bot starts a new session: an empty cookie jar
-        record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jars.get(index, ""))
-        if keeps and issued:
-            jars[index] = issued
-        if keeps and record.action == Action.CHALLENGE and record.mitigated:
-            yield replace(record, mitigated=False)
-            t += _RELOAD
-            clock.now = max(clock.now, origin + t)
-            record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jars[index])
-            if issued:
+        else:
+            keeps = index in keepers
+            if keeps and actor.is_bot and index in jars and request_refused.get(index):
+                del jars[index]  # a refused bot starts a new session: an empty cookie jar
+            jar = jars.get(index, "")
+            record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jar)
+            if keeps and issued:
                 jars[index] = issued
-        request_refused[index] = record.mitigated
-        yield record
+            if keeps and record.action == Action.CHALLENGE and record.mitigated:
+                yield replace(record, mitigated=False)
+                t += _RELOAD
+                clock.now = max(clock.now, origin + t)
+                record, reply, issued = _process(engine, world.shop, request, actor, t, ids, scenario.ja4, jars[index])
+                if issued:
+                    jars[index] = issued
+            request_refused[index] = record.mitigated
+            yield record
         try:
             delay, nxt = actor.script.send(reply)
         except StopIteration:
