@@ -111,11 +111,12 @@ def fixed_rate(setup: Setup, rate: int, seconds: int, workers: int = 10) -> dict
 
 
 def bench_config(workdir: Path, scorer: str = "model") -> Path:
-    """The embedded defaults without the score-based block: a load generator hammering from one IP *is* a bot, and
-    blocked requests skip the response phase, so with it botwall would measure cheap 403s. Every pillar, the scorer
-    (the shipped model, or the rule weighting), the tagging and the other policies still run on every request."""
+    """The embedded defaults without the score-based challenge and block: a load generator hammering from one IP *is*
+    a bot, and refused requests skip the response phase, so with them botwall would measure cheap 403s. Every pillar,
+    the scorer (the shipped model, or the rule weighting), the tagging, the other policies and botwall's cookie (the
+    load keeps none, so every response hands one out) still run on every request."""
     data = yaml.safe_load(DEFAULT_CONFIG_YAML)
-    data["policies"] = [p for p in data["policies"] if p["name"] != "block-bots"]
+    data["policies"] = [p for p in data["policies"] if p["name"] not in ("challenge-bots", "block-bots")]
     data["model"] = {"scorer": scorer}
     path = workdir / f"bench-botwall-{scorer}.yaml"
     path.write_text(yaml.safe_dump(data))
