@@ -277,9 +277,13 @@ class Engine:
         context.fp.observe_response(status, login, failed, new_session)
         return outcome
 
-    def response_cookie(self, context: RequestContext, status: int) -> str:
-        """botwall's token for the response to a page request without one ("" when none is due)."""
-        if not context.issue_cookie or status >= 400:
+    def response_cookie(self, context: RequestContext, status: int, cache_control: str = "") -> str:
+        """botwall's token for the response to a page request without one ("" when none is due).
+
+        Never on a response a shared cache may store (`public`, `s-maxage`, or `max-age` without `private`): a CDN
+        in front of Envoy would hand that one token to everybody.
+        """
+        if not context.issue_cookie or status >= 400 or shared_cacheable(cache_control):
             return ""
         return self.cookies.set_cookie(context.software, context.secure)
 
@@ -381,6 +385,14 @@ _SITE_PAGES = 0.1
 
 # Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
 _CHALLENGE_MEMORY = 60.0
+
+
+def shared_cacheable(cache_control: str) -> bool:
+    """True when a `Cache-Control` value lets a shared cache store the response."""
+    value = cache_control.lower()
+    if "private" in value or "no-store" in value:
+        return False
+    return "public" in value or "s-maxage" in value or "max-age" in value
 
 
 def _bucket_key(policy: str, spec: ThrottleSpec, view: RequestView, fp: str) -> str:

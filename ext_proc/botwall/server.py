@@ -124,13 +124,16 @@ class StreamProcessor:
             try:
                 status = 0
                 cookies = []
+                cache_control = ""
                 for h in request.response_headers.headers.headers:
                     if h.key == ":status":
                         status = int(h.raw_value) if h.raw_value.isdigit() else 0
                     elif h.key == "set-cookie":
                         cookies.append(h.raw_value.decode("latin-1"))
+                    elif h.key == "cache-control":
+                        cache_control = h.raw_value.decode("latin-1")
                 self._engine.record_response(self._context, status, cookies)
-                set_cookie = self._engine.response_cookie(self._context, status)
+                set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
                 log.exception("response_headers_failed")

@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from botwall import testing
-from botwall._envoy_api import ExternalProcessorStub, ProcessingRequest
+from botwall._envoy_api import ExternalProcessorStub, ProcessingRequest, ProcessingResponse
 from botwall.config import parse_yaml
 from botwall.engine import Engine
 from botwall.events import DecisionLog
@@ -108,6 +108,23 @@ async def test_full_stream_with_response_headers() -> None:
         [request_headers("/", headers=BROWSER), response_headers(200, [("content-type", "text/html")])]
     )
     assert ["request_headers", "response_headers"] == [r.WhichOneof("response") for r in responses]
+
+
+async def test_page_response_carries_botwall_cookie_unless_a_shared_cache_may_keep_it() -> None:
+    """A page's response gets botwall's cookie appended (never replacing the upstream's); a publicly cacheable one
+    gets none."""
+
+    def cookies(response: ProcessingResponse) -> list[tuple[str, bool]]:
+        mutation = response.response_headers.response.header_mutation
+        return [(h.header.key, h.append.value) for h in mutation.set_headers]
+
+    private = await StreamDriver(_servicer()).run(
+        [request_headers("/", headers=BROWSER), response_headers(200, [("content-type", "text/html")])]
+    )
+    public = await StreamDriver(_servicer()).run(
+        [request_headers("/", headers=BROWSER), response_headers(200, [("cache-control", "public, max-age=300")])]
+    )
+    assert ([("set-cookie", True)], []) == (cookies(private[1]), cookies(public[1]))
 
 
 async def test_stream_starting_with_response_headers_passes() -> None:

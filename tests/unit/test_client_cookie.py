@@ -135,3 +135,22 @@ def test_one_cookie_from_many_networks_is_a_proxy_pool() -> None:
     reasons = [engine.decide(_view([*BROWSER, ("cookie", cookie)], ip=ip)).reasons for ip in NETWORKS]
     assert [False] * 5 + [True] == ["beh:cookie-many-networks" in r for r in reasons]
     assert 70 <= engine.decide(_view([*BROWSER, ("cookie", cookie)], ip=NETWORKS[1])).score
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "issued"),
+    [
+        ("", True),
+        ("private, max-age=600", True),
+        ("no-store", True),
+        ("no-cache", True),
+        ("public, max-age=300", False),
+        ("max-age=60", False),
+        ("s-maxage=600", False),
+    ],
+)
+def test_no_cookie_on_a_response_a_shared_cache_may_store(cache_control: str, issued: bool) -> None:
+    """A CDN in front of Envoy would hand one cached token to everybody: such responses carry none."""
+    engine = _engine("model: {scorer: rules}\n")
+    _, context = engine.evaluate(_view(BROWSER))
+    assert issued == bool(engine.response_cookie(context, 200, cache_control))
