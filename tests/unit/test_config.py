@@ -10,7 +10,7 @@ from botwall.config import Action, ConfigError, load_config, parse_yaml
 
 
 def test_defaults_load() -> None:
-    """The embedded defaults validate and hold the three starter policies in order."""
+    """The embedded defaults validate and hold the four starter policies in order."""
     config = load_config(None)
     names = ["honeytrap-wp-login", "challenge-bots", "block-bots", "login-throttle"]
     assert names == [p.name for p in config.policies]
