@@ -35,7 +35,7 @@ from botwall.features import Evidence
 from botwall.fingerprint import fingerprint, software
 from botwall.infra import SPOOFED, VERIFIED, InfraSettings, IpInfo, IpIntel, load_ip_intel
 from botwall.request import RequestView
-from botwall.scoring import DEFAULT_WEIGHTS, SIGNATURE, RuleScorer, Score, Scorer
+from botwall.scoring import RuleScorer, Score, Scorer, signature_weight
 from botwall.store import Store, create_store, retry_after_seconds
 
 
@@ -257,8 +257,7 @@ class Engine:
             view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token)
         )
         issue = kind == "page" and not token and self.config.client_cookie.issue
-        secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
-        return evidence, RequestContext(ip_window, fp_window, route, login, account, client, issue, secure)
+        return evidence, RequestContext(ip_window, fp_window, route, login, account, client, issue, _https(view))
 
     def record_response(self, context: RequestContext, status: int, set_cookies: list[str]) -> str:
         """Feed a response back into the windows; returns the login outcome (or "" when not a login)."""
@@ -334,11 +333,10 @@ class Engine:
         shadow = self.config.shadow or policy.shadow
         fp = evidence.fingerprint
         key = (view.client_ip, fp, view.path)
-        signature = bool(reasons) and DEFAULT_WEIGHTS.get(reasons[0], 10) >= SIGNATURE
         challengeable = (
             view.method in ("GET", "HEAD")
             and evidence.kind == "page"
-            and not signature
+            and not signature_weight(reasons)
             and self.config.client_cookie.issue
             and key not in self._challenged
         )
@@ -346,8 +344,7 @@ class Engine:
             return Decision(Action.BLOCK, not shadow, shadow, policy.name, score, verdict, reasons, fp)
         if not shadow:
             self._challenged[key] = True
-        secure = view.scheme == "https" or view.header("x-forwarded-proto") == "https"
-        cookie = self.cookies.set_cookie(software(view, evidence.ua), secure)
+        cookie = self.cookies.set_cookie(software(view, evidence.ua), _https(view))
         return Decision(
             Action.CHALLENGE, not shadow, shadow, policy.name, score, verdict, reasons, fp, set_cookie=cookie
         )
@@ -385,6 +382,11 @@ _SITE_PAGES = 0.1
 
 # Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
 _CHALLENGE_MEMORY = 60.0
+
+
+def _https(view: RequestView) -> bool:
+    """The client reached us over HTTPS (botwall's cookie is then `Secure`)."""
+    return view.scheme == "https" or view.header("x-forwarded-proto") == "https"
 
 
 def shared_cacheable(cache_control: str) -> bool:

@@ -34,7 +34,7 @@ class Evidence:
     behaviour: BehaviourEvidence
     login: LoginAttempt | None
     reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
-    token: bool = False  # the request carries botwall's client cookie, valid for this fingerprint
+    token: bool = False  # the request carries botwall's client cookie, valid for this client software
 
 
 def _f(flag: bool) -> float:

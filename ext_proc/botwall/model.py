@@ -25,7 +25,7 @@ import structlog
 
 from botwall.config import ModelSettings
 from botwall.features import FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
-from botwall.scoring import DEFAULT_WEIGHTS, SIGNATURE, TOOL_FLOOR, TOOL_PREFIXES, RuleScorer, Score, Scorer
+from botwall.scoring import DEFAULT_WEIGHTS, TOOL_FLOOR, TOOL_PREFIXES, RuleScorer, Score, Scorer, signature_weight
 
 log = structlog.get_logger("botwall.model")
 
@@ -125,9 +125,8 @@ class OnnxScorer:
         # A signature (one reason that on its own weighs a block, such as an automation user-agent or a crawler
         # outside its published ranges), and a request whose own shape adds up to a tool's, are floors the model
         # cannot argue below: the simulated traffic it learned from cannot hold every place such a client comes from.
-        top = w.get(reasons[0], 10) if reasons else 0
         tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
-        floor = max(top if top >= SIGNATURE else 0, tool if tool >= TOOL_FLOOR else 0)
+        floor = max(signature_weight(reasons, w), tool if tool >= TOOL_FLOOR else 0)
         score = min(100, max(0, int(value + 0.5)))
         return Score(max(score, floor), reasons)
 

@@ -84,6 +84,12 @@ TOOL_FLOOR = 90
 TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 
 
+def signature_weight(ranked: tuple[str, ...], weights: Mapping[str, int] = DEFAULT_WEIGHTS) -> int:
+    """The weight of the strongest reason (`ranked` is ordered by weight) when it is a signature, else 0."""
+    top = weights.get(ranked[0], 10) if ranked else 0
+    return top if top >= SIGNATURE else 0
+
+
 class RuleScorer:
     """Sums the weights of the reason codes that fired: a placeholder until the model arrives, and its fallback."""
 

@@ -23,7 +23,7 @@ import pytest
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.simulate import PERSONAS, Reply, Scenario, build_world
 from botwall.simulate._personas import Script
-from botwall.simulate._run import KEEPS_COOKIES, _with_cookie
+from botwall.simulate._run import KEEPS_COOKIES, with_cookie
 
 from .conftest import Stack, StackFactory
 
@@ -83,14 +83,14 @@ def _play(stack: Stack, persona: str, script: Script, deadline: float, tally: Ta
             if time.monotonic() > deadline:
                 return
             headers = [*request.headers, ("x-forwarded-for", request.ip), ("x-forwarded-proto", "https")]
-            sent = _with_cookie(list(headers), jar) if jar else headers
+            sent = with_cookie(list(headers), jar) if jar else headers
             response = stack.request(request.path, method=request.method, headers=sent, body=request.body)
             issued = _botwall_cookie(response.set_cookies)
             if keeps and issued:
                 jar = issued
                 if response.status == 403:  # the challenge: the browser reloads the page with the cookie
                     tally.add(persona, request.ip, CHALLENGED)
-                    sent = _with_cookie(list(headers), jar)
+                    sent = with_cookie(list(headers), jar)
                     response = stack.request(request.path, method=request.method, headers=sent, body=request.body)
             tally.add(persona, request.ip, response.status)
             shop_cookies = tuple(c for c in response.set_cookies if not c.startswith(BOTWALL_COOKIE))

@@ -297,6 +297,7 @@ def snapshot(
     ip_short, ip_medium, ip_long = ip.rates(now)
     kinds = ip.pages + ip.apis + ip.assets
     fp_kinds = fp.pages + fp.apis + fp.assets
+    site_pages, site_tokens = site_shares(site) if site is not None else (_SITE_PAGE_SHARE, _SITE_TOKEN_SHARE)
     return BehaviourEvidence(
         cold=cold,
         ip_rate_short=ip_short,
@@ -331,8 +332,8 @@ def snapshot(
         token_networks=distinct(token.networks) if token is not None else 0,
         token_paths=distinct(token.paths) if token is not None else 0,
         token_rate_medium=token.rates(now)[1] if token is not None else 0.0,
-        site_page_share=site_shares(site)[0] if site is not None else _SITE_PAGE_SHARE,
-        site_token_share=site_shares(site)[1] if site is not None else _SITE_TOKEN_SHARE,
+        site_page_share=site_pages,
+        site_token_share=site_tokens,
     )
 
 

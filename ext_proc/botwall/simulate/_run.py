@@ -273,7 +273,7 @@ def _cookie_header(request: Request) -> str:
     return next((v for n, v in request.headers if n == "cookie"), "")
 
 
-def _with_cookie(headers: list[tuple[str, str]], jar: str) -> list[tuple[str, str]]:
+def with_cookie(headers: list[tuple[str, str]], jar: str) -> list[tuple[str, str]]:
     """The request's headers with botwall's cookie added where the browser puts its Cookie header."""
     for i, (name, value) in enumerate(headers):
         if name == "cookie":
@@ -298,7 +298,7 @@ def _process(
     pseudo = [(":authority", HOST), (":path", request.path), (":method", request.method), (":scheme", "https")]
     headers = list(request.headers)
     if jar:
-        headers = _with_cookie(headers, jar)
+        headers = with_cookie(headers, jar)
     if request.body is not None:
         headers.append(("content-length", str(len(request.body))))
     # What Envoy's connection manager adds before ext_proc sees the request.
@@ -316,7 +316,6 @@ def _process(
     evidence, context = engine.evidence(view, route, attempt)
     decision = engine.decide_evidence(view, evidence)
     features = vectorize(evidence)
-    issued = ""
     if decision.mitigates:
         status = decision.deceive.status if decision.deceive is not None else _REFUSALS.get(decision.action, 403)
         reply = Reply(status, (), True)
