@@ -79,14 +79,16 @@ def _engine(config: Config) -> Engine:
 
 
 async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
-    from botwall.events import DecisionLog
+    from botwall.events import DecisionLog, start_flushing
     from botwall.model import OnnxScorer, start_watching, watch_interval
     from botwall.server import serve_until_signal, start_server
     from botwall.stack import write_ready_file
 
     config = engine.config
-    running = await start_server(engine, DecisionLog(config.decision_log), listen)
+    decision_log = DecisionLog(config.decision_log)
+    running = await start_server(engine, decision_log, listen)
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
+    flushing = start_flushing(decision_log)
     log = structlog.get_logger("botwall")
     log.info(
         "serving",
@@ -99,7 +101,11 @@ async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
     )
     if ready_file:
         write_ready_file(Path(ready_file), running.port)
-    await serve_until_signal(running)
+    try:
+        await serve_until_signal(running)
+    finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
+        flushing.cancel()
+        decision_log.flush()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -152,9 +152,19 @@ class StateSettings:
 
 @dataclass(frozen=True, slots=True)
 class DecisionLogSettings:
-    """Which decisions are logged: every enforced or shadowed action, and a sample of allowed requests."""
+    """Which decisions are logged, and how repeats are folded so an attack cannot fill the disk.
+
+    Every enforced or shadowed action and every login is logged, a sample of allowed requests too. Within each
+    interval, the first `full_lines_per_key` decisions of a key (fingerprint, action, policy, top reason, login
+    route) are written in full and the rest counted into one aggregate line at the interval's end; past `max_keys`
+    keys in an interval, decisions are only counted, into one overflow line.
+    """
 
     allow_sample_rate: float = 0.01
+    interval_seconds: float = 10.0  # length of an aggregation interval
+    full_lines_per_key: int = 3  # decisions of one key written in full per interval; the rest are counted
+    max_keys: int = 100  # keys tracked per interval; decisions of further keys fold into one overflow line
+    sample_size: int = 5  # distinct client addresses, paths and usernames kept in an aggregate line
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,8 +513,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         max_entries=r.integer(s.get("max_entries", 100_000), "state.max_entries", 100, 100_000_000),
         ttl_seconds=r.number(s.get("ttl_seconds", 900), "state.ttl_seconds", 1, 7 * 86_400),
     )
-    d = r.mapping(m.get("decision_log", {}), "decision_log", {"allow_sample_rate"})
-    log = DecisionLogSettings(r.number(d.get("allow_sample_rate", 0.01), "decision_log.allow_sample_rate", 0, 1))
+    log = _parse_decision_log(r, m.get("decision_log", {}))
     raw_policies = m.get("policies", [])
     if not isinstance(raw_policies, list):
         raise r.fail("policies", "a list of policies", raw_policies)
@@ -540,6 +549,22 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         decision_log=log,
         policies=policies,
         login_routes=login_routes,
+    )
+
+
+def _parse_decision_log(r: _Reader, raw: object) -> DecisionLogSettings:
+    keys = {"allow_sample_rate", "interval_seconds", "full_lines_per_key", "max_keys", "sample_size"}
+    d = r.mapping(raw, "decision_log", keys)
+    base = DecisionLogSettings()
+    key = "decision_log."
+    return DecisionLogSettings(
+        allow_sample_rate=r.number(d.get("allow_sample_rate", base.allow_sample_rate), key + "allow_sample_rate", 0, 1),
+        interval_seconds=r.number(d.get("interval_seconds", base.interval_seconds), key + "interval_seconds", 1, 3600),
+        full_lines_per_key=r.integer(
+            d.get("full_lines_per_key", base.full_lines_per_key), key + "full_lines_per_key", 1, 1000
+        ),
+        max_keys=r.integer(d.get("max_keys", base.max_keys), key + "max_keys", 1, 100_000),
+        sample_size=r.integer(d.get("sample_size", base.sample_size), key + "sample_size", 0, 50),
     )
 
 

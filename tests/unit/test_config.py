@@ -99,3 +99,33 @@ def test_shipped_example_configs_validate() -> None:
     assert files, "config/ holds example configs"
     for path in files:
         assert str(path) == load_config(path).source
+
+
+def test_decision_log_settings_parse() -> None:
+    """Every decision_log key reaches the typed settings, and omitted keys keep the defaults."""
+    text = "decision_log: {allow_sample_rate: 0.5, interval_seconds: 30, full_lines_per_key: 2, max_keys: 50}"
+    log = parse_yaml(text, "t.yaml").decision_log
+    assert (0.5, 30.0, 2, 50, 5) == (
+        log.allow_sample_rate,
+        log.interval_seconds,
+        log.full_lines_per_key,
+        log.max_keys,
+        log.sample_size,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("decision_log: {interval_seconds: 0}", "bad.yaml: decision_log.interval_seconds: expected a number from 1"),
+        ("decision_log: {full_lines_per_key: 0}", "bad.yaml: decision_log.full_lines_per_key: expected an integer"),
+        ("decision_log: {max_keys: true}", "bad.yaml: decision_log.max_keys: expected an integer from 1 to 100000"),
+        ("decision_log: {sample_size: 51}", "bad.yaml: decision_log.sample_size: expected an integer from 0 to 50"),
+        ("decision_log: {burst: 3}", "bad.yaml: decision_log.burst: expected one of the keys"),
+    ],
+)
+def test_decision_log_errors_name_the_key(text: str, message: str) -> None:
+    """A bad decision_log value raises ConfigError naming the file, the key and what was expected."""
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml(text, "bad.yaml")
+    assert str(caught.value).startswith(message), str(caught.value)
