@@ -26,7 +26,11 @@ from botwall.config import ClientCookieSettings
 
 SECRET_ENV = "BOTWALL_COOKIE_SECRET"  # noqa: S105 - the name of the variable, not a secret
 _MAC_BYTES = 16
+_MAC_CHARS = 22  # unpadded base64 of 16 bytes
 _NONCE_BYTES = 9
+_ISSUED_DIGITS = 12  # hex seconds: enough until the year 10889
+_HEX = frozenset("0123456789abcdef")
+_MAX_TRIES = 4  # copies of botwall's cookie checked per request (a stale one on another path, a new one)
 
 
 def _b64(raw: bytes) -> str:
@@ -82,16 +86,20 @@ class CookieSigner:
         """The valid token the `Cookie` header carries for this client software, or ""."""
         if self._prefix not in cookie_header:
             return ""
+        tries = 0
         for part in cookie_header.split(";"):
             part = part.strip()
             if not part.startswith(self._prefix):
                 continue
+            tries += 1
+            if tries > _MAX_TRIES:
+                break  # a browser sends one; checking hundreds of forged copies would cost a MAC each
             issued, _, rest = part[len(self._prefix) :].partition(".")
             nonce, _, mac = rest.partition(".")
-            try:
-                age = self._clock() - int(issued, 16)
-            except ValueError:
+            # Checked before conversion: a forged time of hundreds of hex digits overflows float arithmetic.
+            if not 0 < len(issued) <= _ISSUED_DIGITS or not _HEX.issuperset(issued) or len(mac) != _MAC_CHARS:
                 continue
+            age = self._clock() - int(issued, 16)
             if not -60 <= age <= self.settings.ttl_seconds + 60:  # a minute of clock skew between replicas
                 continue
             if nonce and hmac.compare_digest(mac, self._mac(issued, nonce, client)):

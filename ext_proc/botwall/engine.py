@@ -154,8 +154,12 @@ def ip_reasons(ip: IpInfo, crawler: str) -> list[str]:
 
 
 def header_reasons(view: RequestView) -> list[str]:
-    """Header reasons the shape analyzer leaves to us: every real browser and most libraries send `accept`."""
-    return [] if "accept" in view.by_name else ["hdr:no-accept"]
+    """Header reasons the shape analyzer leaves to us: a value over its bound (no real client sends one), and a
+    missing `accept` (every real browser and most libraries send it)."""
+    out = ["hdr:malformed-value"] if view.oversized else []
+    if "accept" not in view.by_name:
+        out.append("hdr:no-accept")
+    return out
 
 
 class Engine:

@@ -1,11 +1,12 @@
 """The behavioural fingerprint: a stable client ID that survives IP rotation.
 
 It hashes what a client cannot cheaply change between requests without changing tools: the TLS fingerprint, the
-shape of its headers (names in order), its user-agent family and major version (not the full string, so a minor
-browser update or a rotated build number keeps the ID), and its language and encoding preferences. Volatile headers
-(cookies, lengths, proxies' additions, fetch metadata that varies by request kind) are left out so one client keeps
-one ID across pages and sessions. People on the same browser build and locale can share an ID: the behaviour
-features read it as a shared key (how many IPs use it, how many of its logins fail), never as one person.
+shape of its headers (the standard names it sends, in order), its user-agent family and major version (not the full
+string, so a minor browser update or a rotated build number keeps the ID), and its language and encoding preferences.
+Volatile headers (cookies, lengths, proxies' additions, fetch metadata that varies by request kind) and names no
+standard client sends are left out, so one client keeps one ID across pages and sessions. People on the same browser
+build and locale can share an ID: the behaviour features read it as a shared key (how many IPs use it, how many of
+its logins fail), never as one person.
 """
 
 from __future__ import annotations
@@ -15,36 +16,42 @@ import hashlib
 from botwall.evidence.useragent import UserAgentInfo
 from botwall.request import RequestView
 
-# Headers whose presence depends on the request or on proxies rather than on the client software.
-_VOLATILE = frozenset(
+# Header names that describe the client software (which it sends, and in which order), as browsers and HTTP
+# libraries send them. Every other name is left out of the shape: names that depend on the request or on proxies
+# (cookie, content-type, referer, origin, forwarding headers, fetch metadata that varies by request kind), and names
+# no standard client sends, so a client adding a random header name per request does not mint a new fingerprint
+# each time (that evaded a throttle keyed on the fingerprint).
+_CLIENT_NAMES = frozenset(
     {
-        "cookie",
-        "content-length",
-        "content-type",
-        "authorization",
-        "referer",
-        "origin",
-        "if-none-match",
-        "if-modified-since",
-        "cache-control",
-        "pragma",
-        "x-request-id",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-real-ip",
-        "forwarded",
-        "via",
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "connection",
+        "device-memory",
+        "dnt",
+        "downlink",
+        "dpr",
+        "ect",
+        "keep-alive",
+        "priority",
+        "purpose",
+        "rtt",
+        "save-data",
+        "sec-gpc",
+        "sec-purpose",
+        "te",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "viewport-width",
+        "x-requested-with",
     }
 )
 
 
 def header_shape(view: RequestView) -> str:
     """The client's stable header names in arrival order, comma-joined."""
-    return ",".join(
-        name
-        for name, _ in view.headers
-        if name not in _VOLATILE and not name.startswith(("x-envoy-", "x-botwall-", "sec-fetch-"))
-    )
+    return ",".join(name for name, _ in view.headers if name in _CLIENT_NAMES or name.startswith("sec-ch-"))
 
 
 def _agent(ua: UserAgentInfo) -> str:

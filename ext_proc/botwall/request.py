@@ -1,7 +1,15 @@
-"""RequestView: what botwall knows about one HTTP request, built once from Envoy's first message."""
+"""RequestView: what botwall knows about one HTTP request, built once from Envoy's first message.
+
+Everything botwall reads later is bounded here, before any parsing: a header value longer than any real client sends
+is cut to its bound and named in `RequestView.oversized` (evidence in its own right: `hdr:malformed-value`), so no
+analyzer ever sees an unbounded string. The path used for matching is normalised the way Envoy's `normalize_path`
+and `merge_slashes` do (percent-encoded unreserved characters decoded, dot segments removed, repeated slashes merged),
+so `/api/%6cogin` and `//api/./login` meet the same login route and policies as `/api/login`.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +21,23 @@ SOURCE_ADDRESS = "source.address"
 JA4_ATTRIBUTE = "filter_state['botwall.ja4']"
 JA3_ATTRIBUTE = "filter_state['botwall.ja3']"
 REQUEST_ATTRIBUTES = (SOURCE_ADDRESS, JA4_ATTRIBUTE, JA3_ATTRIBUTE)
+
+# Bounds, in characters, on what one request may carry into the pipeline. Real clients stay far below them (the
+# longest browser and in-app user-agents are about 500 characters); Envoy's own limits (60 KiB of headers, 100
+# headers by default) still apply before these.
+MAX_USER_AGENT = 1024
+MAX_COOKIE = 16_384
+MAX_VALUE = 8192  # any other header value
+MAX_PATH = 8192  # the path and the query string, each
+MAX_HEADERS = 128
+MAX_CLIENT_HINT = 512  # real `sec-ch-ua` values are about 100 characters
+_LIMITS = {
+    "user-agent": MAX_USER_AGENT,
+    "cookie": MAX_COOKIE,
+    "sec-ch-ua": MAX_CLIENT_HINT,
+    "sec-ch-ua-full-version-list": MAX_CLIENT_HINT,
+    "accept-language": MAX_USER_AGENT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +54,9 @@ class RequestView:
     ja4: str = ""
     ja3: str = ""
     by_name: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # What was over its bound and cut: header names, ":path", ":query", or "headers" (too many of them).
+    oversized: tuple[str, ...] = ()
+    raw_path: str = ""  # the path as the client sent it, before normalisation ("" when it needed none)
 
     def header(self, name: str, default: str = "") -> str:
         """First value of a header (lower-case name), or `default`."""
@@ -43,6 +71,37 @@ def strip_port(address: str) -> str:
     if address.count(":") == 1:
         return address.rsplit(":", 1)[0]
     return address  # a bare IPv6 address or an IPv4 address without a port
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _unescape_unreserved(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def normalize_path(path: str) -> str:
+    """The path as Envoy's `normalize_path` and `merge_slashes` leave it (RFC 3986 section 6.2.2).
+
+    Percent-encoded unreserved characters are decoded (other escapes keep their meaning, upper-cased), repeated
+    slashes merged, and `.` and `..` segments removed; a `..` never climbs above the root.
+    """
+    if "%" in path:
+        path = _ESCAPE.sub(_unescape_unreserved, path)
+    if not path.startswith("/") or ("//" not in path and "/." not in path):
+        return path  # nothing to do (or not an origin-form path, such as `*`)
+    out: list[str] = []
+    segments = path.split("/")
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment not in (".", ""):
+            out.append(segment)
+    trailing = "/" if segments[-1] in ("", ".", "..") and out else ""
+    return "/" + "/".join(out) + trailing
 
 
 def _fingerprint_value(value: str) -> str:
@@ -64,20 +123,38 @@ def build_view(
     method = scheme = authority = raw_path = ""
     ordered: list[tuple[str, str]] = []
     by_name: dict[str, str] = {}
+    oversized: list[str] = []
     for name, value in headers:
+        if name == ":path":
+            raw_path = value  # bounded below, path and query apart
+            continue
+        limit = _LIMITS.get(name, MAX_VALUE)
+        if len(value) > limit:
+            if name not in oversized:
+                oversized.append(name)
+            value = value[:limit]
         if name[:1] == ":":
             if name == ":method":
                 method = value
-            elif name == ":path":
-                raw_path = value
             elif name == ":authority":
                 authority = value
             elif name == ":scheme":
                 scheme = value
             continue
+        if len(ordered) == MAX_HEADERS:
+            if "headers" not in oversized:
+                oversized.append("headers")
+            continue
         ordered.append((name, value))
         by_name.setdefault(name, value)
-    path, _, query = raw_path.partition("?")
+    sent_path, _, query = raw_path.partition("?")
+    if len(sent_path) > MAX_PATH:
+        sent_path = sent_path[:MAX_PATH]
+        oversized.append(":path")
+    if len(query) > MAX_PATH:
+        query = query[:MAX_PATH]
+        oversized.append(":query")
+    path = normalize_path(sent_path)
     return RequestView(
         method=method,
         scheme=scheme,
@@ -89,4 +166,6 @@ def build_view(
         ja4=_fingerprint_value(attributes.get(JA4_ATTRIBUTE) or (by_name.get(ja4_header, "") if ja4_header else "")),
         ja3=_fingerprint_value(attributes.get(JA3_ATTRIBUTE) or (by_name.get(ja3_header, "") if ja3_header else "")),
         by_name=by_name,
+        oversized=tuple(oversized),
+        raw_path=sent_path if path != sent_path else "",
     )

@@ -43,6 +43,8 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "ip:bad-reputation": 50,
     "ip:allowlisted": 0,
     "hdr:no-accept": 10,
+    # A header value over its bound (a 5,000-digit version, a 50 KB user-agent): no real client sends one.
+    "hdr:malformed-value": 80,
     "hdr:missing-accept-language": 25,
     "hdr:chrome-without-client-hints": 35,
     "hdr:client-hints-version-mismatch": 40,
@@ -58,6 +60,8 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "tls:browser-family-mismatch": 50,
     "cred:breached-password": 15,
     "cred:unreadable-login": 20,
+    # A login body built to break parsers (dozens of fields, nesting past the parser's depth).
+    "cred:malformed-login": 80,
     "beh:high-rate": 30,
     "beh:very-high-rate": 60,
     "beh:regular-timing": 25,

@@ -48,3 +48,11 @@ def test_differs_by_tls_language_and_tool() -> None:
         _fp("curl/8.5.0"),
     ]
     assert 5 == len({base, *others})
+
+
+def test_random_header_names_do_not_mint_new_fingerprints() -> None:
+    """A client adding a random header name per request keeps one ID; a standard header it sends still counts."""
+    base = _fp(CHROME.format(6778))
+    with_random_names = {_fp(CHROME.format(6778), extra=[(f"x-rnd-{i:04x}", "1")]) for i in range(20)}
+    assert {base} == with_random_names
+    assert base != _fp(CHROME.format(6778), extra=[("dnt", "1")])

@@ -57,3 +57,50 @@ def test_fingerprint_header_only_when_configured() -> None:
     assert "t13d1516h2_aaaaaaaaaaaa_bbbbbbbbbbbb" == build_view(headers, {}, ja4_header="x-botwall-ja4").ja4
     from_attribute = build_view(headers, {JA4_ATTRIBUTE: "t13d0000h2_cccccccccccc_dddddddddddd"}, "x-botwall-ja4")
     assert "t13d0000h2_cccccccccccc_dddddddddddd" == from_attribute.ja4
+
+
+@pytest.mark.parametrize(
+    ("sent", "normalised"),
+    [
+        ("/api/login", "/api/login"),
+        ("/api/%6cogin", "/api/login"),
+        ("/api/%6Cog%69n", "/api/login"),
+        ("/a/../api/login", "/api/login"),
+        ("//api//login", "/api/login"),
+        ("/api/./login/", "/api/login/"),
+        ("/%2e%2e/api/login", "/api/login"),
+        ("/../../api/login", "/api/login"),
+        ("/a/%2f/b", "/a/%2F/b"),
+        ("/a/%7e%41", "/a/~A"),
+        ("/a/b/..", "/a/"),
+        ("/%zz", "/%zz"),
+        ("*", "*"),
+    ],
+)
+def test_paths_are_normalised_for_matching(sent: str, normalised: str) -> None:
+    """The path botwall matches on is the one Envoy's normalize_path and merge_slashes make, and the upstream serves."""
+    view = build_view([(":path", sent + "?q=%6c")], {})
+    assert (normalised, "q=%6c") == (view.path, view.query)
+    assert (sent if sent != normalised else "") == view.raw_path
+
+
+def test_values_over_their_bound_are_cut_and_named() -> None:
+    """An overlong user-agent, cookie, path or a flood of headers is cut to its bound and named in `oversized`."""
+    from botwall.request import MAX_COOKIE, MAX_HEADERS, MAX_PATH, MAX_USER_AGENT
+
+    headers = [
+        (":path", "/" + "p" * MAX_PATH + "?" + "q" * (MAX_PATH + 1)),
+        ("user-agent", "u" * 60_000),
+        ("cookie", "c" * MAX_COOKIE),
+        *((f"x-{i}", "v") for i in range(MAX_HEADERS + 10)),
+    ]
+    view = build_view(headers, {})
+    assert (MAX_USER_AGENT, MAX_COOKIE, MAX_PATH, MAX_PATH) == (
+        len(view.header("user-agent")),
+        len(view.header("cookie")),
+        len(view.path),
+        len(view.query),
+    )
+    assert MAX_HEADERS == len(view.headers)
+    assert ("user-agent", "headers", ":path", ":query") == view.oversized
+    assert () == build_view([(":path", "/"), ("user-agent", "u" * MAX_USER_AGENT)], {}).oversized

@@ -65,7 +65,7 @@ _FETCH_SITES = frozenset({"cross-site", "same-origin", "same-site", "none"})
 _NAVIGATION_DESTS = frozenset({"document", "iframe", "frame", "embed", "object", "fencedframe"})
 _DOCUMENT_DESTS = frozenset({"document", "iframe", "frame"})
 _API_PATH = re.compile(r"(?:^|/)(?:api|graphql)(?:/|$)|\.json$", re.IGNORECASE)
-_BRAND = re.compile(r'"([^"]*)"\s*;\s*v\s*=\s*"(\d+)')
+_BRAND = re.compile(r'"([^"]{0,128})"\s*;\s*v\s*=\s*"([0-9]{1,6})', re.ASCII)
 _GREASE_BRAND = re.compile(r"^Not.A.Brand$")
 # Encodings a browser may list after "gzip, deflate[, br]": zstd, and the compression-dictionary transports.
 _EXTRA_ENCODINGS = frozenset({"br", "zstd", "dcb", "dcz"})

@@ -84,7 +84,7 @@ _EMPTY = TlsEvidence("", False, "", "", "", False, False, False, ())
 
 def _with_sni(ja4: str) -> str:
     """The JA4 the same client sends to a host name: `t13i1811h1_...` -> `t13d1812h1_...` (JA4 hashes omit SNI)."""
-    if len(ja4) < 10 or ja4[3] != "i" or not ja4[6:8].isdigit():
+    if len(ja4) < 10 or ja4[3] != "i" or not (ja4[6:8].isascii() and ja4[6:8].isdigit()):
         return ja4
     count = min(int(ja4[6:8]) + 1, 99)
     return f"{ja4[:3]}d{ja4[4:6]}{count:02d}{ja4[8:]}"

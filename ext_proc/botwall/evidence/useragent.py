@@ -20,6 +20,8 @@ import ua_parser
 from crawlerdetect.providers.crawlers import data as _crawlerdetect_patterns
 from crawlerdetect.providers.exclusions import data as _crawlerdetect_exclusions
 
+from botwall.request import MAX_USER_AGENT
+
 # Categories, strongest evidence of automation first.
 MISSING = "missing"
 HTTP_LIBRARY = "http-library"
@@ -64,6 +66,17 @@ _BROWSERS = {
 }
 # Engines that send client hints (sec-ch-ua) to secure origins. Chrome on iOS is WebKit and does not.
 _CHROMIUM_BROWSERS = frozenset({"chrome", "edge", "opera", "samsung", "yandex"})
+
+
+def small_int(text: str | None, digits: int = 6) -> int:
+    """A version number of at most `digits` ASCII digits, else 0.
+
+    Checked before conversion: `int()` refuses more than 4,300 digits and the Latin-1 superscripts that
+    `str.isdigit` accepts, and a client must not be able to make botwall's parsing raise.
+    """
+    if not text or len(text) > digits or not text.isascii() or not text.isdigit():
+        return 0
+    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +175,13 @@ class UserAgentAnalyzer:
         return "", ""
 
     def _analyze(self, ua: str) -> UserAgentInfo:
+        ua = ua[:MAX_USER_AGENT]  # the view cuts it already; a direct caller gets the same bound
         if not ua:
             return UserAgentInfo("", "", 0, "", "", "", False, MISSING, "", False)
         parsed = ua_parser.parse(ua)
         family = parsed.user_agent.family if parsed.user_agent else "Other"
         major_text = parsed.user_agent.major if parsed.user_agent else None
-        major = int(major_text) if major_text and major_text.isdigit() else 0
+        major = small_int(major_text)
         category, crawler = self._classify(ua)
         headless = family == "HeadlessChrome" or "phantomjs" in ua.lower()
         if headless and category in ("", CRAWLER):
