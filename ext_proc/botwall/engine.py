@@ -330,6 +330,35 @@ class Engine:
             return self._apply(policy, view, result.value, verdict, result.reasons, fp)
         return Decision(Action.ALLOW, True, self.config.shadow, "", result.value, verdict, result.reasons, fp)
 
+    def failed(self, view: RequestView | None) -> Decision:
+        """The decision for a request botwall failed to judge (a bug of its own, never the input): `on_error`.
+
+        Tagged and logged with the reason `err:internal`, never a silent pass. Under `challenge`, a client holding
+        a valid botwall token is let through (it kept what it was given), a page request without one gets the
+        challenge, and anything else is refused; if even that cannot be worked out, the request is refused.
+        """
+        mode = self.config.on_error
+        shadow = self.config.shadow
+        action = Action.BLOCK
+        cookie = ""
+        if mode == "allow":
+            action = Action.ALLOW
+        elif mode == "challenge" and view is not None:
+            try:
+                client = software(view, self.ua.analyze(view.header("user-agent")))
+                if self.cookies.token_in(view.header("cookie"), client):
+                    action = Action.ALLOW
+                elif view.method in ("GET", "HEAD") and self.config.client_cookie.issue:
+                    action = Action.CHALLENGE
+                    cookie = self.cookies.set_cookie(client, _https(view))
+            except Exception:  # the failure being handled may be this very code's: refuse
+                action = Action.BLOCK
+        enforced = action is Action.ALLOW or not shadow
+        score = self.config.thresholds.suspect
+        reasons = (ERROR_REASON,)
+        verdict = Verdict.SUSPECT
+        return Decision(action, enforced, shadow, ON_ERROR_POLICY, score, verdict, reasons, "", set_cookie=cookie)
+
     def _challenge(
         self, policy: Policy, view: RequestView, evidence: Evidence, score: int, verdict: str, reasons: tuple[str, ...]
     ) -> Decision:
@@ -380,6 +409,10 @@ class Engine:
             deceive=policy.deceive,
         )
 
+
+# The reason code and policy name of a decision botwall took because judging the request failed (`Engine.failed`).
+ERROR_REASON = "err:internal"
+ON_ERROR_POLICY = "on-error"
 
 # The share of page views below which botwall takes it that it sees only an API (the pages are served elsewhere).
 _SITE_PAGES = 0.1

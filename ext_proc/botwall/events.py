@@ -33,7 +33,7 @@ import structlog
 
 from botwall._proto import decision_pb2
 from botwall.config import Action, DecisionLogSettings
-from botwall.engine import Decision, Verdict
+from botwall.engine import ON_ERROR_POLICY, Decision, Verdict
 from botwall.evidence.credentials import LoginAttempt
 from botwall.request import RequestView
 
@@ -225,8 +225,9 @@ class DecisionLog:
         self._overflow = _Tally()
 
     def should_log(self, decision: Decision) -> bool:
-        """Every action other than allow is logged (shadowed ones too); allows are sampled."""
-        if decision.action is not Action.ALLOW:
+        """Every action other than allow is logged (shadowed ones too), and every failed judgment (`on_error`, even
+        an allow); other allows are sampled."""
+        if decision.action is not Action.ALLOW or decision.policy == ON_ERROR_POLICY:
             return True
         return self._sample > 0 and self._rng.random() < self._sample
 
@@ -238,7 +239,7 @@ class DecisionLog:
         if login is None:
             if not self.should_log(decision):
                 return
-            if decision.action is Action.ALLOW:  # sampled already
+            if decision.action is Action.ALLOW and decision.policy != ON_ERROR_POLICY:  # sampled already
                 self._write(decision, view, login, now)
                 return
         top = decision.reasons[0] if decision.reasons else ""

@@ -1,9 +1,10 @@
 """The ext_proc gRPC service: one `StreamProcessor` per stream, one method per phase.
 
 `BotwallServicer.Process` alone owns receiving, sending and the end of a stream. Envoy ends most streams by
-cancelling them and some by half-closing: both are normal ends. An unexpected error while handling a message is
-counted and answered with a pass-through that still strips client-sent `x-botwall-*` headers, so a bug never
-turns into a spoofed tag or a stuck request.
+cancelling them and some by half-closing: both are normal ends. An unexpected error while judging a request (a bug:
+input that no client should send is bounded and flagged before it can raise) is a decision too: the config's
+`on_error` action, tagged and logged with the reason `err:internal` and counted, so a bug never turns into a silent
+untagged pass, a spoofed tag or a stuck request.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from botwall import _response
 from botwall._envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
+from botwall._ratelimit import TracebackLimiter
 from botwall.config import LoginRoute
 from botwall.engine import Decision, Engine, RequestContext
 from botwall.events import DecisionLog
 from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
 
 log = structlog.get_logger("botwall.server")
+# An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
+_tracebacks = TracebackLimiter()
 
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
 SERVER_OPTIONS = [
@@ -59,6 +63,10 @@ def _attributes(request: ProcessingRequest) -> dict[str, str]:
     return out
 
 
+# What the decision log names when even the request's headers could not be read.
+_UNREADABLE = RequestView(method="", scheme="", authority="", path="", query="", headers=(), client_ip="")
+
+
 class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
@@ -72,12 +80,15 @@ class StreamProcessor:
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
 
-    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
-        self.decision = decision
-        self._context = context
+    def _count(self, decision: Decision) -> None:
         c = self._counters
         c.decisions += 1
         c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
+
+    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
+        self.decision = decision
+        self._context = context
+        self._count(decision)
         self._decision_log.record(decision, view, context.login)
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
@@ -85,6 +96,7 @@ class StreamProcessor:
         message = request.request_headers
         headers = [(h.key, h.raw_value.decode("latin-1")) for h in message.headers.headers]
         sent_tags = _response.client_tags(name for name, _ in headers)
+        view: RequestView | None = None
         try:
             envoy = self._engine.config.envoy
             view = build_view(headers, _attributes(request), envoy.ja4_header, envoy.ja3_header)
@@ -94,9 +106,8 @@ class StreamProcessor:
                 return _response.await_body(sent_tags)
             decision, context = self._engine.evaluate(view, route)
         except Exception:
-            self._counters.errors += 1
-            log.exception("request_headers_failed")
-            return _response.passthrough(sent_tags)
+            decision = self._failed("request_headers", view)
+            return _response.request_headers_response(decision, sent_tags)
         self._decided(decision, context, view)
         return _response.request_headers_response(decision, sent_tags)
 
@@ -110,11 +121,19 @@ class StreamProcessor:
             attempt = self._engine.logins.read_login(route, view.header("content-type"), request.request_body.body)
             decision, context = self._engine.evaluate(view, route, attempt)
         except Exception:
-            self._counters.errors += 1
-            log.exception("request_body_failed")
-            return _response.passthrough_for("request_body")
+            return _response.request_body_response(self._failed("request_body", view))
         self._decided(decision, context, view)
         return _response.request_body_response(decision)
+
+    def _failed(self, phase: str, view: RequestView | None) -> Decision:
+        """A request botwall failed to judge still gets a decision (the config's `on_error`), tags and a log line."""
+        self._counters.errors += 1
+        _tracebacks.exception(log, f"{phase}_failed")
+        decision = self._engine.failed(view)
+        self.decision = decision
+        self._count(decision)
+        self._decision_log.record(decision, view if view is not None else _UNREADABLE)
+        return decision
 
     def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Record the outcome (status, login success or failure, new session) in the client's windows, and hand a
@@ -136,7 +155,7 @@ class StreamProcessor:
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
-                log.exception("response_headers_failed")
+                _tracebacks.exception(log, "response_headers_failed")
         return _response.continue_response_headers(set_cookie)
 
 

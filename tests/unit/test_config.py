@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,19 @@ policies:
         ),
         (
             "policies: [{name: a, action: block, match: {path: {regex: '(['}}}]",
-            "bad.yaml: policies[0].match.path.regex: expected a valid regular expression",
+            "bad.yaml: policies[0].match.path.regex: expected a regular expression RE2 accepts",
+        ),
+        (
+            "policies: [{name: a, action: block, match: {path: {regex: '/(a)\\1'}}}]",
+            "bad.yaml: policies[0].match.path.regex: expected a regular expression RE2 accepts (invalid escape",
+        ),
+        (
+            "login_routes: [{name: a, match: {path: {regex: '/(?=login)'}}}]",
+            "bad.yaml: login_routes[0].match.path.regex: expected a regular expression RE2 accepts (invalid perl",
+        ),
+        (
+            "on_error: pass",
+            "bad.yaml: on_error: expected one of allow, challenge, block, got 'pass'",
         ),
         (
             "policies: [{name: a, action: block, match: {path: {prefix: api}}}]",
@@ -99,6 +112,20 @@ def test_shipped_example_configs_validate() -> None:
     assert files, "config/ holds example configs"
     for path in files:
         assert str(path) == load_config(path).source
+
+
+def test_policy_regex_runs_in_linear_time() -> None:
+    """A regex that backtracks for seconds in Python's `re` matches a crafted path at once under RE2."""
+    config = parse_yaml(
+        "policies: [{name: a, action: block, match: {path: {regex: '/assets/([a-z0-9]+/?)*\\.js'}}}]", "t.yaml"
+    )
+    match = config.policies[0].match
+    started = time.thread_time()
+    assert (True, False) == (
+        match.matches("h", "/assets/a/b1/c.js", "GET"),
+        match.matches("h", "/assets/" + "a" * 40 + "!", "GET"),
+    )
+    assert time.thread_time() - started < 0.5
 
 
 def test_decision_log_settings_parse() -> None:
