@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import structlog
 
@@ -41,12 +41,36 @@ def _load(path: str | None) -> Config:
         raise SystemExit(2) from None
 
 
+def _usage_error(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, for what the operator asked that cannot work."""
+    print(f"botwall: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _split_host_port(text: str, flag: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 address in brackets), checked here: gRPC would read a missing port as 443 and 99999 as
+    34463 without a word."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        print(f"botwall: {flag} expects HOST:PORT, got {text!r}", file=sys.stderr)
-        raise SystemExit(2)
+    if not sep:
+        _usage_error(f"{flag} expects HOST:PORT, got {text!r}")
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
+        _usage_error(f"{flag} expects a port from 0 to 65535, got {port!r} in {text!r}")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        _usage_error(f"{flag} expects an IPv6 address in brackets, such as [::1]:9191, got {text!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_bindable(host: str, port: int, flag: str) -> None:
+    """A port in use (or an address that is not this machine's) is a one-line error before anything starts."""
+    from botwall.stack import bind_error
+
+    problem = bind_error(host, port)
+    if problem is not None:
+        _usage_error(f"{flag}: cannot listen on {_address(host, port)}: {problem}")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -78,15 +102,19 @@ def _engine(config: Config) -> Engine:
         raise SystemExit(2) from None
 
 
-async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
+async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     from botwall.events import DecisionLog, start_flushing
     from botwall.model import OnnxScorer, start_watching, watch_interval
     from botwall.server import serve_until_signal, start_server
     from botwall.stack import write_ready_file
 
     config = engine.config
+    listen = _address(*_split_host_port(args.listen, "--listen"))
     decision_log = DecisionLog(config.decision_log)
-    running = await start_server(engine, decision_log, listen)
+    try:
+        running = await start_server(engine, decision_log, listen)
+    except OSError as exc:  # lost a race for the port after the check in cmd_serve
+        _usage_error(f"--listen: {exc}")
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
     log = structlog.get_logger("botwall")
@@ -99,8 +127,8 @@ async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
         scorer=type(engine.scorer).__name__,
         model=engine.scorer.model.path if isinstance(engine.scorer, OnnxScorer) else "",
     )
-    if ready_file:
-        write_ready_file(Path(ready_file), running.port)
+    if args.ready_file:
+        write_ready_file(Path(args.ready_file), running.port)
     try:
         await serve_until_signal(running)
     finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
@@ -110,18 +138,30 @@ async def _serve(engine: Engine, listen: str, ready_file: str | None) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the ext_proc processor only, for an existing Envoy."""
+    _check_bindable(*_split_host_port(args.listen, "--listen"), "--listen")
     engine = _engine(_load(args.config))
-    asyncio.run(_serve(engine, args.listen, args.ready_file))
+    asyncio.run(_serve(engine, args))
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Envoy + botwall + an upstream (the demo shop unless --upstream), until Ctrl-C."""
-    from botwall.up import UpOptions, run_up
+    from botwall.stack import StackError
+    from botwall.up import UpOptions, parse_upstream, run_up
 
-    engine = _engine(_load(args.config))
     http = _split_host_port(args.listen, "--listen")
     tls = _split_host_port(args.tls_listen, "--tls-listen") if args.tls_listen else None
+    if args.upstream:
+        try:
+            parse_upstream(args.upstream)
+        except StackError as exc:
+            _usage_error(str(exc))
+    if tls is not None and tls[1] != 0 and tls[1] == http[1]:
+        _usage_error(f"--listen and --tls-listen name the same port, {http[1]}")
+    _check_bindable(*http, "--listen")
+    if tls is not None:
+        _check_bindable(*tls, "--tls-listen")
+    engine = _engine(_load(args.config))
     options = UpOptions(
         engine=engine,
         config_path=args.config,
@@ -132,7 +172,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         fail_closed=args.fail_closed,
         workdir=Path(args.workdir or tempfile.mkdtemp(prefix="botwall-up-")),
     )
-    return asyncio.run(run_up(options))
+    try:
+        return asyncio.run(run_up(options))
+    except StackError as exc:  # a piece did not start; the message carries its log
+        print(f"botwall: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_envoy_config(args: argparse.Namespace) -> int:

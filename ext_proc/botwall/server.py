@@ -208,7 +208,10 @@ async def start_server(engine: Engine, decision_log: DecisionLog, address: str) 
     add_ExternalProcessorServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio raises for an address it cannot bind (in use, not local); older releases return 0
+        port = 0
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
