@@ -73,6 +73,17 @@ def _check_bindable(host: str, port: int, flag: str) -> None:
         _usage_error(f"{flag}: cannot listen on {_address(host, port)}: {problem}")
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds from 0 to 3600 (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 3600, got {text!r}")
+    return value
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a config file, and the data files it names, and summarize it."""
     config = _engine(_load(args.file)).config
@@ -130,7 +141,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     if args.ready_file:
         write_ready_file(Path(args.ready_file), running.port)
     try:
-        await serve_until_signal(running)
+        await serve_until_signal(running, grace=args.shutdown_grace, drain_delay=args.drain_delay)
     finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
         flushing.cancel()
         decision_log.flush()
@@ -291,6 +302,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="gRPC address HOST:PORT (default 127.0.0.1:9191, or $BOTWALL_LISTEN)",
     )
     serve.add_argument("--ready-file", help='write {"port": N} here once serving (for supervisors and tests)')
+    serve.add_argument(
+        "--drain-delay",
+        type=_seconds,
+        default=os.environ.get("BOTWALL_DRAIN_DELAY", "5"),
+        help="on SIGTERM or SIGINT, seconds for which gRPC health says NOT_SERVING while every new stream is still "
+        "judged, so that Envoy and Kubernetes stop sending first; a second signal ends it (default 5, or "
+        "$BOTWALL_DRAIN_DELAY)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=_seconds,
+        default=os.environ.get("BOTWALL_SHUTDOWN_GRACE", "10"),
+        help="after the drain delay, seconds in-flight streams get to finish while new ones are refused (default 10, "
+        "or $BOTWALL_SHUTDOWN_GRACE)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start Envoy + botwall + an upstream on this machine")

@@ -195,8 +195,18 @@ class RunningServer:
     servicer: BotwallServicer
     health: health.aio.HealthServicer
 
+    async def drain(self, delay: float, cut_short: asyncio.Event | None = None) -> None:
+        """Report NOT_SERVING to gRPC health at once, and keep judging every new stream for `delay` seconds (or until
+        `cut_short` is set): time for Kubernetes to take this pod out of its Service, and for Envoy (re-resolving it, or
+        through an active gRPC health check) to stop sending here, before new streams are refused."""
+        await self.health.enter_graceful_shutdown()
+        if delay > 0:
+            wake = asyncio.ensure_future((cut_short or asyncio.Event()).wait())
+            await asyncio.wait([wake], timeout=delay)
+            wake.cancel()
+
     async def stop(self, grace: float = 5.0) -> None:
-        """Turn health to NOT_SERVING, then stop, letting in-flight streams finish for up to `grace` seconds."""
+        """Turn health to NOT_SERVING, refuse new streams, and let in-flight ones finish for up to `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 
@@ -221,15 +231,27 @@ async def start_server(engine: Engine, decision_log: DecisionLog, address: str) 
 
 
 async def serve_until_signal(
-    running: RunningServer, grace: float = 10.0, on_stop: Callable[[], None] | None = None
+    running: RunningServer,
+    grace: float = 10.0,
+    on_stop: Callable[[], None] | None = None,
+    drain_delay: float = 0.0,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    """Serve until SIGTERM or SIGINT, then drain without a gap: NOT_SERVING at once while new streams are still
+    judged for `drain_delay` seconds (a second signal ends that wait), then new streams are refused and in-flight ones
+    get up to `grace` seconds."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    hurry = asyncio.Event()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
-    log.info("shutting_down", grace_seconds=grace)
+    log.info("draining", drain_delay_seconds=drain_delay, grace_seconds=grace)
     if on_stop is not None:
         on_stop()
+    await running.drain(drain_delay, hurry)
+    log.info("shutting_down", grace_seconds=grace)
     await running.stop(grace)

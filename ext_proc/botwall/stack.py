@@ -185,6 +185,28 @@ class EnvoyProcess:
     def logs(self) -> str:
         return _tail(self.log_path, 200)
 
+    def active_requests(self) -> int:
+        """Downstream requests in flight on every listener (the admin interface's own excluded)."""
+        stats = self.stats("http.")
+        return sum(
+            v for k, v in stats.items() if k.endswith(".downstream_rq_active") and not k.startswith("http.admin.")
+        )
+
+    def drain(self, timeout: float) -> None:
+        """Stop taking new connections (Envoy closes its listeners at once), then wait up to `timeout` seconds for the
+        requests in flight to finish. Connections already open are still served meanwhile, through the same filters."""
+        if self.proc.poll() is not None:
+            return
+        request = urllib.request.Request(f"{self.admin_url}/drain_listeners", method="POST")  # noqa: S310
+        deadline = time.monotonic() + timeout
+        try:
+            with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+                pass
+            while self.active_requests() > 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except OSError:
+            return  # Envoy went away meanwhile: nothing left to drain
+
     def stop(self) -> None:
         _terminate(self.proc)
 
@@ -211,9 +233,14 @@ def bind_error(host: str, port: int) -> str | None:
 
 
 def start_envoy(
-    config: Mapping[str, Any], workdir: Path, envoy: str | None = None, timeout: float = 30.0
+    config: Mapping[str, Any],
+    workdir: Path,
+    envoy: str | None = None,
+    timeout: float = 30.0,
+    own_process_group: bool = False,
 ) -> EnvoyProcess:
-    """Start Envoy on a rendered config and wait until it is ready and its listeners are bound."""
+    """Start Envoy on a rendered config and wait until it is ready and its listeners are bound. With
+    `own_process_group`, a Ctrl-C in the terminal reaches only its parent, which then stops Envoy in its own order."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "envoy.yaml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
@@ -239,6 +266,7 @@ def start_envoy(
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_process_group else None,
         )
 
     def admin_address() -> str | None:
@@ -311,10 +339,17 @@ def start_processor(workdir: Path, argv: list[str], name: str = "botwall", timeo
 
 
 def start_botwall(
-    workdir: Path, config: Path | None = None, listen: str = "127.0.0.1:0", timeout: float = 30.0
+    workdir: Path,
+    config: Path | None = None,
+    listen: str = "127.0.0.1:0",
+    timeout: float = 30.0,
+    drain_delay: float | None = 0.0,
 ) -> BotwallProcess:
-    """Run `botwall serve` in a subprocess and wait until it serves."""
+    """Run `botwall serve` in a subprocess and wait until it serves. Its drain delay is 0 unless given (tests and
+    benchmarks stop it at once; None keeps `serve`'s default)."""
     argv = [sys.executable, "-m", "botwall", "serve", "--listen", listen]
+    if drain_delay is not None:
+        argv += ["--drain-delay", str(drain_delay)]
     if config is not None:
         argv += ["--config", str(config)]
     return start_processor(workdir, argv, "botwall", timeout)

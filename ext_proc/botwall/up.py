@@ -13,7 +13,17 @@ from botwall.engine import Engine
 from botwall.events import DecisionLog
 from botwall.model import start_watching, watch_interval
 from botwall.server import start_server
-from botwall.stack import EnvoySettings, StackError, render_gateway, self_signed_certificate, start_envoy
+from botwall.stack import (
+    EnvoyProcess,
+    EnvoySettings,
+    StackError,
+    render_gateway,
+    self_signed_certificate,
+    start_envoy,
+)
+
+# On shutdown, how long Envoy gets to finish the requests it holds (new connections are refused at once).
+ENVOY_DRAIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ def parse_upstream(url: str) -> tuple[str, int]:
 
 
 async def run_up(options: UpOptions) -> int:
-    """Start everything, print where to go, and stop it all cleanly on a signal."""
+    """Start everything, print where to go, and stop it all cleanly on a signal: Envoy first, botwall last."""
     out = sys.stdout
     config = options.engine.config
     running = await start_server(options.engine, DecisionLog(config.decision_log), "127.0.0.1:0")
@@ -67,18 +77,41 @@ async def run_up(options: UpOptions) -> int:
             fail_closed=options.fail_closed,
             access_log=str(options.workdir / "access.log"),
         )
-        envoy = await asyncio.to_thread(start_envoy, render_gateway(settings), options.workdir)
+        # In its own process group: a Ctrl-C in the terminal reaches only this process, which stops Envoy in order.
+        envoy = await asyncio.to_thread(
+            start_envoy, render_gateway(settings), options.workdir, None, 30.0, own_process_group=True
+        )
     except BaseException:
         await running.stop(0)
         if shop_runner is not None:
             await shop_runner.cleanup()
         raise
+    try:
+        code = await _serve_until_stopped(options, envoy, running.port, upstream, settings.access_log)
+    finally:
+        print("stopping", file=out, flush=True)
+        # No gap: Envoy closes its listeners and finishes the requests it holds while botwall still judges them;
+        # botwall stops only once Envoy has (its health says NOT_SERVING from the start of this).
+        await running.drain(0)
+        await asyncio.to_thread(envoy.drain, ENVOY_DRAIN_SECONDS)
+        await asyncio.to_thread(envoy.stop)
+        await running.stop(5)
+        if shop_runner is not None:
+            await shop_runner.cleanup()
+    return code
+
+
+async def _serve_until_stopped(
+    options: UpOptions, envoy: EnvoyProcess, botwall_port: int, upstream: tuple[str, int], access_log: str
+) -> int:
+    """Print where to go, then wait for Ctrl-C or SIGTERM (0), or for Envoy to exit by itself (1)."""
+    out = sys.stdout
     host = options.http[0] if options.http[0] not in ("0.0.0.0", "::") else "127.0.0.1"
     print(f"botwall is up: {envoy.url('http', host)}/", file=out)
     if "https" in envoy.ports:
         print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
-    print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{running.port}", file=out)
-    print(f"  Envoy admin: {envoy.admin_url}  access log: {settings.access_log}", file=out)
+    print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{botwall_port}", file=out)
+    print(f"  Envoy admin: {envoy.admin_url}  access log: {access_log}", file=out)
     print(
         f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
         f"{envoy.url('http', host)}/api/products",
@@ -92,14 +125,8 @@ async def run_up(options: UpOptions) -> int:
     envoy_exit = asyncio.ensure_future(asyncio.to_thread(envoy.proc.wait))
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait({envoy_exit, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0
+    stopper.cancel()
     if envoy_exit.done():
         print(f"envoy exited with {envoy.proc.returncode}:\n{envoy.logs()}", file=sys.stderr)
-        code = 1
-    stopper.cancel()
-    print("stopping", file=out, flush=True)
-    await asyncio.to_thread(envoy.stop)
-    await running.stop(5)
-    if shop_runner is not None:
-        await shop_runner.cleanup()
-    return code
+        return 1
+    return 0

@@ -151,7 +151,8 @@ def test_service_mode_is_headless_with_grpc_probes() -> None:
     service = find(objects(rendered), "Service")
     container = botwall_container(rendered)
     assert ("None", [9191]) == (service["spec"]["clusterIP"], [p["port"] for p in service["spec"]["ports"]])
-    assert ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"] == container["args"]
+    expected_args = ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"]
+    assert [*expected_args, "--drain-delay", "15"] == container["args"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert {"port": 9191} == container[probe]["grpc"]
     assert 180 == container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
@@ -169,6 +170,36 @@ def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
     probes = ("startupProbe", "livenessProbe", "readinessProbe")
     assert [command] * 3 == [container[p]["exec"]["command"] for p in probes]
     assert [("http", 80, "http")] == [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
+
+
+def _envoy_container(rendered: dict[str, str]) -> dict[str, Any]:
+    spec = find(objects(rendered), "Deployment")["spec"]["template"]["spec"]
+    containers = [c for c in spec["containers"] if c["name"] == "envoy"]
+    assert 1 == len(containers)
+    return containers[0]
+
+
+@pytest.mark.parametrize("delay", [15, 4])
+def test_drain_delay_keeps_botwall_judging_until_traffic_has_moved(delay: int) -> None:
+    """drainDelaySeconds: in service mode botwall keeps judging that long after SIGTERM; in sidecar mode Envoy's
+    preStop waits that long (botwall, stopped after Envoy, drains at once); the pod's grace period covers it all."""
+    service = render({"drainDelaySeconds": delay})
+    args = botwall_container(service)["args"]
+    sidecar = render({**case_values("sidecar"), "drainDelaySeconds": delay})
+    sidecar_args = botwall_container(sidecar)["args"]
+    pod = find(objects(service), "Deployment")["spec"]["template"]["spec"]
+    assert (str(delay), "0", ["sleep", str(delay)]) == (
+        args[args.index("--drain-delay") + 1],
+        sidecar_args[sidecar_args.index("--drain-delay") + 1],
+        _envoy_container(sidecar)["lifecycle"]["preStop"]["exec"]["command"],
+    )
+    assert pod["terminationGracePeriodSeconds"] > delay + 10
+
+
+def test_no_drain_delay_means_no_prestop_hook() -> None:
+    """drainDelaySeconds 0: botwall refuses new streams at once and Envoy gets no preStop hook."""
+    sidecar = render({**case_values("sidecar"), "drainDelaySeconds": 0})
+    assert "lifecycle" not in _envoy_container(sidecar)
 
 
 def test_default_botwall_config_is_valid() -> None:
@@ -190,8 +221,12 @@ def test_default_botwall_config_is_valid() -> None:
             {"mode": "sidecar", "envoy": {"upstream": {"host": "app"}, "tls": {"enabled": True}}},
             "envoy.tls.enabled needs envoy.tls.secretName",
         ),
+        (
+            {"drainDelaySeconds": 25, "pod": {"terminationGracePeriodSeconds": 30}},
+            "pod.terminationGracePeriodSeconds (30) must be more than drainDelaySeconds (25) + 10 seconds",
+        ),
     ],
-    ids=["bad-mode", "no-upstream", "tls-without-secret"],
+    ids=["bad-mode", "no-upstream", "tls-without-secret", "grace-shorter-than-drain"],
 )
 def test_unusable_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
     """Values that cannot work stop the render with a message naming the key."""

@@ -63,6 +63,12 @@ app.kubernetes.io/component: {{ ternary "gateway" "ext-proc" (eq .Values.mode "s
 {{- fail "envoy.tls.enabled needs envoy.tls.secretName: a kubernetes.io/tls Secret with tls.crt and tls.key" }}
 {{- end }}
 {{- end }}
+{{- if lt (int .Values.drainDelaySeconds) 0 }}
+{{- fail (printf "drainDelaySeconds must be 0 or more, got %v" .Values.drainDelaySeconds) }}
+{{- end }}
+{{- if le (int .Values.pod.terminationGracePeriodSeconds) (add (int .Values.drainDelaySeconds) 10) }}
+{{- fail (printf "pod.terminationGracePeriodSeconds (%d) must be more than drainDelaySeconds (%d) + 10 seconds for in-flight streams" (int .Values.pod.terminationGracePeriodSeconds) (int .Values.drainDelaySeconds)) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -86,6 +92,10 @@ healthcheck module inside the container instead.
     - {{ $listen | quote }}
     - --config
     - /etc/botwall/botwall.yaml
+    {{- /* Service mode: NOT_SERVING yet still judging for drainDelaySeconds after SIGTERM, so that the Service and
+    Envoy stop sending first. Sidecar mode: 0, as the sidecar gets SIGTERM only once Envoy (which drained) has exited. */}}
+    - --drain-delay
+    - {{ ternary 0 (int .Values.drainDelaySeconds) $sidecar | quote }}
     {{- range .Values.extraArgs }}
     - {{ . | quote }}
     {{- end }}
