@@ -5,8 +5,8 @@ data, so a misspelt field or a wrong type fails here, at render time, instead of
 path: it is the only importer of Envoy's *configuration* protos (`_envoy_api.py` owns the ext_proc service protos).
 
 Two forms:
-- `snippet`: the pieces to paste into an existing Envoy (`http_filters`, `clusters`, `per_route`, and with TLS
-  `listener_filters`), like `envoy/snippets/existing-gateway.yaml`;
+- `snippet`: the pieces to paste into an existing Envoy (`http_filters`, `clusters`, `per_route`,
+  `http_connection_manager`, and with TLS `listener_filters`), like `envoy/snippets/existing-gateway.yaml`;
 - `bootstrap`: a complete standalone Envoy config, `envoy/gateway.yaml` filled in by `stack.render_gateway` with
   these pieces swapped in.
 """
@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2
 from envoy.config.core.v3 import address_pb2, grpc_service_pb2, protocol_pb2, substitution_format_string_pb2
 from envoy.config.core.v3 import base_pb2 as core_base_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.config.listener.v3 import listener_components_pb2
+from envoy.extensions.access_loggers.file.v3 import file_pb2
 from envoy.extensions.filters.common.set_filter_state.v3 import value_pb2 as filter_state_value_pb2
 from envoy.extensions.filters.http.ext_proc.v3 import ext_proc_pb2, processing_mode_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
@@ -33,7 +35,7 @@ from envoy.extensions.filters.http.set_filter_state.v3 import set_filter_state_p
 from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
-from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
+from google.protobuf import any_pb2, duration_pb2, struct_pb2, wrappers_pb2
 from google.protobuf.json_format import MessageToJson
 from google.protobuf.message import Message
 
@@ -50,6 +52,10 @@ FINGERPRINT_STATE = (("botwall.ja4", "%TLS_JA4_FINGERPRINT%"), ("botwall.ja3", "
 # Every in-flight HTTP request holds one stream to botwall: Envoy's default of 1,024 would fail (fail-closed) or skip
 # botwall (fail-open) for requests beyond it.
 CIRCUIT_BREAKER_LIMIT = 100_000
+FILE_ACCESS_LOG = "envoy.access_loggers.file"
+# The access log's path: the original path (before any route rewrite) or :path, WITHOUT the query string (NQ), which
+# may carry a password or a token.
+ACCESS_LOG_PATH = "%PATH(NQ:ORIG_OR_PATH)%"
 
 _PM = processing_mode_pb2.ProcessingMode
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
@@ -197,6 +203,44 @@ def set_filter_state_filter() -> dict[str, Any]:
     return _data(filter_)
 
 
+def access_log_format(*, tls: bool) -> dict[str, str]:
+    """The access log's JSON fields: the request without its query string, and botwall's decision (dynamic
+    metadata). The same fields as envoy/gateway.yaml's listeners (a test keeps them equal)."""
+    fields = {
+        "start_time": "%START_TIME%",
+        "method": "%REQ(:METHOD)%",
+        "path": ACCESS_LOG_PATH,
+        "status": "%RESPONSE_CODE%",
+        "details": "%RESPONSE_CODE_DETAILS%",
+        "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+        "duration_ms": "%DURATION%",
+    }
+    if tls:
+        fields["ja4"] = "%TLS_JA4_FINGERPRINT%"
+    for key in ("score", "verdict", "action", "policy", "reasons", "fingerprint"):
+        fields[f"botwall_{key}"] = f"%DYNAMIC_METADATA(botwall:{key})%"
+    return fields
+
+
+def http_connection_manager(*, tls: bool, access_log_path: str = "/dev/stdout") -> dict[str, Any]:
+    """The HttpConnectionManager settings botwall relies on: an access log that leaves query strings out."""
+    log_format = _json_format(access_log_format(tls=tls))
+    file_log = file_pb2.FileAccessLog(path=access_log_path, log_format=log_format)
+    entry = accesslog_pb2.AccessLog(name=FILE_ACCESS_LOG)
+    entry.typed_config.Pack(file_log)
+    config = _data(http_connection_manager_pb2.HttpConnectionManager(access_log=[entry]))
+    # A Struct keeps no key order: write the fields back in the order a reader expects.
+    config["access_log"][0]["typed_config"]["log_format"]["json_format"] = access_log_format(tls=tls)
+    return {key: config[key] for key in ("access_log",)}
+
+
+def _json_format(fields: dict[str, str]) -> substitution_format_string_pb2.SubstitutionFormatString:
+    """A JSON access log format from its fields."""
+    struct = struct_pb2.Struct()
+    struct.update(fields)
+    return substitution_format_string_pb2.SubstitutionFormatString(json_format=struct)
+
+
 def router_filter() -> dict[str, Any]:
     """The router, always last."""
     filter_ = http_connection_manager_pb2.HttpFilter(name=ROUTER_FILTER)
@@ -301,6 +345,7 @@ def render_snippet(options: EnvoyConfigOptions) -> dict[str, Any]:
         "http_filters": http_filters(options, tls=options.tls),
         "clusters": [botwall_cluster(options)],
         "per_route": per_route(options),
+        "http_connection_manager": http_connection_manager(tls=options.tls),
     }
     if options.tls:
         snippet["listener_filters"] = [tls_inspector()]
@@ -311,6 +356,8 @@ _SNIPPET_COMMENTS = {
     "http_filters": "Paste into your HttpConnectionManager's http_filters, before envoy.filters.http.router.",
     "clusters": "Paste into static_resources.clusters (or serve it over CDS): the HTTP/2 cluster to botwall.",
     "per_route": "For each route whose match is shown, add this typed_per_filter_config to your route.",
+    "http_connection_manager": "Merge into each HttpConnectionManager's typed_config: an access log without query "
+    "strings.",
     "listener_filters": "Paste into your TLS listener's listener_filters (one TLS inspector per listener).",
 }
 
@@ -366,6 +413,7 @@ def render_bootstrap(options: EnvoyConfigOptions, where: BootstrapOptions | None
             listener["listener_filters"] = [tls_inspector()]
         for chain in listener["filter_chains"]:
             hcm = chain["filters"][0]["typed_config"]
+            hcm.update(http_connection_manager(tls=tls, access_log_path=where.access_log))
             hcm["http_filters"] = [*http_filters(options, tls=tls), router_filter()]
             for vhost in hcm["route_config"]["virtual_hosts"]:
                 catch_all = next(r for r in vhost["routes"] if r["match"] == {"prefix": "/"})

@@ -83,6 +83,7 @@ def _embed(
     per_route: list[dict[str, Any]],
     listener_filters: list[dict[str, Any]] | None,
     tls_files: tuple[Path, Path],
+    hcm_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A minimal bootstrap standing for "an existing gateway": one listener (TLS when there are listener filters),
     one upstream, the router last; the pasted pieces go where the snippet's comments say."""
@@ -97,6 +98,7 @@ def _embed(
                     "stat_prefix": "existing",
                     "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]},
                     "http_filters": [*http_filters, ROUTER],
+                    **(hcm_settings or {}),
                 },
             }
         ]
@@ -145,6 +147,7 @@ def _embed_snippet(snippet: dict[str, Any], tls_files: tuple[Path, Path]) -> dic
         per_route=snippet["per_route"],
         listener_filters=snippet.get("listener_filters"),
         tls_files=tls_files,
+        hcm_settings=snippet.get("http_connection_manager"),
     )
 
 

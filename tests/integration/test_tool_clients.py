@@ -70,11 +70,13 @@ def _require(executable: str) -> str:
 
 
 def _access_log_ja4(stack: Stack, path: str) -> str:
-    """The JA4 Envoy logged for the request to `path` (Envoy flushes its access log every 250 ms here)."""
+    """The JA4 Envoy logged for the HTTPS request to `path` (Envoy flushes its access log every 250 ms here). The log
+    records paths without their query string, and only the HTTPS listener's lines carry a `ja4` field."""
+    logged_path = path.split("?", 1)[0]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for entry in stack.access_log():
-            if entry["path"] == path:
+            if entry["path"] == logged_path and "ja4" in entry:
                 value = entry.get("ja4") or ""
                 return "" if value == "-" else str(value)
         time.sleep(0.2)
