@@ -223,15 +223,20 @@ def access_log_format(*, tls: bool) -> dict[str, str]:
 
 
 def http_connection_manager(*, tls: bool, access_log_path: str = "/dev/stdout") -> dict[str, Any]:
-    """The HttpConnectionManager settings botwall relies on: an access log that leaves query strings out."""
+    """The HttpConnectionManager settings botwall relies on: one normalised path (RFC 3986 normalisation, duplicate
+    slashes merged) for botwall, Envoy's routes and the upstream, and an access log that leaves query strings out."""
     log_format = _json_format(access_log_format(tls=tls))
     file_log = file_pb2.FileAccessLog(path=access_log_path, log_format=log_format)
     entry = accesslog_pb2.AccessLog(name=FILE_ACCESS_LOG)
     entry.typed_config.Pack(file_log)
-    config = _data(http_connection_manager_pb2.HttpConnectionManager(access_log=[entry]))
+    config = _data(
+        http_connection_manager_pb2.HttpConnectionManager(
+            normalize_path=wrappers_pb2.BoolValue(value=True), merge_slashes=True, access_log=[entry]
+        )
+    )
     # A Struct keeps no key order: write the fields back in the order a reader expects.
     config["access_log"][0]["typed_config"]["log_format"]["json_format"] = access_log_format(tls=tls)
-    return {key: config[key] for key in ("access_log",)}
+    return {key: config[key] for key in ("normalize_path", "merge_slashes", "access_log")}
 
 
 def _json_format(fields: dict[str, str]) -> substitution_format_string_pb2.SubstitutionFormatString:
@@ -356,8 +361,8 @@ _SNIPPET_COMMENTS = {
     "http_filters": "Paste into your HttpConnectionManager's http_filters, before envoy.filters.http.router.",
     "clusters": "Paste into static_resources.clusters (or serve it over CDS): the HTTP/2 cluster to botwall.",
     "per_route": "For each route whose match is shown, add this typed_per_filter_config to your route.",
-    "http_connection_manager": "Merge into each HttpConnectionManager's typed_config: an access log without query "
-    "strings.",
+    "http_connection_manager": "Merge into each HttpConnectionManager's typed_config: one normalised path, and an "
+    "access log without query strings.",
     "listener_filters": "Paste into your TLS listener's listener_filters (one TLS inspector per listener).",
 }
 

@@ -195,10 +195,12 @@ def _schema_errors(document: dict[str, Any]) -> list[str]:
 def _istio_pieces() -> dict[str, Any]:
     """The EnvoyFilter's patch values, grouped by what they patch, in patch order."""
     (envoy_filter,) = _documents(ISTIO)
-    pieces: dict[str, Any] = {"http_filters": [], "listener_filter_merge": [], "routes": {}}
+    pieces: dict[str, Any] = {"http_filters": [], "listener_filter_merge": [], "routes": {}, "hcm_merge": []}
     for patch in envoy_filter["spec"]["configPatches"]:
         value = patch["patch"]["value"]
-        if patch["applyTo"] == "HTTP_FILTER":
+        if patch["applyTo"] == "NETWORK_FILTER":
+            pieces["hcm_merge"].append(value)
+        elif patch["applyTo"] == "HTTP_FILTER":
             pieces["http_filters"].append(value)
         elif patch["applyTo"] == "LISTENER_FILTER":
             pieces["listener_filter_merge"].append(value)
@@ -376,7 +378,8 @@ def test_istio_schema_rejects_a_broken_envoyfilter(breakage: Any) -> None:
 
 
 def test_istio_patches_carry_the_pieces_botwall_renders() -> None:
-    """The EnvoyFilter inserts the filters and per-route configs `botwall envoy-config` renders (cluster name aside)."""
+    """The EnvoyFilter inserts the filters and per-route configs `botwall envoy-config` renders (cluster name aside),
+    and turns on the same path normalisation on the gateway's connection managers."""
     pieces = _istio_pieces()
     rendered = render_snippet(EnvoyConfigOptions(tls=True, health_routes=("/healthz",), login_routes=("/login",)))
     for filter_ in rendered["http_filters"]:
@@ -387,10 +390,13 @@ def test_istio_patches_carry_the_pieces_botwall_renders() -> None:
         for name, entry in zip(("healthz", "login"), rendered["per_route"], strict=True)
     }
     expected_inspector = [{"typed_config": rendered["listener_filters"][0]["typed_config"]}]
-    assert (rendered["http_filters"], expected_routes, expected_inspector) == (
+    paths = {k: v for k, v in rendered["http_connection_manager"].items() if k in ("normalize_path", "merge_slashes")}
+    expected_hcm = [{"typed_config": {"@type": HCM, **paths}}]
+    assert (rendered["http_filters"], expected_routes, expected_inspector, expected_hcm) == (
         pieces["http_filters"],
         pieces["routes"],
         pieces["listener_filter_merge"],
+        pieces["hcm_merge"],
     )
 
 
@@ -402,12 +408,16 @@ def test_istio_patch_values_validate_in_envoy(tmp_path: Path, tls_files: tuple[P
         inspector["typed_config"].update(merge["typed_config"])
     cluster = botwall_cluster(EnvoyConfigOptions(botwall=("botwall.botwall.svc.cluster.local", 9191)))
     cluster["name"] = cluster["load_assignment"]["cluster_name"] = ISTIO_CLUSTER
+    hcm_settings: dict[str, Any] = {}
+    for merge in pieces["hcm_merge"]:
+        hcm_settings.update({k: v for k, v in merge["typed_config"].items() if k != "@type"})
     config = _embed(
         http_filters=pieces["http_filters"],
         clusters=[cluster],
         per_route=[{"match": {"path": f"/{name}"}, **value} for name, value in pieces["routes"].items()],
         listener_filters=[inspector],
         tls_files=tls_files,
+        hcm_settings=hcm_settings,
     )
     result = _envoy_validate(config, tmp_path)
     assert 0 == result.returncode, result.stdout + result.stderr
@@ -464,6 +474,10 @@ EG_BREAKAGES = {
     "ctp-misspelt-fingerprints": (
         ("ClientTrafficPolicy", "botwall-tls-fingerprints"),
         lambda d: d["spec"]["tls"].update(fingerprint=d["spec"]["tls"].pop("fingerprints")),
+    ),
+    "ctp-misspelt-merge-slashes": (
+        ("ClientTrafficPolicy", "botwall-tls-fingerprints"),
+        lambda d: d["spec"]["path"].update(disableMergeSlash=d["spec"]["path"].pop("disableMergeSlashes")),
     ),
     "ctp-unknown-fingerprint": (
         ("ClientTrafficPolicy", "botwall-tls-fingerprints"),
