@@ -3,8 +3,9 @@
 Everything botwall reads later is bounded here, before any parsing: a header value longer than any real client sends
 is cut to its bound and named in `RequestView.oversized` (evidence in its own right: `hdr:malformed-value`), so no
 analyzer ever sees an unbounded string. The path used for matching is normalised the way Envoy's `normalize_path`
-and `merge_slashes` do (percent-encoded unreserved characters decoded, dot segments removed, repeated slashes merged),
-so `/api/%6cogin` and `//api/./login` meet the same login route and policies as `/api/login`.
+and `merge_slashes` do (percent-encoded unreserved characters decoded, dot segments removed, repeated slashes
+merged), and `%2F` is read as the slash an upstream may decode it to, so `/api/%6cogin`, `//api/./login` and
+`/api%2Flogin` meet the same login route and policies as `/api/login`.
 """
 
 from __future__ import annotations
@@ -79,14 +80,19 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 def _unescape_unreserved(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16))
-    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+    if char in _UNRESERVED:
+        return char
+    # An encoded slash stays encoded in Envoy (path_with_escaped_slashes_action: keep), but many upstreams decode it
+    # and route `/api%2Flogin` to `/api/login`: for matching, botwall takes it as the slash it may become.
+    return "/" if char == "/" else "%" + match.group(1).upper()
 
 
 def normalize_path(path: str) -> str:
     """The path as Envoy's `normalize_path` and `merge_slashes` leave it (RFC 3986 section 6.2.2).
 
     Percent-encoded unreserved characters are decoded (other escapes keep their meaning, upper-cased), repeated
-    slashes merged, and `.` and `..` segments removed; a `..` never climbs above the root.
+    slashes merged, and `.` and `..` segments removed; a `..` never climbs above the root. Unlike Envoy, an encoded
+    slash (`%2F`) is read as a slash, since an upstream may decode it.
     """
     if "%" in path:
         path = _ESCAPE.sub(_unescape_unreserved, path)
