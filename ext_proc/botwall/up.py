@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from botwall.engine import Engine
-from botwall.events import DecisionLog
+from botwall.events import DecisionLog, start_flushing
 from botwall.model import start_watching, watch_interval
 from botwall.server import start_server
 from botwall.stack import (
@@ -52,7 +52,9 @@ async def run_up(options: UpOptions) -> int:
     """Start everything, print where to go, and stop it all cleanly on a signal: Envoy first, botwall last."""
     out = sys.stdout
     config = options.engine.config
-    running = await start_server(options.engine, DecisionLog(config.decision_log), "127.0.0.1:0")
+    decision_log = DecisionLog(config.decision_log)
+    running = await start_server(options.engine, decision_log, "127.0.0.1:0")
+    flushing = start_flushing(decision_log)
     watch = start_watching(options.engine.scorer, watch_interval(config.model))  # noqa: F841
     shop_runner = None
     try:
@@ -82,6 +84,7 @@ async def run_up(options: UpOptions) -> int:
             start_envoy, render_gateway(settings), options.workdir, None, 30.0, own_process_group=True
         )
     except BaseException:
+        flushing.cancel()
         await running.stop(0)
         if shop_runner is not None:
             await shop_runner.cleanup()
@@ -96,6 +99,8 @@ async def run_up(options: UpOptions) -> int:
         await asyncio.to_thread(envoy.drain, ENVOY_DRAIN_SECONDS)
         await asyncio.to_thread(envoy.stop)
         await running.stop(5)
+        flushing.cancel()
+        decision_log.flush()  # the aggregate lines of the last interval
         if shop_runner is not None:
             await shop_runner.cleanup()
     return code

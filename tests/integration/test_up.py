@@ -70,12 +70,17 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
         status, products = resp.status, json.loads(resp.read())
         conn.close()
         assert (200, 8) == (status, len(products))
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(urllib.request.Request(base + "/", headers={"User-Agent": "curl/8.5.0"}), timeout=10)
-        assert 403 == refused.value.code
+        for _ in range(5):  # one client's repeated refusals: 3 full log lines, the rest in an aggregate at the end
+            request = urllib.request.Request(base + "/", headers={"User-Agent": "curl/8.5.0"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert 403 == refused.value.code
         assert re.search(r"HTTPS \(self-signed, JA4 on\): https://127\.0\.0\.1:\d+/", text), text
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert 0 == proc.returncode, out
     assert "stopping" in out
+    # The decision log's last aggregate is written on the way out, not lost with the process.
+    aggregates = [json.loads(line) for line in out.splitlines() if '"event": "decision_aggregate"' in line]
+    assert [2] == [a["suppressed"] for a in aggregates if a.get("action") == "block"], out
