@@ -43,6 +43,6 @@ USER 10001:10001
 EXPOSE 9191
 # gRPC health of the service on BOTWALL_HEALTH_ADDRESS: set that too if you change --listen's port.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["python", "-m", "botwall.healthcheck"]
+    CMD ["python", "-m", "botwall.edge.healthcheck"]
 ENTRYPOINT ["botwall"]
 CMD ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"]

@@ -24,16 +24,9 @@ from pathlib import Path
 import yaml
 
 from botwall.config import DEFAULT_CONFIG_YAML
-from botwall.stack import (
-    BotwallProcess,
-    EnvoyProcess,
-    EnvoySettings,
-    render_gateway,
-    start_botwall,
-    start_envoy,
-    start_processor,
-)
-from botwall.testing import captured_headers
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.lab.stack import BotwallProcess, EnvoyProcess, start_botwall, start_envoy, start_processor
+from botwall.lab.testing import captured_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 # Firefox's own header set (captured through Envoy), so botwall's default policies allow the load: a block would skip
@@ -126,7 +119,9 @@ def bench_config(workdir: Path, scorer: str = "model") -> Path:
 def start_setups(workdir: Path) -> list[Setup]:
     setups = [Setup("envoy alone", start_envoy(render_gateway(EnvoySettings(botwall=None)), workdir / "alone"), None)]
     passthrough = start_processor(
-        workdir / "passthrough", [sys.executable, "-m", "botwall.passthrough", "--listen", "127.0.0.1:0"], "passthrough"
+        workdir / "passthrough",
+        [sys.executable, "-m", "botwall.lab.passthrough", "--listen", "127.0.0.1:0"],
+        "passthrough",
     )
     setups.append(
         Setup(

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from botwall.config import StateSettings, load_config
 from botwall.engine import Engine
+from botwall.lab import testing
+from botwall.lab.testing import captured_headers
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
-from botwall.store import MemoryStore
-from botwall.testing import captured_headers
+from botwall.state.store import MemoryStore
 
 CLIENTS = [
     captured_headers("firefox-headless", "navigation", "https"),
@@ -41,15 +42,15 @@ def _view(rng: random.Random, ip: str) -> RequestView:
 
 def evidence_cost(requests: int) -> tuple[float, float]:
     """Median and p99 microseconds of Engine.evidence over mixed traffic from 5,000 clients."""
-    engine = Engine(load_config(None))
+    engine = Engine(load_config(None), testing.resources())
     rng = random.Random(1)  # noqa: S311 - reproducible traffic, not security
     views = [_view(rng, f"10.{i % 20}.{(i // 20) % 250}.{i % 250}") for i in range(requests)]
     for view in views[:2000]:
-        engine.evidence(view)
+        engine.observe(view)
     samples = []
     for view in views:
         start = time.perf_counter_ns()
-        engine.evidence(view)
+        engine.observe(view)
         samples.append(time.perf_counter_ns() - start)
     samples.sort()
     return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
@@ -58,13 +59,15 @@ def evidence_cost(requests: int) -> tuple[float, float]:
 def flood(distinct_ips: int, max_entries: int) -> list[tuple[int, float]]:
     """RSS (MiB) as one request from each of `distinct_ips` new IPs goes through the engine."""
     config = load_config(None)
-    engine = Engine(config, store=MemoryStore(StateSettings(max_entries=max_entries, ttl_seconds=900)))
+    engine = Engine(
+        config, testing.resources(), store=MemoryStore(StateSettings(max_entries=max_entries, ttl_seconds=900))
+    )
     rng = random.Random(2)  # noqa: S311 - reproducible traffic, not security
     gc.collect()
     points = [(0, rss_mib())]
     step = distinct_ips // 4
     for i in range(distinct_ips):
-        engine.evidence(_view(rng, f"{1 + (i >> 24) % 223}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"))
+        engine.observe(_view(rng, f"{1 + (i >> 24) % 223}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"))
         if (i + 1) % step == 0:
             gc.collect()
             points.append((i + 1, rss_mib()))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from botwall.infra import InfraSettings, load_ip_intel
+from botwall.evidence.infra import InfraSettings, load_ip_intel
 
 
 def rss_kib() -> int:

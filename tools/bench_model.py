@@ -18,12 +18,12 @@ from pathlib import Path
 
 from botwall.clock import FakeClock
 from botwall.config import load_config
-from botwall.features import Evidence
-from botwall.model import OnnxScorer
+from botwall.lab.simulate import Scenario, build_actors, build_world, make_engine
+from botwall.lab.simulate._personas import HOST, Reply
 from botwall.request import JA4_ATTRIBUTE, SOURCE_ADDRESS, build_view
-from botwall.scoring import RuleScorer, Scorer
-from botwall.simulate import Scenario, build_actors, build_world, make_engine
-from botwall.simulate._personas import HOST, Reply
+from botwall.scoring.features import Evidence
+from botwall.scoring.model import OnnxScorer
+from botwall.scoring.rules import RuleScorer, Scorer
 
 
 def collect(n: int) -> tuple[list[Evidence], list[int]]:
@@ -56,7 +56,7 @@ def collect(n: int) -> tuple[list[Evidence], list[int]]:
                 if route is not None and request.body is not None:
                     login = engine.logins.read_login(route, view.header("content-type"), request.body)
                 started = time.thread_time_ns()
-                e, _ = engine.evidence(view, route, login)
+                e, _ = engine.observe(view, route, login)
                 cost.append(time.thread_time_ns() - started)
                 evidence.append(e)
                 delay, request = actor.script.send(ok)

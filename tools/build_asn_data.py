@@ -5,7 +5,8 @@
     .venv/bin/python tools/build_asn_data.py --tarball FILE.tgz   # a tarball from `npm pack`
 
 Reads `asn-ipv4-num.csv` and `asn-ipv6-num.csv` (inclusive numeric ranges, ASN, organisation), keeps one name per
-ASN, and writes the format described in `botwall/infra/_asn.py`. Run it when bumping VERSION, then update NOTICE.
+ASN, and writes the format described in `botwall/evidence/infra/_asn.py`. Run it when bumping VERSION, then update
+NOTICE.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from botwall.infra._asn import read_asn_table, write_asn_table
+from botwall.evidence.infra._asn import read_asn_table, write_asn_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "@ip-location-db/asn"

@@ -50,8 +50,9 @@ import trustme
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from botwall.demo.shop import REQUEST_LOG, RequestRecord, create_app
-from botwall.stack import EnvoySettings, render_gateway, start_envoy
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.lab.demo.shop import REQUEST_LOG, RequestRecord, create_app
+from botwall.lab.stack import start_envoy
 
 ENVOY_VERSION = "1.40.0"
 FORMAT_VERSION = 1

@@ -9,11 +9,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 
-from botwall.config import Config, ConfigError, load_config
+from botwall.config import Config, load_config
+from botwall.errors import BotwallError, UsageError
 
 if TYPE_CHECKING:
     from botwall.engine import Engine
@@ -33,18 +34,9 @@ def _configure_logging() -> None:
     )
 
 
-def _load(path: str | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"botwall: invalid config: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def _usage_error(message: str) -> NoReturn:
-    """One line on stderr and exit status 2, for what the operator asked that cannot work."""
-    print(f"botwall: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    """What the operator asked cannot work: the CLI's boundary prints it as one line, exit status 2."""
+    raise UsageError(message)
 
 
 def _split_host_port(text: str, flag: str) -> tuple[str, int]:
@@ -66,7 +58,7 @@ def _address(host: str, port: int) -> str:
 
 def _check_bindable(host: str, port: int, flag: str) -> None:
     """A port in use (or an address that is not this machine's) is a one-line error before anything starts."""
-    from botwall.stack import bind_error
+    from botwall.edge.listen import bind_error
 
     problem = bind_error(host, port)
     if problem is not None:
@@ -86,7 +78,7 @@ def _seconds(text: str) -> float:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a config file, and the data files it names, and summarize it."""
-    config = _engine(_load(args.file)).config
+    config = _engine(load_config(args.file)).config
     print(f"{config.source}: OK ({len(config.policies)} policies, shadow={'on' if config.shadow else 'off'})")
     for p in config.policies:
         print(f"  {p.name}: {p.action} (min_score {p.min_score}{', shadow' if p.shadow else ''})")
@@ -94,30 +86,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _engine(config: Config) -> Engine:
-    """The engine for a config; loading the operator's data files (IP lists, MMDB, HIBP) can still fail here."""
+    """The engine for a config, with everything it loads (the model checked against the feature schema and warmed
+    up; the operator's IP lists, MMDB and HIBP files) loaded before the server starts and health turns SERVING."""
     from botwall.engine import Engine
+    from botwall.resources import load_resources
 
-    # The model is loaded (checked against the feature schema, warmed up) before the server starts and health turns
-    # SERVING.
-    from botwall.model import ModelError, scorer_for
-
-    try:
-        scorer = scorer_for(config.model)
-    except ModelError as exc:
-        print(f"botwall: invalid model: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        return Engine(config, scorer=scorer)
-    except ConfigError as exc:
-        print(f"botwall: invalid config: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return Engine(config, load_resources(config))
 
 
 async def _serve(engine: Engine, args: argparse.Namespace) -> None:
-    from botwall.events import DecisionLog, start_flushing
-    from botwall.model import OnnxScorer, start_watching, watch_interval
-    from botwall.server import serve_until_signal, start_server
-    from botwall.stack import write_ready_file
+    from botwall.edge.decision_log import DecisionLog, start_flushing
+    from botwall.edge.listen import write_ready_file
+    from botwall.edge.server import serve_until_signal, start_server
+    from botwall.scoring.model import OnnxScorer, start_watching, watch_interval
 
     config = engine.config
     listen = _address(*_split_host_port(args.listen, "--listen"))
@@ -125,7 +106,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     try:
         running = await start_server(engine, decision_log, listen)
     except OSError as exc:  # lost a race for the port after the check in cmd_serve
-        _usage_error(f"--listen: {exc}")
+        raise UsageError(f"--listen: {exc}") from None
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
     log = structlog.get_logger("botwall")
@@ -150,29 +131,25 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the ext_proc processor only, for an existing Envoy."""
     _check_bindable(*_split_host_port(args.listen, "--listen"), "--listen")
-    engine = _engine(_load(args.config))
+    engine = _engine(load_config(args.config))
     asyncio.run(_serve(engine, args))
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Envoy + botwall + an upstream (the demo shop unless --upstream), until Ctrl-C."""
-    from botwall.stack import StackError
-    from botwall.up import UpOptions, parse_upstream, run_up
+    from botwall.lab.up import UpOptions, parse_upstream, run_up
 
     http = _split_host_port(args.listen, "--listen")
     tls = _split_host_port(args.tls_listen, "--tls-listen") if args.tls_listen else None
     if args.upstream:
-        try:
-            parse_upstream(args.upstream)
-        except StackError as exc:
-            _usage_error(str(exc))
+        parse_upstream(args.upstream)
     if tls is not None and tls[1] != 0 and tls[1] == http[1]:
         _usage_error(f"--listen and --tls-listen name the same port, {http[1]}")
     _check_bindable(*http, "--listen")
     if tls is not None:
         _check_bindable(*tls, "--tls-listen")
-    engine = _engine(_load(args.config))
+    engine = _engine(load_config(args.config))
     options = UpOptions(
         engine=engine,
         config_path=args.config,
@@ -183,16 +160,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         fail_closed=args.fail_closed,
         workdir=Path(args.workdir or tempfile.mkdtemp(prefix="botwall-up-")),
     )
-    try:
-        return asyncio.run(run_up(options))
-    except StackError as exc:  # a piece did not start; the message carries its log
-        print(f"botwall: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(run_up(options))
 
 
 def cmd_envoy_config(args: argparse.Namespace) -> int:
     """Print the Envoy pieces (or a whole standalone config) that put botwall in front of an upstream."""
-    from botwall.envoy_config import BootstrapOptions, EnvoyConfigError, EnvoyConfigOptions, render
+    from botwall.deploy.envoy_config import BootstrapOptions, EnvoyConfigOptions, render
 
     options = EnvoyConfigOptions(
         botwall=_split_host_port(args.botwall_address, "--botwall-address"),
@@ -211,12 +184,7 @@ def cmd_envoy_config(args: argparse.Namespace) -> int:
         tls_key=Path(args.tls_key),
         trusted_hops=args.trusted_hops,
     )
-    try:
-        text = render(options, args.form, where)
-    except EnvoyConfigError as exc:
-        print(f"botwall: {exc}", file=sys.stderr)
-        return 2
-    sys.stdout.write(text)
+    sys.stdout.write(render(options, args.form, where))
     return 0
 
 
@@ -224,9 +192,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Play a seeded scenario of simulated traffic through the engine; write labelled records, print a summary."""
     import json
 
-    from botwall.simulate import Scenario, simulate, summarize, training_config
+    from botwall.lab.simulate import Scenario, simulate, summarize, training_config
 
-    config = _load(args.config)
+    config = load_config(args.config)
     if args.no_policies:
         config = training_config(config)
     scenario = Scenario(seed=args.seed, duration=args.duration).scaled(args.scale)
@@ -259,41 +227,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the confidence model on simulated traffic and write it with its model card."""
     try:
-        from botwall.training import TrainOptions, train
+        from botwall.lab.training import TrainOptions, train
     except ImportError as exc:
-        print(f"botwall: training needs the [train] extras (pip install 'botwall[train]'): {exc}", file=sys.stderr)
-        return 2
-    if os.environ.get("PYTHONHASHSEED") is None:
-        print(
-            "botwall: note: PYTHONHASHSEED is unset; features that count distinct items vary a little from run to run"
-        )
-    train(TrainOptions(out_dir=Path(args.out), scale=args.scale), _load(args.config))
+        raise UsageError(f"training needs the [train] extras (pip install 'botwall[train]'): {exc}") from None
+    train(TrainOptions(out_dir=Path(args.out), scale=args.scale), load_config(args.config))
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model on held-out seeds and personas, against the targets, next to the rule scorer."""
-    from botwall.evaluation import markdown, run_eval
-    from botwall.model import ModelError
+    from botwall.lab.evaluation import markdown, run_eval
 
-    try:
-        results = run_eval(Path(args.model), Path(args.out) if args.out else None, args.scale)
-    except ModelError as exc:
-        print(f"botwall: invalid model: {exc}", file=sys.stderr)
-        return 2
-    print(markdown(results))
+    print(markdown(run_eval(Path(args.model), Path(args.out) if args.out else None, args.scale)))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used by the tests)."""
-    parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_check_config(sub: Any) -> None:
+    """The `check-config` command's arguments."""
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
 
+
+def _add_serve(sub: Any) -> None:
+    """The `serve` command's arguments."""
     serve = sub.add_parser("serve", help="run the ext_proc processor (for an existing Envoy)")
     serve.add_argument("--config", help="YAML config (default: the embedded defaults)")
     serve.add_argument(
@@ -319,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_up(sub: Any) -> None:
+    """The `up` command's arguments."""
     up = sub.add_parser("up", help="start Envoy + botwall + an upstream on this machine")
     up.add_argument(
         "--listen", default="127.0.0.1:8080", help="Envoy's HTTP listener HOST:PORT (default 127.0.0.1:8080)"
@@ -344,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workdir", help="where rendered configs and logs go (default: a new temporary directory)")
     up.set_defaults(func=cmd_up)
 
+
+def _add_envoy_config(sub: Any) -> None:
+    """The `envoy-config` command's arguments."""
     envoy = sub.add_parser("envoy-config", help="print the Envoy config that puts botwall in front of an upstream")
     envoy.add_argument(
         "--form",
@@ -378,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     envoy.set_defaults(func=cmd_envoy_config)
 
+
+def _add_simulate(sub: Any) -> None:
+    """The `simulate` command's arguments."""
     sim = sub.add_parser("simulate", help="play seeded, labelled simulated traffic through the engine in-process")
     sim.add_argument("--seed", type=int, default=1, help="the scenario's seed: same seed, same traffic (default 1)")
     sim.add_argument("--scale", type=float, default=1.0, help="multiply the number of actors (default 1)")
@@ -388,22 +355,42 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--features", action="store_true", help="include each request's feature vector in --out")
     sim.set_defaults(func=cmd_simulate)
 
+
+def _add_train(sub: Any) -> None:
+    """The `train` command's arguments."""
     train = sub.add_parser("train", help="train the confidence model on simulated traffic (needs the [train] extras)")
     train.add_argument("--out", default="models", help="directory for botwall.onnx and model_card.json (models)")
     train.add_argument("--scale", type=float, default=1.0, help="multiply the simulated actors (default 1)")
     train.add_argument("--config", help="YAML config whose login routes and policies apply (default: the embedded)")
     train.set_defaults(func=cmd_train)
 
+
+def _add_eval(sub: Any) -> None:
+    """The `eval` command's arguments."""
     evaluate = sub.add_parser("eval", help="evaluate a model on held-out simulated traffic against the targets")
     evaluate.add_argument("--model", default="models/botwall.onnx", help="the ONNX model (models/botwall.onnx)")
     evaluate.add_argument("--out", default="models/eval.json", help="where the figures go (models/eval.json)")
     evaluate.add_argument("--scale", type=float, default=1.0, help="multiply the simulated actors (default 1)")
     evaluate.set_defaults(func=cmd_eval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests)."""
+    parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_check_config, _add_serve, _add_up, _add_envoy_config, _add_simulate, _add_train, _add_eval):
+        add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `botwall` command."""
+    """Entry point of the `botwall` command, and its one error boundary: every error botwall expects (a bad config,
+    model, data file, option or local stack: `errors.BotwallError`) is one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     _configure_logging()
-    raise SystemExit(args.func(args))
+    try:
+        code = args.func(args)
+    except BotwallError as exc:
+        print(f"botwall: {exc.what + ': ' if exc.what else ''}{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise SystemExit(code)

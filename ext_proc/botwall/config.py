@@ -12,26 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import re2
 import yaml
 
-if TYPE_CHECKING:
-    from botwall.infra import InfraSettings
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message says where and what was expected."""
-
-    def __init__(self, source: str, key: str, expected: str, got: object = None, *, show_got: bool = True) -> None:
-        where = f"{source}: {key}" if key else source
-        message = f"{where}: expected {expected}"
-        if show_got:
-            message += f", got {got!r}"
-        super().__init__(message)
-        self.source = source
-        self.key = key
+from botwall.errors import ConfigError, Reader
+from botwall.evidence.credentials import LoginRoute
+from botwall.evidence.infra import InfraSettings, parse_infra_settings
+from botwall.request import Match, PathMatch
 
 
 class Action(enum.StrEnum):
@@ -43,47 +31,6 @@ class Action(enum.StrEnum):
     THROTTLE = "throttle"
     DECEIVE = "deceive"
     CHALLENGE = "challenge"
-
-
-@dataclass(frozen=True, slots=True)
-class PathMatch:
-    """A path condition: `prefix`, `exact` or `regex` (full match) on the path without its query string."""
-
-    kind: str
-    value: str
-    pattern: Any = None  # a compiled RE2 expression (`re2._Regexp`, untyped): linear time whatever the path
-
-    def matches(self, path: str) -> bool:
-        """True when the path satisfies the condition."""
-        if self.kind == "prefix":
-            return path.startswith(self.value)
-        if self.kind == "exact":
-            return path == self.value
-        assert self.pattern is not None
-        return self.pattern.fullmatch(path) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """Which requests a policy applies to; an empty condition matches everything."""
-
-    hosts: frozenset[str] = frozenset()
-    host_suffixes: tuple[str, ...] = ()
-    path: PathMatch | None = None
-    methods: frozenset[str] = frozenset()
-
-    def matches(self, host: str, path: str, method: str) -> bool:
-        """True when host (port ignored), path and method all satisfy the condition."""
-        if self.methods and method not in self.methods:
-            return False
-        if self.path is not None and not self.path.matches(path):
-            return False
-        if self.hosts or self.host_suffixes:
-            bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-            bare = bare.lower()
-            if bare not in self.hosts and not bare.endswith(self.host_suffixes):
-                return False
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,24 +62,6 @@ class Policy:
     shadow: bool = False
     throttle: ThrottleSpec | None = None
     deceive: DeceiveSpec | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoginRoute:
-    """A login endpoint: where the credentials are in the body, and how its response tells success from failure.
-
-    Only requests on these routes have their body sent to botwall (asked of Envoy per request, by mode override).
-    """
-
-    name: str
-    match: Match
-    format: str  # "form", "json" or "auto" (by content-type)
-    username_field: str
-    password_field: str
-    success_status: frozenset[int]
-    success_cookie: str  # a Set-Cookie name that only a successful login sets, "" for none
-    failure_status: frozenset[int]
-    max_body_bytes: int = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,46 +228,7 @@ _TOP_KEYS = {
 _POLICY_KEYS = {"name", "match", "action", "min_score", "shadow", "throttle", "deceive"}
 
 
-class _Reader:
-    """Typed accessors that raise ConfigError naming the source and the key path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, expected: str, got: object = None, *, show_got: bool = True) -> ConfigError:
-        return ConfigError(self.source, key, expected, got, show_got=show_got)
-
-    def mapping(self, value: object, key: str, allowed: set[str]) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(key, "a mapping", value)
-        for name in value:
-            if name not in allowed:
-                child = f"{key}.{name}" if key else str(name)
-                raise self.fail(child, f"one of the keys {sorted(allowed)} (unknown key)", show_got=False)
-        return value
-
-    def integer(self, value: object, key: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, f"an integer from {low} to {high}", value)
-        return value
-
-    def number(self, value: object, key: str, low: float, high: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise self.fail(key, f"a number from {low} to {high}", value)
-        return float(value)
-
-    def boolean(self, value: object, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, "true or false", value)
-        return value
-
-    def string(self, value: object, key: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, "a non-empty string", value)
-        return value
-
-
-def _parse_path(r: _Reader, raw: object, key: str) -> PathMatch:
+def _parse_path(r: Reader, raw: object, key: str) -> PathMatch:
     m = r.mapping(raw, key, {"prefix", "exact", "regex"})
     if len(m) != 1:
         raise r.fail(key, "exactly one of prefix, exact or regex", dict(m))
@@ -359,7 +249,7 @@ def _parse_path(r: _Reader, raw: object, key: str) -> PathMatch:
     return PathMatch(kind, text)
 
 
-def _parse_match(r: _Reader, raw: object, key: str) -> Match:
+def _parse_match(r: Reader, raw: object, key: str) -> Match:
     if raw is None:
         return Match()
     m = r.mapping(raw, key, {"hosts", "path", "methods"})
@@ -382,7 +272,7 @@ def _parse_match(r: _Reader, raw: object, key: str) -> Match:
     return Match(frozenset(hosts), tuple(suffixes), path, methods)
 
 
-def _parse_throttle(r: _Reader, raw: object, key: str) -> ThrottleSpec:
+def _parse_throttle(r: Reader, raw: object, key: str) -> ThrottleSpec:
     m = r.mapping(raw, key, {"key", "rate_per_second", "rate_per_minute", "burst"})
     bucket_key = r.string(m.get("key", "ip"), f"{key}.key")
     if bucket_key not in ("ip", "fingerprint") and not (
@@ -401,7 +291,7 @@ def _parse_throttle(r: _Reader, raw: object, key: str) -> ThrottleSpec:
     return ThrottleSpec(bucket_key, rate, burst)
 
 
-def _parse_deceive(r: _Reader, raw: object, key: str) -> DeceiveSpec:
+def _parse_deceive(r: Reader, raw: object, key: str) -> DeceiveSpec:
     m = r.mapping(raw, key, {"status", "content_type", "headers", "body"})
     status = r.integer(m.get("status", 200), f"{key}.status", 200, 599)
     content_type = r.string(m.get("content_type", "text/html; charset=utf-8"), f"{key}.content_type")
@@ -419,7 +309,7 @@ def _parse_deceive(r: _Reader, raw: object, key: str) -> DeceiveSpec:
     return DeceiveSpec(status, tuple(headers), body.encode())
 
 
-def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
+def _parse_policy(r: Reader, raw: object, key: str, seen: set[str]) -> Policy:
     m = r.mapping(raw, key, _POLICY_KEYS)
     name = r.string(m.get("name"), f"{key}.name")
     if name in seen:
@@ -454,13 +344,13 @@ def _parse_policy(r: _Reader, raw: object, key: str, seen: set[str]) -> Policy:
     )
 
 
-def _status_set(r: _Reader, raw: object, key: str) -> frozenset[int]:
+def _status_set(r: Reader, raw: object, key: str) -> frozenset[int]:
     if not isinstance(raw, list):
         raise r.fail(key, "a list of HTTP status codes", raw)
     return frozenset(r.integer(code, f"{key}[{i}]", 100, 599) for i, code in enumerate(raw))
 
 
-def _parse_login_route(r: _Reader, raw: object, key: str, seen: set[str]) -> LoginRoute:
+def _parse_login_route(r: Reader, raw: object, key: str, seen: set[str]) -> LoginRoute:
     m = r.mapping(raw, key, {"name", "match", "format", "fields", "success", "failure", "max_body_bytes"})
     name = r.string(m.get("name"), f"{key}.name")
     if name in seen:
@@ -494,7 +384,7 @@ def _parse_login_route(r: _Reader, raw: object, key: str, seen: set[str]) -> Log
     )
 
 
-def _header_name(r: _Reader, raw: object, key: str) -> str:
+def _header_name(r: Reader, raw: object, key: str) -> str:
     if raw == "":
         return ""
     if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z0-9-]+", raw):
@@ -504,9 +394,8 @@ def _header_name(r: _Reader, raw: object, key: str) -> str:
 
 def parse_config(data: object, source: str, base_dir: Path | None = None) -> Config:
     """Validate already-loaded YAML data; `source` names it in errors, relative file paths resolve from `base_dir`."""
-    from botwall.infra import parse_infra_settings  # botwall.infra imports this module
 
-    r = _Reader(source)
+    r = Reader(source)
     if data is None:
         data = {}
     m = r.mapping(data, "", _TOP_KEYS)
@@ -564,7 +453,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
     )
 
 
-def _parse_decision_log(r: _Reader, raw: object) -> DecisionLogSettings:
+def _parse_decision_log(r: Reader, raw: object) -> DecisionLogSettings:
     keys = {"allow_sample_rate", "interval_seconds", "full_lines_per_key", "max_keys", "sample_size"}
     d = r.mapping(raw, "decision_log", keys)
     base = DecisionLogSettings()
@@ -580,7 +469,7 @@ def _parse_decision_log(r: _Reader, raw: object) -> DecisionLogSettings:
     )
 
 
-def _parse_model(r: _Reader, raw: object, base_dir: Path | None) -> ModelSettings:
+def _parse_model(r: Reader, raw: object, base_dir: Path | None) -> ModelSettings:
     m = r.mapping(raw, "model", {"scorer", "path", "reload_seconds"})
     scorer = r.string(m.get("scorer", "model"), "model.scorer")
     if scorer not in ("model", "rules"):
@@ -598,13 +487,13 @@ def _parse_model(r: _Reader, raw: object, base_dir: Path | None) -> ModelSetting
 ON_ERROR = ("allow", "challenge", "block")
 
 
-def _parse_on_error(r: _Reader, raw: object) -> str:
+def _parse_on_error(r: Reader, raw: object) -> str:
     if raw not in ON_ERROR:
         raise r.fail("on_error", "one of allow, challenge, block", raw)
     return str(raw)
 
 
-def _parse_client_cookie(r: _Reader, raw: object) -> ClientCookieSettings:
+def _parse_client_cookie(r: Reader, raw: object) -> ClientCookieSettings:
     m = r.mapping(raw, "client_cookie", {"issue", "name", "ttl_seconds"})
     name = m.get("name", "__bw")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):

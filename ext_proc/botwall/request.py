@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # Attributes arrive under this key whatever the filter is named (ENVOY_NOTES).
 ATTRIBUTES_KEY = "envoy.filters.http.ext_proc"
@@ -62,6 +63,11 @@ class RequestView:
     def header(self, name: str, default: str = "") -> str:
         """First value of a header (lower-case name), or `default`."""
         return self.by_name.get(name, default)
+
+
+def is_https(view: RequestView) -> bool:
+    """The client reached us over HTTPS (or a proxy in front says it did): botwall's cookie is then `Secure`."""
+    return view.scheme == "https" or view.header("x-forwarded-proto") == "https"
 
 
 def strip_port(address: str) -> str:
@@ -175,3 +181,44 @@ def build_view(
         oversized=tuple(oversized),
         raw_path=sent_path if path != sent_path else "",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PathMatch:
+    """A path condition: `prefix`, `exact` or `regex` (full match) on the path without its query string."""
+
+    kind: str
+    value: str
+    pattern: Any = None  # a compiled RE2 expression (`re2._Regexp`, untyped): linear time whatever the path
+
+    def matches(self, path: str) -> bool:
+        """True when the path satisfies the condition."""
+        if self.kind == "prefix":
+            return path.startswith(self.value)
+        if self.kind == "exact":
+            return path == self.value
+        assert self.pattern is not None
+        return self.pattern.fullmatch(path) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which requests a policy applies to; an empty condition matches everything."""
+
+    hosts: frozenset[str] = frozenset()
+    host_suffixes: tuple[str, ...] = ()
+    path: PathMatch | None = None
+    methods: frozenset[str] = frozenset()
+
+    def matches(self, host: str, path: str, method: str) -> bool:
+        """True when host (port ignored), path and method all satisfy the condition."""
+        if self.methods and method not in self.methods:
+            return False
+        if self.path is not None and not self.path.matches(path):
+            return False
+        if self.hosts or self.host_suffixes:
+            bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            bare = bare.lower()
+            if bare not in self.hosts and not bare.endswith(self.host_suffixes):
+                return False
+        return True

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from botwall.config import parse_yaml
-from botwall.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
-from botwall.testing import captured_headers
+from botwall.lab.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
+from botwall.lab.testing import captured_headers
 
 from .conftest import (
     CASES,
@@ -166,7 +166,7 @@ def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
     assert "Always" == container["restartPolicy"]
     assert "127.0.0.1:9191" == container["args"][container["args"].index("--listen") + 1]
     assert "ports" not in container
-    command = ["python", "-m", "botwall.healthcheck", "--address", "127.0.0.1:9191"]
+    command = ["python", "-m", "botwall.edge.healthcheck", "--address", "127.0.0.1:9191"]
     probes = ("startupProbe", "livenessProbe", "readinessProbe")
     assert [command] * 3 == [container[p]["exec"]["command"] for p in probes]
     assert [("http", 80, "http")] == [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
@@ -336,7 +336,7 @@ def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> No
         human = http_get(port, "/_echo", BROWSER)
         bot = http_get(port, "/", CURL)
         probe = http_get(port, "/envoy/healthz", [])
-        # The probe's own command, `python -m botwall.healthcheck --address 127.0.0.1:9191`, at botwall's port.
+        # The probe's own command, `python -m botwall.edge.healthcheck --address 127.0.0.1:9191`, at botwall's port.
         command = [a.replace(":9191", f":{botwall.port}") for a in container["livenessProbe"]["exec"]["command"]]
         health = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, timeout=30)
         assert 403 == bot.status, bot.body

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from botwall.stack import start_processor
+from botwall.lab.stack import start_processor
 
 from .conftest import ROOT, venv_bin
 
@@ -171,7 +171,7 @@ def test_entrypoint_cmd_and_healthcheck() -> None:
         "CMD"
     ).exec_form()
     assert healthcheck.args.startswith("CMD ")
-    assert ["python", "-m", "botwall.healthcheck"] == json.loads(healthcheck.args.removeprefix("CMD "))
+    assert ["python", "-m", "botwall.edge.healthcheck"] == json.loads(healthcheck.args.removeprefix("CMD "))
     assert "127.0.0.1:9191" == image_env(stage)["BOTWALL_HEALTH_ADDRESS"]
     assert {"interval": "10s", "timeout": "3s", "start-period": "60s", "retries": "3"} == healthcheck.flags
 
@@ -221,7 +221,7 @@ def test_builder_makes_a_wheel_from_the_build_context(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert {"botwall/cli.py", "botwall/healthcheck.py", "botwall/server.py", "botwall/py.typed"} <= names
+    assert {"botwall/cli.py", "botwall/edge/healthcheck.py", "botwall/edge/server.py", "botwall/py.typed"} <= names
     assert "botwall = botwall.cli:main" in entry_points
 
 

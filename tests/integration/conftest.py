@@ -17,17 +17,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from botwall.demo.shop import REQUEST_LOG, RequestRecord, start_shop
-from botwall.stack import (
-    BotwallProcess,
-    EnvoyProcess,
-    EnvoySettings,
-    render_gateway,
-    self_signed_certificate,
-    start_botwall,
-    start_envoy,
-)
-from botwall.testing import captured_headers, form_submission
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.lab.demo.shop import REQUEST_LOG, RequestRecord, start_shop
+from botwall.lab.stack import BotwallProcess, EnvoyProcess, self_signed_certificate, start_botwall, start_envoy
+from botwall.lab.testing import captured_headers, form_submission
 
 # Firefox's own navigation headers as captured through Envoy over plain HTTP to 127.0.0.1 (a secure context).
 BROWSER_HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from botwall.config import DEFAULT_CONFIG_YAML
-from botwall.testing import form_submission
+from botwall.lab.testing import form_submission
 
 from .conftest import BROWSER_HEADERS, StackFactory
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from botwall.envoy_config import EnvoyConfigOptions, botwall_cluster, render_snippet
-from botwall.stack import find_envoy, start_botwall, start_envoy
+from botwall.deploy.envoy_config import EnvoyConfigOptions, botwall_cluster, render_snippet
+from botwall.lab.stack import find_envoy, start_botwall, start_envoy
 
 from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, BackgroundShop
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from botwall.stack import EnvoySettings, find_envoy, render_gateway
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.lab.stack import find_envoy
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY_CONFIGS = sorted((ROOT / "envoy").glob("*.yaml"))

@@ -14,17 +14,17 @@ import grpc
 import pytest
 import yaml
 
-from botwall._envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
-from botwall.envoy_config import (
+from botwall.deploy.envoy_config import (
     BootstrapOptions,
     EnvoyConfigOptions,
     access_log_format,
     render_bootstrap,
     render_snippet,
 )
-from botwall.passthrough import PassThroughServicer
-from botwall.stack import start_envoy
-from botwall.testing import captured_headers
+from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
+from botwall.lab.passthrough import PassThroughServicer
+from botwall.lab.stack import start_envoy
+from botwall.lab.testing import captured_headers
 
 from .conftest import BackgroundShop, Stack, StackFactory, free_port
 

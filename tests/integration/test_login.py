@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from botwall.testing import LOGIN_CONFIG
+from botwall.lab.testing import LOGIN_CONFIG
 
 from .conftest import BROWSER_HEADERS, StackFactory
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from botwall.healthcheck import check
-from botwall.stack import EnvoySettings, render_gateway, start_botwall, start_envoy
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.edge.healthcheck import check
+from botwall.lab.stack import start_botwall, start_envoy
 
 from .conftest import BROWSER_HEADERS, BackgroundShop
 

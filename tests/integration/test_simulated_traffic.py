@@ -1,6 +1,6 @@
 """Simulated clients over real HTTP through real Envoy and `botwall serve` with the committed model.
 
-The personas of `botwall.simulate` play in real time (their think times and bot paces, shortened to a run of
+The personas of `botwall.lab.simulate` play in real time (their think times and bot paces, shortened to a run of
 `BOTWALL_E2E_SECONDS`) from one thread each, each request carrying its simulated client address in
 `x-forwarded-for` (Envoy trusts one hop) and `x-forwarded-proto: https`, as behind a TLS-terminating load balancer:
 so Envoy hands botwall no JA4, which the model was also trained for. Outcomes per persona come from what clients
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from botwall.config import DEFAULT_CONFIG_YAML
-from botwall.simulate import PERSONAS, Reply, Scenario, build_world
-from botwall.simulate._personas import Script
-from botwall.simulate._run import KEEPS_COOKIES, with_cookie
+from botwall.lab.simulate import PERSONAS, Reply, Scenario, build_world
+from botwall.lab.simulate._personas import Script
+from botwall.lab.simulate._run import KEEPS_COOKIES, with_cookie
 
 from .conftest import Stack, StackFactory
 
@@ -141,7 +141,7 @@ def outcomes(stack: Stack, tally: Tally) -> dict[str, dict[str, int]]:
 
 def _stale_model() -> str:
     """Why the committed model cannot be served by this botwall ("" when it can)."""
-    from botwall.model import ModelError, load_model
+    from botwall.scoring.model import ModelError, load_model
 
     try:
         load_model(MODEL)

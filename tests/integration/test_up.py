@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from botwall.testing import captured_headers
+from botwall.lab.testing import captured_headers
 
 pytestmark = pytest.mark.integration
 

@@ -8,17 +8,18 @@ import json
 
 import pytest
 
-from botwall._envoy_api import HttpBody, ProcessingRequest, ProcessingResponse
 from botwall.config import load_config, parse_yaml
-from botwall.engine import ERROR_REASON, Engine
-from botwall.events import DecisionLog
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.envoy_api import HttpBody, ProcessingRequest, ProcessingResponse
+from botwall.edge.server import BotwallServicer
+from botwall.engine import Engine
 from botwall.evidence.useragent import UserAgentAnalyzer
-from botwall.features import Evidence
-from botwall.fingerprint import software
+from botwall.lab.testing import StreamDriver, captured_headers, form_submission, header_dict, request_headers, resources
+from botwall.policy import ERROR_REASON
 from botwall.request import build_view
-from botwall.scoring import Score
-from botwall.server import BotwallServicer
-from botwall.testing import StreamDriver, captured_headers, form_submission, header_dict, request_headers
+from botwall.scoring.features import Evidence
+from botwall.scoring.fingerprint import software
+from botwall.scoring.rules import Score
 
 CHROME = captured_headers("chromium-headful", "navigation", "http", "127.0.0.1")
 FIREFOX = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
@@ -29,7 +30,7 @@ LOGIN = b"username=alice&password=wonderland-42"
 
 def _servicer(config_text: str | None = None, scorer: object = None, log: io.StringIO | None = None) -> BotwallServicer:
     config = load_config(None) if config_text is None else parse_yaml(config_text, "t.yaml")
-    engine = Engine(config) if scorer is None else Engine(config, scorer=scorer)  # type: ignore[arg-type]
+    engine = Engine(config, resources(), scorer=scorer)  # type: ignore[arg-type]
     return BotwallServicer(engine, DecisionLog(config.decision_log, log or io.StringIO()))
 
 

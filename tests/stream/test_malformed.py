@@ -5,17 +5,17 @@ from __future__ import annotations
 import io
 import random
 
-from botwall._envoy_api import HeaderMap, HeaderValue, HttpBody, HttpHeaders, ProcessingRequest
 from botwall.config import load_config
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.envoy_api import HeaderMap, HeaderValue, HttpBody, HttpHeaders, ProcessingRequest
+from botwall.edge.server import BotwallServicer
 from botwall.engine import Engine
-from botwall.events import DecisionLog
-from botwall.server import BotwallServicer
-from botwall.testing import StreamDriver, request_headers, response_headers
+from botwall.lab.testing import StreamDriver, request_headers, resources, response_headers
 
 
 def _servicer() -> BotwallServicer:
     config = load_config(None)
-    return BotwallServicer(Engine(config), DecisionLog(config.decision_log, io.StringIO()))
+    return BotwallServicer(Engine(config, resources()), DecisionLog(config.decision_log, io.StringIO()))
 
 
 def _junk(rng: random.Random, size: int) -> bytes:

@@ -11,13 +11,20 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from botwall import testing
-from botwall._envoy_api import ExternalProcessorStub, ProcessingRequest, ProcessingResponse
 from botwall.config import parse_yaml
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.envoy_api import ExternalProcessorStub, ProcessingRequest, ProcessingResponse
+from botwall.edge.server import BotwallServicer, start_server
 from botwall.engine import Engine
-from botwall.events import DecisionLog
-from botwall.server import BotwallServicer, start_server
-from botwall.testing import StreamDriver, captured_headers, header_dict, request_headers, response_headers
+from botwall.lab import testing
+from botwall.lab.testing import (
+    StreamDriver,
+    captured_headers,
+    header_dict,
+    request_headers,
+    resources,
+    response_headers,
+)
 
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 CONFIG = """
@@ -39,7 +46,7 @@ policies:
 
 def _servicer(text: str = CONFIG, log: io.StringIO | None = None) -> BotwallServicer:
     config = parse_yaml(text, "test.yaml")
-    return BotwallServicer(Engine(config), DecisionLog(config.decision_log, log or io.StringIO()))
+    return BotwallServicer(Engine(config, resources()), DecisionLog(config.decision_log, log or io.StringIO()))
 
 
 async def test_allowed_request_is_tagged_and_spoofed_tags_removed() -> None:
@@ -133,7 +140,7 @@ async def test_stream_starting_with_response_headers_passes() -> None:
 
 async def test_body_messages_pass_through() -> None:
     """Body and trailer messages are answered with unchanged pass-through responses."""
-    from botwall._envoy_api import HttpBody
+    from botwall.edge.envoy_api import HttpBody
 
     responses = await StreamDriver(_servicer()).run(
         [
@@ -147,7 +154,9 @@ async def test_body_messages_pass_through() -> None:
 async def test_over_grpc_health_and_cancel() -> None:
     """Over a real gRPC channel: health is SERVING, a stream works, and a cancelled stream leaves the server healthy."""
     config = parse_yaml(CONFIG, "t.yaml")
-    running = await start_server(Engine(config), DecisionLog(config.decision_log, io.StringIO()), "127.0.0.1:0")
+    running = await start_server(
+        Engine(config, resources()), DecisionLog(config.decision_log, io.StringIO()), "127.0.0.1:0"
+    )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
@@ -178,7 +187,7 @@ LOGIN_CONFIG = "decision_log: {allow_sample_rate: 0}\n" + testing.LOGIN_CONFIG
 
 
 def _login_messages(user: str, client: str) -> list[ProcessingRequest]:
-    from botwall._envoy_api import HttpBody
+    from botwall.edge.envoy_api import HttpBody
 
     headers = [*BROWSER, ("content-type", "application/json"), ("x-botwall-score", "0")]
     body = f'{{"username": "{user}", "password": "s3cret-{user}"}}'.encode()
@@ -191,7 +200,7 @@ def _login_messages(user: str, client: str) -> list[ProcessingRequest]:
 
 async def test_login_route_asks_for_body_then_decides_on_it() -> None:
     """On a login route botwall asks Envoy for the buffered body, tags in the body response, and logs the username."""
-    from botwall._envoy_api import ProcessingMode
+    from botwall.edge.envoy_api import ProcessingMode
 
     log = io.StringIO()
     responses = await StreamDriver(_servicer(LOGIN_CONFIG, log)).run(_login_messages("alice", "192.0.2.10:1"))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from botwall.clock import FakeClock
 from botwall.config import StateSettings, parse_yaml
 from botwall.engine import Engine
 from botwall.evidence.credentials import LoginReader
-from botwall.features import FEATURE_NAMES, vectorize
+from botwall.lab.testing import LOGIN_CONFIG, captured_headers, resources
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
-from botwall.store import MemoryStore
-from botwall.testing import LOGIN_CONFIG, captured_headers
+from botwall.scoring.features import FEATURE_NAMES, vectorize
+from botwall.state.store import MemoryStore
 
 FIREFOX = captured_headers("firefox-headless", "navigation", "https")
 CONFIG = LOGIN_CONFIG
@@ -25,7 +26,7 @@ class _Common:
 def _engine(clock: FakeClock, max_entries: int = 100_000) -> Engine:
     config = parse_yaml(CONFIG, "t.yaml")
     store = MemoryStore(StateSettings(max_entries=max_entries), clock)
-    return Engine(config, store=store, clock=clock, login_reader=LoginReader(_Common()))
+    return Engine(config, replace(resources(), logins=LoginReader(_Common())), store=store, clock=clock)
 
 
 def _view(path: str, ip: str, headers: list[tuple[str, str]] = FIREFOX, method: str = "GET") -> RequestView:
@@ -130,7 +131,7 @@ def test_state_is_bounded_under_an_ip_flood() -> None:
 def test_feature_vector_matches_schema() -> None:
     """The vector has one finite value per named feature, and a curl request sets ua_http_library."""
     engine = _engine(FakeClock())
-    evidence, _ = engine.evidence(_view("/", "192.0.2.1", [("user-agent", "curl/8.5.0")]))
+    evidence, _ = engine.observe(_view("/", "192.0.2.1", [("user-agent", "curl/8.5.0")]))
     vector = vectorize(evidence)
     assert len(FEATURE_NAMES) == len(vector) == len(set(FEATURE_NAMES))
     assert 1.0 == vector[FEATURE_NAMES.index("ua_http_library")]
@@ -207,7 +208,7 @@ def test_cold_requests_have_no_history_behind_them() -> None:
     engine = _engine(FakeClock())
 
     def cold(path: str, extra: list[tuple[str, str]], ip: str) -> bool:
-        evidence, _ = engine.evidence(_view(path, ip, [*FIREFOX, *extra]))
+        evidence, _ = engine.observe(_view(path, ip, [*FIREFOX, *extra]))
         return evidence.behaviour.cold
 
     api = [("accept", "application/json"), ("referer", "https://shop.example/")]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from botwall.client_cookie import SECRET_ENV, CookieSigner
 from botwall.clock import FakeClock
-from botwall.config import Action, ClientCookieSettings, ConfigError, StateSettings, parse_yaml
+from botwall.config import Action, ClientCookieSettings, StateSettings, parse_yaml
 from botwall.engine import Engine
+from botwall.errors import ConfigError
+from botwall.lab.testing import captured_headers, resources
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
-from botwall.store import MemoryStore
-from botwall.testing import captured_headers
+from botwall.state.store import MemoryStore
+from botwall.state.tokens import SECRET_ENV, CookieSigner
 
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 FETCH = captured_headers("firefox-headless", "xhr", "http", "shop.test")
@@ -76,7 +77,9 @@ def _view(headers: list[tuple[str, str]], path: str = "/products/1", ip: str = "
 
 def _engine(text: str = CHALLENGE) -> Engine:
     clock = FakeClock(1_800_000_000.0)
-    return Engine(parse_yaml(text, "test.yaml"), store=MemoryStore(StateSettings(), clock), clock=clock, wall=clock)
+    return Engine(
+        parse_yaml(text, "test.yaml"), resources(), store=MemoryStore(StateSettings(), clock), clock=clock, wall=clock
+    )
 
 
 def test_the_challenge_lets_a_cookie_keeping_browser_through() -> None:

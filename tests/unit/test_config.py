@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from botwall.config import Action, ConfigError, load_config, parse_yaml
+from botwall.config import Action, load_config, parse_yaml
+from botwall.errors import ConfigError
 
 
 def test_defaults_load() -> None:

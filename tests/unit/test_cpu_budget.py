@@ -16,17 +16,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from botwall.client_cookie import CookieSigner
 from botwall.config import ClientCookieSettings, load_config, parse_yaml
 from botwall.engine import Engine
 from botwall.evidence.credentials import LoginReader
 from botwall.evidence.headers import HeaderAnalyzer
 from botwall.evidence.tls import TlsAnalyzer
 from botwall.evidence.useragent import UserAgentAnalyzer
-from botwall.fingerprint import fingerprint
-from botwall.model import scorer_for
+from botwall.lab.testing import captured_headers, resources
 from botwall.request import SOURCE_ADDRESS, build_view, normalize_path
-from botwall.testing import captured_headers
+from botwall.scoring.fingerprint import fingerprint
+from botwall.scoring.model import scorer_for
+from botwall.state.tokens import CookieSigner
 
 CEILING = 0.025  # seconds of CPU per call: "a few milliseconds", with a wide margin for slow machines
 
@@ -108,7 +108,7 @@ _SIGNER = CookieSigner(ClientCookieSettings(), key=b"k" * 32)
 _LOGINS = LoginReader()
 _ROUTES = load_config(None).login_routes
 _CONFIG = load_config(None)
-_ENGINE = Engine(_CONFIG, scorer=scorer_for(_CONFIG.model))
+_ENGINE = Engine(_CONFIG, resources(), scorer=scorer_for(_CONFIG.model))
 _REGEX = parse_yaml(
     "policies: [{name: a, action: block, match: {path: {regex: '/assets/([a-z0-9]+/?)*\\.js'}}}]", "t.yaml"
 ).policies[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from botwall.config import LoginRoute, parse_yaml
-from botwall.evidence.credentials import LoginReader, login_outcome
+from botwall.config import parse_yaml
+from botwall.evidence.credentials import LoginReader, LoginRoute, login_outcome
 
 ROUTES = parse_yaml(
     """

@@ -12,9 +12,9 @@ import pytest
 
 from botwall.clock import FakeClock
 from botwall.config import Action, DecisionLogSettings
-from botwall.engine import Decision
-from botwall.events import DecisionLog, capped, start_flushing
+from botwall.edge.decision_log import DecisionLog, capped, start_flushing
 from botwall.evidence.credentials import LoginAttempt
+from botwall.policy import Decision
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 
 CHROME = (

@@ -1,4 +1,4 @@
-"""Tests for the demo shop upstream (botwall.demo.shop)."""
+"""Tests for the demo shop upstream (botwall.lab.demo.shop)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from botwall.demo import shop as shop_module
-from botwall.demo.shop import DEMO_ACCOUNTS, PRODUCTS, REQUEST_LOG, start_shop
+from botwall.lab.demo import shop as shop_module
+from botwall.lab.demo.shop import DEMO_ACCOUNTS, PRODUCTS, REQUEST_LOG, start_shop
 
 HARDENED_COOKIE = "session={token}; HttpOnly; Path=/; SameSite=Lax"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from botwall.clock import FakeClock
 from botwall.config import Action, StateSettings, parse_yaml
 from botwall.engine import Engine
+from botwall.lab.testing import captured_headers, resources
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
-from botwall.store import MemoryStore
-from botwall.testing import captured_headers
+from botwall.state.store import MemoryStore
 
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "shop.test")
 CURL = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
@@ -48,7 +48,7 @@ def _view(
 
 def _engine(text: str = CONFIG, clock: FakeClock | None = None) -> Engine:
     config = parse_yaml(text, "test.yaml")
-    return Engine(config, store=MemoryStore(StateSettings(), clock or FakeClock()))
+    return Engine(config, resources(), store=MemoryStore(StateSettings(), clock or FakeClock()))
 
 
 def test_browser_is_allowed_and_curl_blocked() -> None:

@@ -7,8 +7,8 @@ import json
 import random
 
 from botwall.config import Action, DecisionLogSettings
-from botwall.engine import Decision
-from botwall.events import DecisionLog
+from botwall.edge.decision_log import DecisionLog
+from botwall.policy import Decision
 from botwall.request import SOURCE_ADDRESS, build_view
 
 SECRET_HEADERS = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from botwall.engine import _shared_ua_analyzer
-from botwall.fingerprint import fingerprint
+from botwall.lab.testing import resources
 from botwall.request import JA4_ATTRIBUTE, SOURCE_ADDRESS, build_view
+from botwall.scoring.fingerprint import fingerprint
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.{}.0 Safari/537.36"
 
@@ -25,7 +25,7 @@ def _fp(
         *(extra or []),
     ]
     view = build_view([(":path", path), *headers], {SOURCE_ADDRESS: f"{ip}:1", JA4_ATTRIBUTE: ja4})
-    return fingerprint(view, _shared_ua_analyzer().analyze(ua))
+    return fingerprint(view, resources().ua.analyze(ua))
 
 
 def test_stable_across_ip_path_cookie_and_build() -> None:

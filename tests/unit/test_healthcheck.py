@@ -1,4 +1,4 @@
-"""`python -m botwall.healthcheck`: exit 0 for SERVING, 1 for NOT_SERVING, nothing listening, or no answer."""
+"""`python -m botwall.edge.healthcheck`: exit 0 for SERVING, 1 for NOT_SERVING, nothing listening, or no answer."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from collections.abc import AsyncIterator
 import pytest
 
 from botwall.config import parse_yaml
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.healthcheck import build_parser, check, main
+from botwall.edge.server import SERVICE_NAME, RunningServer, start_server
 from botwall.engine import Engine
-from botwall.events import DecisionLog
-from botwall.healthcheck import build_parser, check, main
-from botwall.server import SERVICE_NAME, RunningServer, start_server
+from botwall.lab.testing import resources
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
     """botwall's gRPC server in-process on an ephemeral loopback port."""
     config = parse_yaml("policies: []\n", "t.yaml")
-    running = await start_server(Engine(config), DecisionLog(config.decision_log, io.StringIO()), "127.0.0.1:0")
+    running = await start_server(
+        Engine(config, resources()), DecisionLog(config.decision_log, io.StringIO()), "127.0.0.1:0"
+    )
     yield running
     await running.stop(0)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from botwall.config import ConfigError
-from botwall.infra import (
+from botwall.errors import ConfigError
+from botwall.evidence.infra import (
     EMPTY_INFO,
     NETWORK_KINDS,
     CrawlerRanges,
@@ -24,8 +24,8 @@ from botwall.infra import (
     load_ip_intel,
     parse_infra_settings,
 )
-from botwall.infra._asn import read_asn_table, write_asn_table
-from botwall.infra._ranges import NO_VALUE, RangeMap, parse_ip
+from botwall.evidence.infra._asn import read_asn_table, write_asn_table
+from botwall.evidence.infra._ranges import NO_VALUE, RangeMap, parse_ip
 
 GOOGLEBOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 BINGBOT_UA = (
@@ -487,9 +487,9 @@ def test_parse_ip_canonical_forms() -> None:
 
 def test_special_purpose_addresses_get_no_network_label() -> None:
     """Documentation and private ranges, which iporigin mislabels as a cloud's, read as no network at all."""
-    from botwall.engine import shared_ip_intel
+    from botwall.lab.testing import resources
 
-    intel = shared_ip_intel(None)
+    intel = resources().ip_intel
     labels = {
         ip: (intel.lookup(ip).network, intel.lookup(ip).provider)
         for ip in ("192.0.2.1", "198.51.100.20", "203.0.113.5", "2001:db8::1", "10.1.2.3")

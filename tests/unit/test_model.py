@@ -7,15 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import structlog
 from sklearn.ensemble import GradientBoostingClassifier
 
 from botwall.clock import FakeClock
 from botwall.config import load_config
-from botwall.features import FEATURE_NAMES, SCHEMA_VERSION
-from botwall.model import ModelError, OnnxScorer, load_model
-from botwall.scoring import DEFAULT_WEIGHTS
-from botwall.simulate import Scenario, make_engine, run, training_config
-from botwall.training import _logit, arrays, model_metadata, to_onnx_bytes
+from botwall.lab.simulate import Scenario, make_engine, run, training_config
+from botwall.lab.training import _logit, arrays, model_metadata, to_onnx_bytes
+from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION
+from botwall.scoring.model import ModelError, OnnxScorer, load_model
+from botwall.scoring.rules import DEFAULT_WEIGHTS
 
 SCENARIO = Scenario(seed=5, mix={"human": 30, "stuffer": 1, "scraper-library": 1}, duration=600.0, users=40)
 PLATT = (1.3, -0.2)
@@ -61,8 +62,8 @@ def test_scorer_score_and_reasons_on_real_evidence(
         [(":method", "GET"), (":path", "/"), (":authority", "shop.example"), (":scheme", "https"), ("user-agent", "")],
         {SOURCE_ADDRESS: "3.80.1.1:4000"},
     )
-    evidence, _ = engine.evidence(view)
-    from botwall.features import vectorize
+    evidence, _ = engine.observe(view)
+    from botwall.scoring.features import vectorize
 
     expected_value = round(float(scorer.model.scores(np.asarray([vectorize(evidence)], dtype=np.float32))[0]))
     expected_reasons = tuple(sorted(evidence.reasons, key=lambda c: -DEFAULT_WEIGHTS.get(c, 10)))
@@ -165,8 +166,8 @@ def test_embedded_defaults_score_with_the_shipped_model() -> None:
     """Without a model section botwall scores with the model inside the package (the one in models/), unwatched;
     `scorer: rules` selects the rule weighting."""
     from botwall.config import parse_yaml
-    from botwall.model import scorer_for, shipped_model_path, watch_interval
-    from botwall.scoring import RuleScorer
+    from botwall.scoring.model import scorer_for, shipped_model_path, watch_interval
+    from botwall.scoring.rules import RuleScorer
 
     defaults = load_config(None).model
     scorer = scorer_for(defaults)
@@ -189,7 +190,8 @@ def test_embedded_defaults_score_with_the_shipped_model() -> None:
 )
 def test_bad_model_section_names_the_key(text: str, key: str, expected: str) -> None:
     """A wrong scorer, a path for the rules, or an empty path: the error names the file, the key and what fits."""
-    from botwall.config import ConfigError, parse_yaml
+    from botwall.config import parse_yaml
+    from botwall.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         parse_yaml(text, "botwall.yaml")
@@ -202,23 +204,27 @@ def test_serve_refuses_a_mismatched_model(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Building the serving engine with a model of another schema exits 2 before anything listens."""
-    from botwall.cli import _engine
+    """`botwall check-config` (which loads what serving loads) with a model of another schema is one line, exit 2."""
+    from botwall.cli import main
 
     model, _, _ = trained
     path = _with_metadata(model, tmp_path / "old.onnx", **{"botwall.schema_version": "0"})
     config_file = tmp_path / "botwall.yaml"
     config_file.write_text(f"model: {{path: {path}}}\n")
-    with pytest.raises(SystemExit) as caught:
-        _engine(load_config(config_file))
+    try:
+        with pytest.raises(SystemExit) as caught:
+            main(["check-config", str(config_file)])
+    finally:
+        structlog.reset_defaults()  # main() pointed the service logs at the captured stderr
     assert 2 == caught.value.code
-    assert "schema version 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (1, True) == (len(err.splitlines()), err.startswith("botwall: invalid model: ") and "schema version 0" in err)
 
 
 def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:
     """Training gives no weight to a browser-headed crawler's first page from a new address while its fingerprint
     has no cold volume (it is a person's first page view by every feature), and keeps its later pages."""
-    from botwall.training import teaches
+    from botwall.lab.training import teaches
 
     scenario = Scenario(seed=9, mix={"human": 20, "price-monitor": 1}, duration=1800.0, users=40)
     clock = FakeClock(0.0)
@@ -237,7 +243,7 @@ def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:
 def test_a_tool_behind_a_browser_user_agent_teaches_from_its_first_request() -> None:
     """A stuffer's first request with a browser's user-agent but a library's header order is not a person's first
     request: it keeps its weight (the model once scored curl disguised as Firefox 20 on its first request)."""
-    from botwall.training import teaches
+    from botwall.lab.training import teaches
 
     scenario = Scenario(seed=9, mix={"human": 5, "stuffer": 3}, duration=900.0, users=40)
     clock = FakeClock(0.0)

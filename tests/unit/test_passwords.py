@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rbloom import Bloom
 
-from botwall.config import ConfigError
+from botwall.errors import ConfigError
 from botwall.evidence.passwords import (
     PasswordChecker,
     PasswordDataError,

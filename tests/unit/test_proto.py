@@ -8,8 +8,8 @@ from pathlib import Path
 
 from botwall._proto import decision_pb2
 from botwall.config import Action
-from botwall.engine import Decision
-from botwall.events import metadata_fields
+from botwall.edge.decision_log import metadata_fields
+from botwall.policy import Decision
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import structlog
 
-from botwall._ratelimit import TracebackLimiter
 from botwall.clock import FakeClock
+from botwall.edge._ratelimit import TracebackLimiter
 
 
 class _Logger:
@@ -54,5 +54,5 @@ def test_a_structlog_logger_gets_the_traceback() -> None:
         try:
             raise ValueError("boom")
         except ValueError:
-            limiter.exception(structlog.get_logger("botwall.server"), "request_headers_failed")
+            limiter.exception(structlog.get_logger("botwall.edge.server"), "request_headers_failed")
     assert [{"event": "request_headers_failed", "log_level": "error", "exc_info": True}] == logs

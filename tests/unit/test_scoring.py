@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from botwall.config import parse_yaml
 from botwall.engine import Engine
+from botwall.lab.testing import captured_headers, resources
 from botwall.request import build_view
-from botwall.scoring import Score
-from botwall.testing import captured_headers
+from botwall.scoring.rules import Score
 
 CHROME_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 
@@ -14,8 +14,8 @@ CHROME_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gec
 def _score(headers: list[tuple[str, str]], scheme: str = "https") -> Score:
     """Score one request on a fresh engine (fresh behaviour windows), through the rule scorer."""
     pseudo = [(":method", "GET"), (":scheme", scheme), (":authority", "shop.test"), (":path", "/")]
-    engine = Engine(parse_yaml("{}", "t.yaml"))
-    evidence, _ = engine.evidence(build_view([*pseudo, *headers], {}))
+    engine = Engine(parse_yaml("{}", "t.yaml"), resources())
+    evidence, _ = engine.observe(build_view([*pseudo, *headers], {}))
     return engine.scorer.score(evidence)
 
 

@@ -12,16 +12,17 @@ from collections.abc import AsyncIterator
 import pytest
 
 from botwall.config import parse_yaml
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.healthcheck import check
+from botwall.edge.listen import bind_error
+from botwall.edge.server import RunningServer, start_server
 from botwall.engine import Engine
-from botwall.events import DecisionLog
-from botwall.healthcheck import check
-from botwall.server import RunningServer, start_server
-from botwall.stack import bind_error
+from botwall.lab.testing import resources
 
 
 async def _start(address: str = "127.0.0.1:0") -> RunningServer:
     config = parse_yaml("policies: []\n", "t.yaml")
-    return await start_server(Engine(config), DecisionLog(config.decision_log, io.StringIO()), address)
+    return await start_server(Engine(config, resources()), DecisionLog(config.decision_log, io.StringIO()), address)
 
 
 @pytest.fixture

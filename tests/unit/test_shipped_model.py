@@ -13,10 +13,11 @@ import pytest
 
 from botwall.clock import FakeClock
 from botwall.config import Action, load_config
-from botwall.engine import Decision, Engine, RequestContext
-from botwall.model import scorer_for
+from botwall.engine import Engine, RequestContext
+from botwall.lab.testing import captured_headers, form_submission, resources
+from botwall.policy import Decision
 from botwall.request import SOURCE_ADDRESS, build_view
-from botwall.testing import captured_headers, form_submission
+from botwall.scoring.model import scorer_for
 
 NAV = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 XHR = captured_headers("firefox-headless", "xhr", "http", "127.0.0.1")
@@ -34,7 +35,7 @@ class Visit:
     def __init__(self, pause: float) -> None:
         self.clock = FakeClock(1000.0)
         config = load_config(None)
-        self.engine = Engine(config, scorer=scorer_for(config.model), clock=self.clock, wall=self.clock)
+        self.engine = Engine(config, resources(), scorer=scorer_for(config.model), clock=self.clock, wall=self.clock)
         self.pause = pause
         self.jar = ""
         self.challenged = 0
@@ -107,7 +108,7 @@ def test_curl_disguised_as_firefox_is_refused_from_its_first_request() -> None:
     """The README's demo: curl with Firefox's user-agent, on a freshly started botwall, is refused at once (a
     challenge it cannot pass, then a block), never let through."""
     config = load_config(None)
-    engine = Engine(config, scorer=scorer_for(config.model), clock=FakeClock(1000.0))
+    engine = Engine(config, resources(), scorer=scorer_for(config.model), clock=FakeClock(1000.0))
     headers = [
         ("host", "127.0.0.1:8080"),
         ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
@@ -123,7 +124,7 @@ def test_rules_are_still_one_setting_away() -> None:
     """`model: {scorer: rules}` gives the same curl the rule weighting's score, and the browser nothing."""
     config = load_config(None)
     rules = replace(config, model=replace(config.model, scorer="rules"))
-    engine = Engine(rules, scorer=scorer_for(rules.model), clock=FakeClock(1000.0))
+    engine = Engine(rules, resources(), scorer=scorer_for(rules.model), clock=FakeClock(1000.0))
     view = build_view(
         [(":method", "GET"), (":path", "/"), (":authority", "shop"), (":scheme", "http"), *CURL],
         {SOURCE_ADDRESS: "198.51.100.8:5555"},

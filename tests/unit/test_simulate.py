@@ -11,9 +11,9 @@ from functools import lru_cache
 from urllib.parse import parse_qs
 
 from botwall.config import load_config, parse_yaml
-from botwall.features import FEATURE_NAMES
-from botwall.simulate import PERSONAS, Reply, Request, Scenario, build_world, simulate, training_config
-from botwall.simulate import _network as net
+from botwall.lab.simulate import PERSONAS, Reply, Request, Scenario, build_world, simulate, training_config
+from botwall.lab.simulate import _network as net
+from botwall.scoring.features import FEATURE_NAMES
 
 SMALL = Scenario(seed=7, mix=dict.fromkeys(PERSONAS, 1), duration=900.0, users=60)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from botwall.engine import _shared_ua_analyzer
 from botwall.evidence.useragent import ua_reasons
+from botwall.lab.testing import resources
 
 BROWSERS = {
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36": (
@@ -26,7 +26,7 @@ BROWSERS = {
 @pytest.mark.parametrize("ua", list(BROWSERS))
 def test_real_browsers_are_browsers(ua: str) -> None:
     """Genuine browser strings claim their browser, fire no reason, and are not caught by the crawler lists."""
-    info = _shared_ua_analyzer().analyze(ua)
+    info = resources().ua.analyze(ua)
     assert BROWSERS[ua] == (info.browser, info.chromium)
     assert ("", []) == (info.category, ua_reasons(info))
 
@@ -57,13 +57,13 @@ def test_real_browsers_are_browsers(ua: str) -> None:
 )
 def test_non_browsers_are_named(ua: str, category: str, reason: str) -> None:
     """Libraries, headless browsers, scanners, declared crawlers and a missing UA get their category and reason."""
-    info = _shared_ua_analyzer().analyze(ua)
+    info = resources().ua.analyze(ua)
     assert (category, [reason]) == (info.category, ua_reasons(info))
 
 
 def test_rotating_browser_versions_stay_browsers() -> None:
     """A thousand Chrome build numbers are all classified as Chrome with no reason (no false positives by version)."""
-    analyzer = _shared_ua_analyzer()
+    analyzer = resources().ua
     template = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{} Safari/537.36"
     )

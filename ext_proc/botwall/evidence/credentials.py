@@ -12,8 +12,26 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl
 
-from botwall.config import LoginRoute
 from botwall.evidence.passwords import keyed_hash, process_key
+from botwall.request import Match
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRoute:
+    """A login endpoint: where the credentials are in the body, and how its response tells success from failure.
+
+    Only requests on these routes have their body sent to botwall (asked of Envoy per request, by mode override).
+    """
+
+    name: str
+    match: Match
+    format: str  # "form", "json" or "auto" (by content-type)
+    username_field: str
+    password_field: str
+    success_status: frozenset[int]
+    success_cookie: str  # a Set-Cookie name that only a successful login sets, "" for none
+    failure_status: frozenset[int]
+    max_body_bytes: int = 16_384
 
 
 class PasswordOracle(Protocol):

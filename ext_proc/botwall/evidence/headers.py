@@ -333,3 +333,12 @@ class HeaderAnalyzer:
             accept_encoding_browser_like=encoding_ok,
             reasons=tuple(reasons),
         )
+
+
+def header_reasons(view: RequestView) -> list[str]:
+    """Header reasons the shape analyzer leaves to us: a value over its bound (no real client sends one), and a
+    missing `accept` (every real browser and most libraries send it)."""
+    out = ["hdr:malformed-value"] if view.oversized else []
+    if "accept" not in view.by_name:
+        out.append("hdr:no-accept")
+    return out

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from rbloom import Bloom
 
-from botwall.config import ConfigError
+from botwall.errors import ConfigError
 
 FILTER_FILE = "common_passwords.bloom"
 _MAX_HASHES = 64  # a Bloom filter needs ~log2(1/fp) hashes: 64 would be a false-positive rate of 1e-19

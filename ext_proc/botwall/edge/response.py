@@ -1,0 +1,195 @@
+"""The one module that turns botwall's decisions into Envoy `ProcessingResponse` messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from botwall.config import Action
+from botwall.edge.decision_log import METADATA_NAMESPACE, metadata_fields
+from botwall.edge.envoy_api import (
+    BodyResponse,
+    BoolValue,
+    CommonResponse,
+    HeaderMutation,
+    HeadersResponse,
+    HeaderValue,
+    HeaderValueOption,
+    HttpStatus,
+    ImmediateResponse,
+    ProcessingMode,
+    ProcessingResponse,
+    Struct,
+    TrailersResponse,
+)
+from botwall.policy import Decision
+
+TAG_PREFIX = "x-botwall-"
+TAG_HEADERS = ("x-botwall-score", "x-botwall-verdict", "x-botwall-reasons", "x-botwall-fingerprint")
+_BLOCK_BODY = b"Forbidden\n"
+_THROTTLE_BODY = b"Too Many Requests\n"
+# The challenge: a browser stores the cookie and reloads the page at once (no script: a meta refresh). A client that
+# keeps no cookies stays here and is refused on its next try.
+_CHALLENGE_BODY = (
+    b"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=0>"
+    b"<meta name=robots content=noindex><title>One moment</title></head>"
+    b"<body><p>Loading&hellip; If this page does not go away, allow cookies for this site and reload.</p>"
+    b"</body></html>\n"
+)
+
+
+def _header(name: str, value: str) -> HeaderValueOption:
+    # raw_value, not value: a mutation with only `value` arrives as an empty header (ENVOY_NOTES).
+    return HeaderValueOption(header=HeaderValue(key=name, raw_value=value.encode()))
+
+
+def _metadata(decision: Decision) -> Struct:
+    # Field by field rather than Struct.update: this runs for every request, and is twice as fast.
+    metadata = Struct()
+    fields = metadata.fields[METADATA_NAMESPACE].struct_value.fields
+    for key, value in metadata_fields(decision).items():
+        if isinstance(value, bool):
+            fields[key].bool_value = value
+        elif isinstance(value, int):
+            fields[key].number_value = value
+        else:
+            fields[key].string_value = value
+    return metadata
+
+
+def client_tags(header_names: Iterable[str]) -> list[str]:
+    """Client-sent `x-botwall-*` headers: none of them may reach the upstream."""
+    return [n for n in header_names if n.startswith(TAG_PREFIX)]
+
+
+def passthrough(remove: list[str]) -> ProcessingResponse:
+    """Continue, removing the client's `x-botwall-*` headers (used when scoring failed)."""
+    return ProcessingResponse(
+        request_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(remove_headers=remove)))
+    )
+
+
+def passthrough_for(kind: str | None) -> ProcessingResponse:
+    """An unchanged answer to a body or trailers message (only sent when a route asks for them)."""
+    if kind == "request_body":
+        return ProcessingResponse(request_body=BodyResponse())
+    if kind == "response_body":
+        return ProcessingResponse(response_body=BodyResponse())
+    if kind == "request_trailers":
+        return ProcessingResponse(request_trailers=TrailersResponse())
+    if kind == "response_trailers":
+        return ProcessingResponse(response_trailers=TrailersResponse())
+    return ProcessingResponse(request_headers=HeadersResponse())
+
+
+def continue_response_headers(set_cookie: str = "") -> ProcessingResponse:
+    """Let the upstream's response headers through, adding botwall's cookie when one is due."""
+    if not set_cookie:
+        return ProcessingResponse(response_headers=HeadersResponse())
+    # `append`, not append_action: ext_proc in Envoy 1.40 reads only the deprecated flag, and unset overwrites the
+    # upstream's own Set-Cookie headers (ENVOY_NOTES).
+    cookie = HeaderValueOption(
+        header=HeaderValue(key="set-cookie", raw_value=set_cookie.encode()), append=BoolValue(value=True)
+    )
+    return ProcessingResponse(
+        response_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(set_headers=[cookie])))
+    )
+
+
+# Sent with the request headers of a login route: Envoy then buffers the body and sends it in the next message.
+# A mode override replaces the whole mode, so every field is spelled out (ENVOY_NOTES).
+_BODY_MODE = ProcessingMode(
+    request_header_mode=ProcessingMode.SEND,
+    response_header_mode=ProcessingMode.SEND,
+    request_body_mode=ProcessingMode.BUFFERED,
+    response_body_mode=ProcessingMode.NONE,
+    request_trailer_mode=ProcessingMode.SKIP,
+    response_trailer_mode=ProcessingMode.SKIP,
+)
+
+
+def await_body(sent_tags: list[str]) -> ProcessingResponse:
+    """Continue the headers of a login request (client tags removed) and ask Envoy for its buffered body."""
+    return ProcessingResponse(
+        request_headers=HeadersResponse(
+            response=CommonResponse(header_mutation=HeaderMutation(remove_headers=sent_tags))
+        ),
+        mode_override=_BODY_MODE,
+    )
+
+
+def _tag_mutation(decision: Decision, sent_tags: list[str]) -> HeaderMutation:
+    tags = [
+        _header("x-botwall-score", str(decision.score)),
+        _header("x-botwall-verdict", decision.verdict),
+        _header("x-botwall-reasons", ",".join(decision.reasons)),
+        _header("x-botwall-fingerprint", decision.fingerprint),
+    ]
+    if decision.action is not Action.ALLOW:
+        # A monitor policy, or a shadowed action: the upstream sees what botwall would have done.
+        tags.append(_header("x-botwall-action", f"{decision.action}{'-shadow' if decision.shadow else ''}"))
+    # Headers we set overwrite the client's copies; remove only the others, so no removal can undo a tag.
+    ours = {t.header.key for t in tags}
+    return HeaderMutation(set_headers=tags, remove_headers=[name for name in sent_tags if name not in ours])
+
+
+def request_headers_response(decision: Decision, sent_tags: list[str]) -> ProcessingResponse:
+    """Tag and continue, or answer the client directly, as the decision says."""
+    if decision.mitigates:
+        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
+    return ProcessingResponse(
+        request_headers=HeadersResponse(response=CommonResponse(header_mutation=_tag_mutation(decision, sent_tags))),
+        dynamic_metadata=_metadata(decision),
+    )
+
+
+def request_body_response(decision: Decision) -> ProcessingResponse:
+    """The decision on a login request, made once its body was read: tags travel in the (buffered) body response."""
+    if decision.mitigates:
+        return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
+    return ProcessingResponse(
+        request_body=BodyResponse(response=CommonResponse(header_mutation=_tag_mutation(decision, []))),
+        dynamic_metadata=_metadata(decision),
+    )
+
+
+def _immediate(decision: Decision) -> ImmediateResponse:
+    if decision.action is Action.BLOCK:
+        return ImmediateResponse(
+            status=HttpStatus(code=403),
+            headers=HeaderMutation(set_headers=[_header("content-type", "text/plain; charset=utf-8")]),
+            body=_BLOCK_BODY,
+            details="botwall_block",
+        )
+    if decision.action is Action.THROTTLE:
+        return ImmediateResponse(
+            status=HttpStatus(code=429),
+            headers=HeaderMutation(
+                set_headers=[
+                    _header("retry-after", str(decision.retry_after)),
+                    _header("content-type", "text/plain; charset=utf-8"),
+                ]
+            ),
+            body=_THROTTLE_BODY,
+            details="botwall_throttle",
+        )
+    if decision.action is Action.CHALLENGE:
+        return ImmediateResponse(
+            status=HttpStatus(code=403),
+            headers=HeaderMutation(
+                set_headers=[
+                    _header("content-type", "text/html; charset=utf-8"),
+                    _header("cache-control", "no-store"),
+                    _header("set-cookie", decision.set_cookie),
+                ]
+            ),
+            body=_CHALLENGE_BODY,
+            details="botwall_challenge",
+        )
+    spec = decision.deceive
+    assert spec is not None
+    return ImmediateResponse(
+        status=HttpStatus(code=spec.status),
+        headers=HeaderMutation(set_headers=[_header(k, v) for k, v in spec.headers]),
+        body=spec.body,
+        details="botwall_deceive",
+    )

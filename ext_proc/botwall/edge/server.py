@@ -1,0 +1,258 @@
+"""The ext_proc gRPC service: one `StreamProcessor` per stream, one method per phase.
+
+`BotwallServicer.Process` alone owns receiving, sending and the end of a stream. Envoy ends most streams by
+cancelling them and some by half-closing: both are normal ends. An unexpected error while judging a request (a bug:
+input that no client should send is bounded and flagged before it can raise) is a decision too: the config's
+`on_error` action, tagged and logged with the reason `err:internal` and counted, so a bug never turns into a silent
+untagged pass, a spoofed tag or a stuck request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from botwall.edge import response as _response
+from botwall.edge._ratelimit import TracebackLimiter
+from botwall.edge.decision_log import DecisionLog
+from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
+from botwall.engine import Engine, RequestContext
+from botwall.evidence.credentials import LoginRoute
+from botwall.policy import Decision
+from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
+
+log = structlog.get_logger("botwall.edge.server")
+# An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
+_tracebacks = TracebackLimiter()
+
+SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+SERVER_OPTIONS = [
+    # Envoy multiplexes every stream over one HTTP/2 connection: allow plenty of concurrent streams.
+    ("grpc.max_concurrent_streams", 10_000),
+    # Never share a port with another process by accident.
+    ("grpc.so_reuseport", 0),
+]
+
+
+@dataclass
+class Counters:
+    """Process-wide counters (exported as metrics in a later issue; read by tests today)."""
+
+    streams: int = 0
+    decisions: int = 0
+    errors: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _attributes(request: ProcessingRequest) -> dict[str, str]:
+    """Flatten the ext_proc attributes to strings; they arrive only on the first message of a direction."""
+    if ATTRIBUTES_KEY not in request.attributes:
+        return {}
+    out: dict[str, str] = {}
+    for key, value in request.attributes[ATTRIBUTES_KEY].fields.items():
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":
+            out[key] = value.string_value
+        elif kind == "number_value":
+            out[key] = repr(value.number_value)
+    return out
+
+
+# What the decision log names when even the request's headers could not be read.
+_UNREADABLE = RequestView(method="", scheme="", authority="", path="", query="", headers=(), client_ip="")
+
+
+class StreamProcessor:
+    """Handles the messages of one HTTP request's stream."""
+
+    __slots__ = ("_context", "_counters", "_decision_log", "_engine", "_pending", "decision")
+
+    def __init__(self, engine: Engine, decision_log: DecisionLog, counters: Counters) -> None:
+        self._engine = engine
+        self._decision_log = decision_log
+        self._counters = counters
+        self._pending: tuple[RequestView, LoginRoute] | None = None
+        self._context: RequestContext | None = None
+        self.decision: Decision | None = None
+
+    def _count(self, decision: Decision) -> None:
+        c = self._counters
+        c.decisions += 1
+        c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
+
+    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
+        self.decision = decision
+        self._context = context
+        self._count(decision)
+        self._decision_log.record(decision, view, context.login)
+
+    def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
+        message = request.request_headers
+        headers = [(h.key, h.raw_value.decode("latin-1")) for h in message.headers.headers]
+        sent_tags = _response.client_tags(name for name, _ in headers)
+        view: RequestView | None = None
+        try:
+            envoy = self._engine.config.envoy
+            view = build_view(headers, _attributes(request), envoy.ja4_header, envoy.ja3_header)
+            route = self._engine.login_route(view)
+            if route is not None and not message.end_of_stream:
+                self._pending = (view, route)
+                return _response.await_body(sent_tags)
+            decision, context = self._engine.evaluate(view, route)
+        except Exception:
+            decision = self._failed("request_headers", view)
+            return _response.request_headers_response(decision, sent_tags)
+        self._decided(decision, context, view)
+        return _response.request_headers_response(decision, sent_tags)
+
+    def on_request_body(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Read the credentials of a login request and decide on it."""
+        if self._pending is None:
+            return _response.passthrough_for("request_body")
+        view, route = self._pending
+        self._pending = None
+        try:
+            attempt = self._engine.logins.read_login(route, view.header("content-type"), request.request_body.body)
+            decision, context = self._engine.evaluate(view, route, attempt)
+        except Exception:
+            return _response.request_body_response(self._failed("request_body", view))
+        self._decided(decision, context, view)
+        return _response.request_body_response(decision)
+
+    def _failed(self, phase: str, view: RequestView | None) -> Decision:
+        """A request botwall failed to judge still gets a decision (the config's `on_error`), tags and a log line."""
+        self._counters.errors += 1
+        _tracebacks.exception(log, f"{phase}_failed")
+        decision = self._engine.failed(view)
+        self.decision = decision
+        self._count(decision)
+        self._decision_log.record(decision, view if view is not None else _UNREADABLE)
+        return decision
+
+    def on_response_headers(self, request: ProcessingRequest) -> ProcessingResponse:
+        """Record the outcome (status, login success or failure, new session) in the client's windows, and hand a
+        page's client botwall's cookie if it has none."""
+        set_cookie = ""
+        if self._context is not None:
+            try:
+                status = 0
+                cookies = []
+                cache_control = ""
+                for h in request.response_headers.headers.headers:
+                    if h.key == ":status":
+                        status = int(h.raw_value) if h.raw_value.isdigit() else 0
+                    elif h.key == "set-cookie":
+                        cookies.append(h.raw_value.decode("latin-1"))
+                    elif h.key == "cache-control":
+                        cache_control = h.raw_value.decode("latin-1")
+                self._engine.record_response(self._context, status, cookies)
+                set_cookie = self._engine.response_cookie(self._context, status, cache_control)
+            except Exception:
+                self._counters.errors += 1
+                _tracebacks.exception(log, "response_headers_failed")
+        return _response.continue_response_headers(set_cookie)
+
+
+class BotwallServicer:
+    """The `ExternalProcessor` service."""
+
+    def __init__(self, engine: Engine, decision_log: DecisionLog) -> None:
+        self.engine = engine
+        self.decision_log = decision_log
+        self.counters = Counters()
+
+    async def Process(  # noqa: N802 - the gRPC method name
+        self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ProcessingResponse]:
+        """Answer each message of one stream with exactly one response."""
+        self.counters.streams += 1
+        processor = StreamProcessor(self.engine, self.decision_log, self.counters)
+        async for request in request_iterator:
+            kind = request.WhichOneof("request")
+            if kind == "request_headers":
+                yield processor.on_request_headers(request)
+            elif kind == "response_headers":
+                yield processor.on_response_headers(request)
+            elif kind == "request_body":
+                yield processor.on_request_body(request)
+            else:
+                # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
+                yield _response.passthrough_for(kind)
+
+
+@dataclass
+class RunningServer:
+    """A started gRPC server, its bound port and its health service."""
+
+    server: grpc.aio.Server
+    port: int
+    servicer: BotwallServicer
+    health: health.aio.HealthServicer
+
+    async def drain(self, delay: float, cut_short: asyncio.Event | None = None) -> None:
+        """Report NOT_SERVING to gRPC health at once, and keep judging every new stream for `delay` seconds (or until
+        `cut_short` is set): time for Kubernetes to take this pod out of its Service, and for Envoy (re-resolving it, or
+        through an active gRPC health check) to stop sending here, before new streams are refused."""
+        await self.health.enter_graceful_shutdown()
+        if delay > 0:
+            wake = asyncio.ensure_future((cut_short or asyncio.Event()).wait())
+            await asyncio.wait([wake], timeout=delay)
+            wake.cancel()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Turn health to NOT_SERVING, refuse new streams, and let in-flight ones finish for up to `grace` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(engine: Engine, decision_log: DecisionLog, address: str) -> RunningServer:
+    """Start the service on `address` (`host:port`, port 0 for an ephemeral one) and mark it SERVING."""
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    servicer = BotwallServicer(engine, decision_log)
+    add_ExternalProcessorServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio raises for an address it cannot bind (in use, not local); older releases return 0
+        port = 0
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, servicer, health_servicer)
+
+
+async def serve_until_signal(
+    running: RunningServer,
+    grace: float = 10.0,
+    on_stop: Callable[[], None] | None = None,
+    drain_delay: float = 0.0,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then drain without a gap: NOT_SERVING at once while new streams are still
+    judged for `drain_delay` seconds (a second signal ends that wait), then new streams are refused and in-flight ones
+    get up to `grace` seconds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hurry = asyncio.Event()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await stop.wait()
+    log.info("draining", drain_delay_seconds=drain_delay, grace_seconds=grace)
+    if on_stop is not None:
+        on_stop()
+    await running.drain(drain_delay, hurry)
+    log.info("shutting_down", grace_seconds=grace)
+    await running.stop(grace)

@@ -1,0 +1,162 @@
+"""Policy: from a score and the evidence to a Decision, purely (no I/O, no clock, no state).
+
+The first policy whose match fits the request and whose `min_score` the score reaches decides; a request no policy
+takes is allowed and tagged. Two actions need state the engine holds, and the decision says so instead of reaching
+for it: a throttle carries the key of its token bucket (`Decision.bucket`; the engine asks the store whether the
+budget allows the request), and a challenge carries no cookie yet (the engine mints it and remembers the challenge).
+Whether this client was challenged moments ago is an input, read from the store by the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botwall.config import Action, Config, DeceiveSpec, Policy, ThrottleSpec
+from botwall.evidence.infra import VERIFIED
+from botwall.request import RequestView
+from botwall.scoring.features import Evidence
+from botwall.scoring.rules import Score, signature_weight
+
+
+class Verdict:
+    """The scorer's opinion of the client, independent of the action."""
+
+    HUMAN = "human"
+    SUSPECT = "suspect"
+    BOT = "bot"
+    GOOD_BOT = "good-bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What botwall decided about one request; blocking is a value, not an exception."""
+
+    action: Action
+    enforced: bool
+    shadow: bool
+    policy: str
+    score: int
+    verdict: str
+    reasons: tuple[str, ...]
+    fingerprint: str
+    retry_after: int = 0
+    deceive: DeceiveSpec | None = None
+    set_cookie: str = ""  # a challenge's Set-Cookie value (botwall's token), filled in by the engine
+    bucket: str = ""  # a throttle's token bucket, which the engine checks against the store
+    throttle: ThrottleSpec | None = None
+
+    @property
+    def mitigates(self) -> bool:
+        """True when the request is answered by botwall instead of reaching the upstream."""
+        return self.enforced and self.action in _ANSWERED
+
+
+_ANSWERED = frozenset((Action.BLOCK, Action.THROTTLE, Action.DECEIVE, Action.CHALLENGE))
+
+# The reason code and policy name of a decision botwall took because judging the request failed.
+ERROR_REASON = "err:internal"
+ON_ERROR_POLICY = "on-error"
+
+
+def verdict(score: int, config: Config) -> str:
+    """Map a score to its verdict band."""
+    t = config.thresholds
+    if score >= t.bot:
+        return Verdict.BOT
+    if score >= t.suspect:
+        return Verdict.SUSPECT
+    return Verdict.HUMAN
+
+
+def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: bool = False) -> Decision:
+    """The first policy that takes the request, as a Decision (see the module docstring for throttle and challenge).
+
+    `challenged_lately`: this address, fingerprint and path got a challenge moments ago and came back without the
+    token, so the client keeps no cookies and a challenge cannot sort it out.
+    """
+    view = evidence.view
+    fp = evidence.fingerprint
+    if evidence.crawler == VERIFIED or evidence.ip.reputation == "allow":
+        # Verified search and AI crawlers, and the operator's allowlist, are let through and labelled.
+        score = Score(0, score.reasons)
+    label = Verdict.GOOD_BOT if evidence.crawler == VERIFIED else verdict(score.value, config)
+    for policy in config.policies:
+        if score.value < policy.min_score:
+            continue
+        if policy.action is Action.CHALLENGE and evidence.token:
+            continue  # the client passed a challenge already: the next policy decides
+        if not policy.match.matches(view.authority, view.path, view.method):
+            continue
+        shadow = config.shadow or policy.shadow
+        if policy.action is Action.CHALLENGE:
+            challengeable = (
+                view.method in ("GET", "HEAD")
+                and evidence.kind == "page"
+                and not signature_weight(score.reasons)
+                and config.client_cookie.issue
+                and not challenged_lately
+            )
+            action = Action.CHALLENGE if challengeable else Action.BLOCK
+            return Decision(action, not shadow, shadow, policy.name, score.value, label, score.reasons, fp)
+        return _take(policy, view, shadow, score, label, fp)
+    return Decision(Action.ALLOW, True, config.shadow, "", score.value, label, score.reasons, fp)
+
+
+def _take(policy: Policy, view: RequestView, shadow: bool, score: Score, label: str, fp: str) -> Decision:
+    bucket = _bucket_key(policy.name, policy.throttle, view, fp) if policy.throttle is not None else ""
+    return Decision(
+        action=policy.action,
+        enforced=not shadow,
+        shadow=shadow,
+        policy=policy.name,
+        score=score.value,
+        verdict=label,
+        reasons=score.reasons,
+        fingerprint=fp,
+        deceive=policy.deceive,
+        bucket=bucket,
+        throttle=policy.throttle,
+    )
+
+
+def within_budget(decision: Decision) -> Decision:
+    """A throttle decision whose bucket had a token: the request passes as if no policy had matched, tagged."""
+    return Decision(
+        Action.ALLOW,
+        True,
+        decision.shadow,
+        decision.policy,
+        decision.score,
+        decision.verdict,
+        decision.reasons,
+        decision.fingerprint,
+    )
+
+
+def failed(config: Config, holds_token: bool | None, page_request: bool) -> Decision:
+    """The decision for a request botwall failed to judge (a bug of its own, never the input): `on_error`.
+
+    Under `challenge`, a client holding a valid botwall token continues (it kept what it was given), a page request
+    without one gets the challenge, and anything else is refused; `holds_token` None means even that could not be
+    worked out, and the request is refused.
+    """
+    action = Action.BLOCK
+    if config.on_error == "allow" or (config.on_error == "challenge" and holds_token):
+        action = Action.ALLOW
+    elif config.on_error == "challenge" and holds_token is False and page_request and config.client_cookie.issue:
+        action = Action.CHALLENGE
+    shadow = config.shadow
+    enforced = action is Action.ALLOW or not shadow
+    score = config.thresholds.suspect
+    return Decision(action, enforced, shadow, ON_ERROR_POLICY, score, Verdict.SUSPECT, (ERROR_REASON,), "")
+
+
+def _bucket_key(policy: str, spec: ThrottleSpec, view: RequestView, fp: str) -> str:
+    if spec.key == "ip":
+        subject = view.client_ip
+    elif spec.key == "fingerprint":
+        subject = fp
+    else:
+        # A missing API key shares one bucket per client IP rather than one bucket for everybody.
+        subject = view.header(spec.key[len("header:") :]) or f"ip:{view.client_ip}"
+    return f"tb|{policy}|{spec.key}|{subject}"

@@ -1,0 +1,199 @@
+"""The evidence of one request and the feature vector the model is trained on: the schema is defined here, once.
+
+Training (`botwall train`, later) and serving both call `vectorize`, so they cannot drift apart. Changing, adding or
+reordering a feature means bumping `SCHEMA_VERSION`; a model file records the version it was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botwall.evidence.behaviour import BehaviourEvidence
+from botwall.evidence.credentials import LoginAttempt
+from botwall.evidence.headers import HeaderEvidence
+from botwall.evidence.infra import SPOOFED, VERIFIED, IpInfo
+from botwall.evidence.tls import TlsEvidence
+from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSING, SCANNER, UserAgentInfo
+from botwall.request import RequestView
+
+SCHEMA_VERSION = "3"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything botwall knows about one request, pillar by pillar, and the reason codes that fired."""
+
+    view: RequestView
+    fingerprint: str
+    kind: str  # "page", "api" or "asset" (behaviour.request_kind)
+    ua: UserAgentInfo
+    headers: HeaderEvidence
+    tls: TlsEvidence
+    ip: IpInfo
+    crawler: str  # "verified" / "spoofed" when the UA claims a crawler with published ranges, else ""
+    behaviour: BehaviourEvidence
+    login: LoginAttempt | None
+    reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
+    token: bool = False  # the request carries botwall's client cookie, valid for this client software
+
+
+def _f(flag: bool) -> float:
+    return 1.0 if flag else 0.0
+
+
+def _cap(value: float, cap: float) -> float:
+    return value if value < cap else cap
+
+
+# (name, description) in vector order.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("ua_missing", "no user-agent header"),
+    ("ua_http_library", "user-agent names an HTTP library or command-line tool"),
+    ("ua_automation", "user-agent names a browser automation framework or headless browser"),
+    ("ua_scanner", "user-agent names a vulnerability scanner"),
+    ("ua_crawler", "user-agent declares a crawler"),
+    ("ua_browser", "user-agent claims a browser"),
+    ("ua_chromium", "user-agent claims a Chromium-engine browser"),
+    ("hdr_count", "number of request headers (capped at 40)"),
+    ("hdr_accept", "has an accept header"),
+    ("hdr_accept_language", "has an accept-language header"),
+    ("hdr_sec_ch_ua", "has a sec-ch-ua client hint"),
+    ("hdr_sec_fetch", "has sec-fetch-mode"),
+    ("hdr_cookie", "sends a cookie"),
+    ("hdr_secure_context", "a secure context, where browsers send client hints and fetch metadata"),
+    ("hdr_library_order", "header order fits an HTTP library better than any browser"),
+    ("hdr_order_mismatch", "header order does not fit the claimed browser's captured profiles"),
+    ("hdr_client_hints_mismatch", "sec-ch-ua contradicts the user-agent"),
+    ("hdr_sec_fetch_inconsistent", "sec-fetch-* incomplete or incoherent"),
+    ("hdr_browser_encoding", "accept-encoding as a browser sends it"),
+    ("tls", "arrived over TLS with a JA4 fingerprint"),
+    ("tls_known_tool", "the JA4 is a known tool's"),
+    ("tls_ua_mismatch", "a browser user-agent with a tool's or another browser's JA4"),
+    ("ip_hosting", "the IP is in a hosting or cloud provider's range"),
+    ("ip_anonymizer", "the IP is a VPN, Tor or proxy exit"),
+    ("ip_bad_reputation", "the IP or its ASN is on an operator's bad list"),
+    ("ip_verified_crawler", "a crawler user-agent from that crawler's published ranges"),
+    ("ip_fake_crawler", "a crawler user-agent from outside that crawler's published ranges"),
+    ("ip_known_asn", "the IP's ASN is known"),
+    ("kind_api", "request looks like an API call"),
+    ("kind_asset", "request is for a static asset"),
+    ("login", "request is a login attempt"),
+    ("login_common_password", "the password is in the common/breached filter"),
+    ("login_unparsed", "a login body that could not be read"),
+    ("ip_rate_short", "IP requests/s over 10 s (capped at 50)"),
+    ("ip_rate_medium", "IP requests/s over 60 s (capped at 50)"),
+    ("ip_rate_long", "IP requests/s over 600 s (capped at 50)"),
+    ("ip_requests", "IP requests seen (capped at 1000)"),
+    ("ip_gap_cv", "coefficient of variation of the IP's inter-arrival gaps (capped at 3)"),
+    ("ip_path_diversity", "distinct paths / requests for the IP"),
+    ("ip_api_share", "share of the IP's requests that are API calls"),
+    ("ip_asset_share", "share of the IP's requests that are assets"),
+    ("ip_no_cookie_share", "share of the IP's requests without a cookie"),
+    ("ip_error_ratio", "share of the IP's responses with status >= 400"),
+    ("ip_failed_login_ratio", "share of the IP's logins that failed"),
+    ("ip_login_failures", "decayed failed logins of the IP (capped at 100)"),
+    ("ip_usernames", "distinct usernames tried from the IP (capped at 256)"),
+    ("ip_new_session_ratio", "share of the IP's responses that start a new session"),
+    ("fp_rate_medium", "fingerprint requests/s over 60 s (capped at 500)"),
+    ("fp_ips", "distinct IPs using the fingerprint (capped at 256)"),
+    ("fp_failed_login_ratio", "share of the fingerprint's logins that failed"),
+    ("fp_login_failures", "decayed failed logins of the fingerprint (capped at 1000)"),
+    ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 256)"),
+    ("asn_rate_medium", "ASN requests/s over 60 s (capped at 500)"),
+    ("user_ips", "distinct IPs that tried this username (capped at 256)"),
+    ("user_failures", "decayed failed logins of this username (capped at 100)"),
+    ("password_usernames", "distinct usernames tried with this password (capped at 256)"),
+    ("cold", "no cookie, and no referer (a page view) or no page view from the address lately (an API call)"),
+    ("path_root", "the request is for the site's root, /"),
+    ("ip_cold", "decayed cold requests of the IP (capped at 100)"),
+    ("fp_cold", "decayed cold requests of the fingerprint (capped at 1000)"),
+    ("fp_cold_share", "share of the fingerprint's requests that are cold (shrunk towards 0)"),
+    ("fp_asset_share", "share of the fingerprint's requests that are assets (shrunk towards 0.4)"),
+    ("fp_no_cookie_share", "share of the fingerprint's requests without a cookie (shrunk towards 0.5)"),
+    ("token", "the request carries botwall's own cookie, valid for this client software"),
+    ("token_ips", "distinct IPs that presented this request's botwall cookie (0 without one; estimated past 16)"),
+    ("token_networks", "distinct networks (ASNs) this request's botwall cookie came from (0 without one)"),
+    ("token_paths", "distinct paths requested with this request's botwall cookie (estimated past 16)"),
+    ("token_rate_medium", "requests/s with this request's botwall cookie over 60 s (capped at 500)"),
+    ("site_page_share", "share of all recent requests that are page views (0: only an API goes through botwall)"),
+    ("site_token_share", "share of all recent requests that hold botwall's cookie (0: it is not handed out)"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+
+
+def vectorize(e: Evidence) -> list[float]:
+    """The feature vector of one request, in FEATURE_NAMES order."""
+    ua, b, view, login, ip, h, t = e.ua, e.behaviour, e.view, e.login, e.ip, e.headers, e.tls
+    by_name = view.by_name
+    return [
+        _f(ua.category == MISSING),
+        _f(ua.category == HTTP_LIBRARY),
+        _f(ua.category == AUTOMATION),
+        _f(ua.category == SCANNER),
+        _f(ua.category == CRAWLER),
+        _f(bool(ua.browser)),
+        _f(ua.chromium),
+        _cap(float(len(view.headers)), 40.0),
+        _f("accept" in by_name),
+        _f("accept-language" in by_name),
+        _f("sec-ch-ua" in by_name),
+        _f("sec-fetch-mode" in by_name),
+        _f("cookie" in by_name),
+        _f(h.secure_context),
+        _f(h.looks_like_library_order),
+        _f(h.order_matches_claimed_browser is False),
+        _f(h.sec_ch_ua_major_matches is False),
+        _f(not h.sec_fetch_consistent),
+        _f(h.accept_encoding_browser_like),
+        _f(bool(view.ja4)),
+        _f(t.category == "tool"),
+        _f(t.tls_tool_mismatch or t.family_mismatch),
+        _f(ip.network in ("hosting", "cloud")),
+        _f(ip.network in ("vpn", "tor", "proxy")),
+        _f(ip.reputation == "bad"),
+        _f(e.crawler == VERIFIED),
+        _f(e.crawler == SPOOFED),
+        _f(ip.asn != 0),
+        _f(e.kind == "api"),
+        _f(e.kind == "asset"),
+        _f(login is not None),
+        _f(login is not None and login.common_password),
+        _f(login is not None and not login.parsed),
+        _cap(b.ip_rate_short, 50.0),
+        _cap(b.ip_rate_medium, 50.0),
+        _cap(b.ip_rate_long, 50.0),
+        _cap(float(b.ip_requests), 1000.0),
+        _cap(b.ip_gap_cv, 3.0),
+        b.ip_path_diversity,
+        b.ip_api_share,
+        b.ip_asset_share,
+        b.ip_no_cookie_share,
+        b.ip_error_ratio,
+        b.ip_failed_login_ratio,
+        _cap(b.ip_login_failures, 100.0),
+        float(b.ip_usernames),
+        b.ip_new_session_ratio,
+        _cap(b.fp_rate_medium, 500.0),
+        float(b.fp_ips),
+        b.fp_failed_login_ratio,
+        _cap(b.fp_login_failures, 1000.0),
+        float(b.fp_usernames),
+        _cap(b.asn_rate_medium, 500.0),
+        float(b.user_ips),
+        _cap(b.user_failures, 100.0),
+        float(b.password_usernames),
+        _f(b.cold),
+        _f(view.path == "/"),
+        _cap(b.ip_cold, 100.0),
+        _cap(b.fp_cold, 1000.0),
+        b.fp_cold_share,
+        b.fp_asset_share,
+        b.fp_no_cookie_share,
+        _f(e.token),
+        float(b.token_ips),
+        float(b.token_networks),
+        float(b.token_paths),
+        _cap(b.token_rate_medium, 500.0),
+        b.site_page_share,
+        b.site_token_share,
+    ]

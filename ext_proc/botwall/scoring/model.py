@@ -1,0 +1,193 @@
+"""Serving the confidence model: one onnxruntime session, checked against the feature schema, hot-reloadable.
+
+Modelled on immich's `sessions/ort.py`: explicit thread counts (one intra-op and one inter-op thread, sequential
+execution: the service scales by processes, and default threading is slower for one row), loaded once at start-up
+before the gRPC health turns SERVING, warmed up, and refused with a clear error when it was trained on another
+feature schema. `OnnxScorer` implements the `Scorer` protocol; its reasons are the evidence's reason codes ordered
+by the rule scorer's weights, so operators still see why. `watch` swaps in a new model file when its mtime changes;
+a file that fails to load keeps the running model and logs why. Streams never wait: a score reads whichever model
+is current, and the swap is one attribute assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import structlog
+
+from botwall.config import ModelSettings
+from botwall.errors import ModelError
+from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
+from botwall.scoring.rules import (
+    DEFAULT_WEIGHTS,
+    TOOL_FLOOR,
+    TOOL_PREFIXES,
+    RuleScorer,
+    Score,
+    Scorer,
+    signature_weight,
+)
+
+log = structlog.get_logger("botwall.scoring.model")
+
+
+def session_options() -> ort.SessionOptions:
+    """One thread, sequential: a single row scores fastest this way, and processes (not threads) scale botwall."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A checked, warmed-up session and what its file says about itself."""
+
+    session: ort.InferenceSession
+    path: str
+    mtime_ns: int
+    input_name: str
+    output_name: str
+    metadata: Mapping[str, str]
+
+    def scores(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Scores 0-100 (float) for a float32 matrix of feature rows."""
+        out = self.session.run([self.output_name], {self.input_name: rows})[0]
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load, check against FEATURE_NAMES/SCHEMA_VERSION, and warm up a model file; ModelError says what is wrong."""
+    p = Path(path)
+    try:
+        stat = p.stat()
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read the model file ({exc.strerror})") from None
+    try:
+        session = ort.InferenceSession(data, session_options(), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad file
+        raise ModelError(f"{p}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    version = meta.get("botwall.schema_version", "")
+    if version != SCHEMA_VERSION:
+        raise ModelError(
+            f"{p}: the model was trained on feature schema version {version or '(none recorded)'}, but this botwall "
+            f"computes schema version {SCHEMA_VERSION}; retrain it with `botwall train` (make train)"
+        )
+    names = tuple(meta.get("botwall.features", "").split(","))
+    if names != FEATURE_NAMES:
+        missing = sorted(set(FEATURE_NAMES) - set(names))
+        extra = sorted(set(names) - set(FEATURE_NAMES))
+        raise ModelError(
+            f"{p}: the model's features differ from schema version {SCHEMA_VERSION} of this botwall "
+            f"(missing {missing[:5]}, unknown {extra[:5]}, or reordered); retrain it with `botwall train`"
+        )
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].shape[-1] != len(FEATURE_NAMES):
+        raise ModelError(f"{p}: expected one input of {len(FEATURE_NAMES)} features, got {inputs}")
+    output = meta.get("botwall.output", "score")
+    if output not in {o.name for o in session.get_outputs()}:
+        raise ModelError(f"{p}: the model has no {output!r} output")
+    model = LoadedModel(session, str(p), stat.st_mtime_ns, inputs[0].name, output, meta)
+    warm = model.scores(np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32))
+    if warm.shape != (1,) or not np.isfinite(warm).all():
+        raise ModelError(f"{p}: the warm-up run returned {warm!r}, not one finite score")
+    return model
+
+
+class OnnxScorer:
+    """Scores evidence with the current model; reasons are the evidence's codes, strongest (by rule weight) first."""
+
+    def __init__(self, model: LoadedModel, weights: Mapping[str, int] | None = None) -> None:
+        self.model = model
+        self._weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.reloads = 0
+        self.reload_failures = 0
+        self._failed_mtime: int | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> OnnxScorer:
+        """Load a model file (raises ModelError)."""
+        return cls(load_model(path))
+
+    def score(self, evidence: Evidence) -> Score:
+        """Score one request."""
+        row = np.asarray([vectorize(evidence)], dtype=np.float32)
+        value = float(self.model.scores(row)[0])
+        w = self._weights
+        reasons = tuple(sorted(evidence.reasons, key=lambda code: -w.get(code, 10)))
+        # A signature (one reason that on its own weighs a block, such as an automation user-agent or a crawler
+        # outside its published ranges), and a request whose own shape adds up to a tool's, are floors the model
+        # cannot argue below: the simulated traffic it learned from cannot hold every place such a client comes from.
+        tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
+        floor = max(signature_weight(reasons, w), tool if tool >= TOOL_FLOOR else 0)
+        score = min(100, max(0, int(value + 0.5)))
+        return Score(max(score, floor), reasons)
+
+    def reload_if_changed(self) -> bool:
+        """Swap in the model file if it changed since it was loaded; a bad file keeps the current model."""
+        path = self.model.path
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            mtime = -1
+        if mtime in (self.model.mtime_ns, self._failed_mtime):
+            return False  # unchanged, or the same bad state already logged
+        self._failed_mtime = mtime
+        if mtime == -1:
+            self.reload_failures += 1
+            log.warning("model_reload_failed", path=path, error="the model file is gone", kept=self.model.mtime_ns)
+            return False
+        try:
+            fresh = load_model(path)
+        except ModelError as exc:
+            self.reload_failures += 1
+            log.error("model_reload_failed", path=path, error=str(exc), kept=self.model.mtime_ns)
+            return False
+        self.model = fresh
+        self._failed_mtime = None
+        self.reloads += 1
+        log.info("model_reloaded", path=path, schema_version=fresh.metadata.get("botwall.schema_version"))
+        return True
+
+    async def watch(self, interval: float) -> None:
+        """Check the model file every `interval` seconds, loading a changed one off the event loop."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            await loop.run_in_executor(None, self.reload_if_changed)
+
+
+def start_watching(scorer: object, reload_seconds: float) -> asyncio.Task[None] | None:
+    """Start hot reload for an `OnnxScorer` (any other scorer, or an interval of 0: nothing to watch)."""
+    if not isinstance(scorer, OnnxScorer) or reload_seconds <= 0:
+        return None
+    return asyncio.get_running_loop().create_task(scorer.watch(reload_seconds), name="botwall-model-watch")
+
+
+def shipped_model_path() -> Path:
+    """The model shipped inside the package (trained by `make train`; `models/botwall.onnx` in a checkout)."""
+    return Path(str(resources.files("botwall") / "data" / "botwall.onnx"))
+
+
+def scorer_for(settings: ModelSettings) -> Scorer:
+    """The scorer a config asks for: the rules, the shipped model, or the operator's model file (ModelError)."""
+    if settings.scorer == "rules":
+        return RuleScorer()
+    return OnnxScorer.from_file(settings.path or shipped_model_path())
+
+
+def watch_interval(settings: ModelSettings) -> float:
+    """Seconds between checks of the model file for a new version: only an operator's file is watched."""
+    return settings.reload_seconds if settings.scorer == "model" and settings.path else 0.0
