@@ -219,7 +219,8 @@ def test_serve_refuses_a_mismatched_model(
     assert 2 == caught.value.code
     err = capsys.readouterr().err
     assert 1 == len(err.splitlines())
-    assert err.startswith("botwall: invalid model: ") and "schema version 0" in err
+    assert err.startswith("botwall: invalid model: ")
+    assert "schema version 0" in err
 
 
 def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:

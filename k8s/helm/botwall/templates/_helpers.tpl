@@ -81,7 +81,7 @@ healthcheck module inside the container instead.
 {{- $listen := printf "%s:%d" (ternary "127.0.0.1" "0.0.0.0" $sidecar) (int .Values.port) }}
 {{- $handler := dict "grpc" (dict "port" (int .Values.port)) }}
 {{- if $sidecar }}
-{{- $handler = dict "exec" (dict "command" (list "python" "-m" "botwall.healthcheck" "--address" (printf "127.0.0.1:%d" (int .Values.port)))) }}
+{{- $handler = dict "exec" (dict "command" (list "python" "-m" "botwall.edge.healthcheck" "--address" (printf "127.0.0.1:%d" (int .Values.port)))) }}
 {{- end }}
 - name: botwall
   image: {{ include "botwall.image" . }}
