@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import re2
@@ -163,10 +163,7 @@ DEFAULT_CONFIG_YAML = """\
 # botwall's embedded defaults (what `make run` and `botwall up` use without --config).
 # Policies are tried in order; the first that matches the request and whose min_score the request reaches decides.
 # A request no policy takes is allowed and tagged for the upstream.
-shadow: false
-thresholds: {suspect: 30, bot: 70}
-decision_log: {allow_sample_rate: 0.01}
-state: {max_entries: 100000, ttl_seconds: 900}
+# Every setting not named here has its default (the dataclasses in botwall/config.py; config/example.yaml shows them).
 # The demo shop's logins: a form and a JSON API. Their bodies go to botwall for the credential checks.
 login_routes:
   - name: form-login
@@ -380,7 +377,7 @@ def _parse_login_route(r: Reader, raw: object, key: str, seen: set[str]) -> Logi
         success_status=success_status,
         success_cookie=cookie,
         failure_status=failure_status,
-        max_body_bytes=r.integer(m.get("max_body_bytes", 16_384), f"{key}.max_body_bytes", 64, 1_048_576),
+        max_body_bytes=r.integer(m.get("max_body_bytes", _LOGIN_BODY_BYTES), f"{key}.max_body_bytes", 64, 1_048_576),
     )
 
 
@@ -392,6 +389,11 @@ def _header_name(r: Reader, raw: object, key: str) -> str:
     return raw.lower()
 
 
+# Defaults are written once, in the dataclasses: what a file leaves out comes from these.
+_BASE = Config()
+_LOGIN_BODY_BYTES = next(f.default for f in fields(LoginRoute) if f.name == "max_body_bytes")
+
+
 def parse_config(data: object, source: str, base_dir: Path | None = None) -> Config:
     """Validate already-loaded YAML data; `source` names it in errors, relative file paths resolve from `base_dir`."""
 
@@ -401,8 +403,8 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
     m = r.mapping(data, "", _TOP_KEYS)
     t = r.mapping(m.get("thresholds", {}), "thresholds", {"suspect", "bot"})
     thresholds = Thresholds(
-        suspect=r.integer(t.get("suspect", 30), "thresholds.suspect", 1, 100),
-        bot=r.integer(t.get("bot", 70), "thresholds.bot", 1, 100),
+        suspect=r.integer(t.get("suspect", _BASE.thresholds.suspect), "thresholds.suspect", 1, 100),
+        bot=r.integer(t.get("bot", _BASE.thresholds.bot), "thresholds.bot", 1, 100),
     )
     if thresholds.suspect > thresholds.bot:
         raise r.fail(
@@ -410,8 +412,8 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         )
     s = r.mapping(m.get("state", {}), "state", {"max_entries", "ttl_seconds"})
     state = StateSettings(
-        max_entries=r.integer(s.get("max_entries", 100_000), "state.max_entries", 100, 100_000_000),
-        ttl_seconds=r.number(s.get("ttl_seconds", 900), "state.ttl_seconds", 1, 7 * 86_400),
+        max_entries=r.integer(s.get("max_entries", _BASE.state.max_entries), "state.max_entries", 100, 100_000_000),
+        ttl_seconds=r.number(s.get("ttl_seconds", _BASE.state.ttl_seconds), "state.ttl_seconds", 1, 7 * 86_400),
     )
     log = _parse_decision_log(r, m.get("decision_log", {}))
     raw_policies = m.get("policies", [])
@@ -440,11 +442,11 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         source=source,
         model=_parse_model(r, m["model"], base_dir) if "model" in m else ModelSettings(),
         client_cookie=_parse_client_cookie(r, m.get("client_cookie", {})),
-        on_error=_parse_on_error(r, m.get("on_error", "challenge")),
+        on_error=_parse_on_error(r, m.get("on_error", _BASE.on_error)),
         envoy=envoy,
         ip_data=ip_data,
         hibp_path=hibp_path,
-        shadow=r.boolean(m.get("shadow", False), "shadow"),
+        shadow=r.boolean(m.get("shadow", _BASE.shadow), "shadow"),
         thresholds=thresholds,
         state=state,
         decision_log=log,
@@ -471,7 +473,7 @@ def _parse_decision_log(r: Reader, raw: object) -> DecisionLogSettings:
 
 def _parse_model(r: Reader, raw: object, base_dir: Path | None) -> ModelSettings:
     m = r.mapping(raw, "model", {"scorer", "path", "reload_seconds"})
-    scorer = r.string(m.get("scorer", "model"), "model.scorer")
+    scorer = r.string(m.get("scorer", _BASE.model.scorer), "model.scorer")
     if scorer not in ("model", "rules"):
         raise r.fail("model.scorer", "'model' (the confidence model) or 'rules' (the reason-code weighting)", scorer)
     path = ""
@@ -481,7 +483,8 @@ def _parse_model(r: Reader, raw: object, base_dir: Path | None) -> ModelSettings
         path = r.string(m["path"], "model.path")
         if base_dir is not None and not Path(path).is_absolute():
             path = str(base_dir / path)
-    return ModelSettings(scorer, path, r.number(m.get("reload_seconds", 5), "model.reload_seconds", 0, 86_400))
+    reload = r.number(m.get("reload_seconds", _BASE.model.reload_seconds), "model.reload_seconds", 0, 86_400)
+    return ModelSettings(scorer, path, reload)
 
 
 ON_ERROR = ("allow", "challenge", "block")
@@ -495,13 +498,18 @@ def _parse_on_error(r: Reader, raw: object) -> str:
 
 def _parse_client_cookie(r: Reader, raw: object) -> ClientCookieSettings:
     m = r.mapping(raw, "client_cookie", {"issue", "name", "ttl_seconds"})
-    name = m.get("name", "__bw")
+    name = m.get("name", _BASE.client_cookie.name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise r.fail("client_cookie.name", "a cookie name (letters, digits, '_', '.', '-')", name)
     return ClientCookieSettings(
-        issue=r.boolean(m.get("issue", True), "client_cookie.issue"),
+        issue=r.boolean(m.get("issue", _BASE.client_cookie.issue), "client_cookie.issue"),
         name=name,
-        ttl_seconds=r.number(m.get("ttl_seconds", 86_400), "client_cookie.ttl_seconds", 60, 30 * 86_400),
+        ttl_seconds=r.number(
+            m.get("ttl_seconds", _BASE.client_cookie.ttl_seconds),
+            "client_cookie.ttl_seconds",
+            60,
+            30 * 86_400,
+        ),
     )
 
 

@@ -16,10 +16,9 @@ pytestmark = pytest.mark.integration
 
 CURL = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
 # The embedded defaults (policies, login routes, the shipped model), every decision logged.
-CONFIG = DEFAULT_CONFIG_YAML.replace("allow_sample_rate: 0.01", "allow_sample_rate: 1.0")
+CONFIG = "decision_log: {allow_sample_rate: 1.0}\n" + DEFAULT_CONFIG_YAML
 
 
-assert CONFIG != DEFAULT_CONFIG_YAML
 RULES = CONFIG + "model: {scorer: rules}\n"
 
 

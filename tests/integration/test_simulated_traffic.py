@@ -156,9 +156,7 @@ def test_simulated_personas_through_envoy_and_the_model(make_stack: StackFactory
     stale = _stale_model()
     if stale:
         pytest.skip(f"the committed model does not fit this feature schema: {stale}")
-    config = DEFAULT_CONFIG_YAML.replace(
-        "decision_log: {allow_sample_rate: 0.01}", "decision_log: {allow_sample_rate: 1.0}"
-    )
+    config = "decision_log: {allow_sample_rate: 1.0}\n" + DEFAULT_CONFIG_YAML
     config += f"model: {{path: {MODEL}, reload_seconds: 0}}\n"
     stack = make_stack(config, trusted_hops=1)
     scenario = Scenario(seed=404, mix=MIX, demo_only=True).scaled(SCALE)

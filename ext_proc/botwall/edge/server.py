@@ -42,7 +42,7 @@ SERVER_OPTIONS = [
 
 @dataclass
 class Counters:
-    """Process-wide counters (exported as metrics in a later issue; read by tests today)."""
+    """Process-wide counters of streams, decisions by action, and failed judgments."""
 
     streams: int = 0
     decisions: int = 0

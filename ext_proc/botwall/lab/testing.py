@@ -1,4 +1,4 @@
-"""Test helpers, shipped with the package so later issues and users' own tests can drive botwall in-process.
+"""Test helpers, shipped with the package so botwall's and users' own tests can drive botwall in-process.
 
 `StreamDriver` feeds `ProcessingRequest`s through the servicer exactly as a gRPC stream would, without a
 network; the `request_headers` and `response_headers` builders make Envoy's messages; `FakeClock` re-exports the

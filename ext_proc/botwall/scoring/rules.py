@@ -1,7 +1,7 @@
 """Scorers turn the evidence of a request into a 0-100 score and reason codes ordered by weight.
 
 `RuleScorer` weighs the reason codes the evidence pillars fired, transparently. It implements the same `Scorer`
-interface the trained ONNX model will, and stays as the fallback when no model is configured.
+interface as the ONNX model (`scoring.model`), and is what `model: {scorer: rules}` asks for.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def signature_weight(ranked: tuple[str, ...], weights: Mapping[str, int] = DEFAU
 
 
 class RuleScorer:
-    """Sums the weights of the reason codes that fired: a placeholder until the model arrives, and its fallback."""
+    """Sums the weights of the reason codes that fired: transparent, and the fallback when no model is wanted."""
 
     def __init__(self, weights: Mapping[str, int] | None = None) -> None:
         self._weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
