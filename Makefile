@@ -34,9 +34,10 @@ test: install lint test-tools ## lint, then the whole suite (unit, stream, integ
 test-fast: install ## unit and stream tests only
 	$(PY) -m pytest -q tests/unit tests/stream
 
-lint: install ## ruff and mypy --strict
+lint: install ## ruff, mypy --strict, and the import direction (import-linter: lab over runtime, edge over core)
 	$(VENV)/bin/ruff check ext_proc tests tools
 	$(VENV)/bin/mypy
+	cd ext_proc && ../$(VENV)/bin/lint-imports --config ../pyproject.toml
 
 proto: install ## regenerate ext_proc/botwall/_proto from proto/
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto
@@ -83,13 +84,13 @@ capture-profiles: capture-tools ## capture header/TLS profiles of real clients t
 	PLAYWRIGHT_DIR=$(PLAYWRIGHT_DIR) $(PY) tools/capture_profiles.py --out ext_proc/botwall/data
 
 # The confidence model (issue 4): simulated traffic -> GradientBoosting -> ONNX in models/, evaluated on held-out
-# seeds and personas. PYTHONHASHSEED pins the hash behind the distinct-count bitmaps, so runs are reproducible.
+# seeds and personas. The distinct-count bitmaps hash with a fixed key (botwall.state.keys), so runs are reproducible.
 .PHONY: train eval eval-e2e
 train: install ## train the confidence model on simulated traffic into models/ (botwall.onnx, model_card.json)
-	PYTHONHASHSEED=0 $(VENV)/bin/botwall train --out models
+	$(VENV)/bin/botwall train --out models
 
 eval: install ## evaluate models/botwall.onnx on held-out seeds and personas, next to the rules (models/eval.json)
-	PYTHONHASHSEED=0 $(VENV)/bin/botwall eval --model models/botwall.onnx --out models/eval.json
+	$(VENV)/bin/botwall eval --model models/botwall.onnx --out models/eval.json
 
 eval-e2e: install ## simulated clients over real HTTP through real Envoy + botwall with the model, larger run
 	BOTWALL_E2E_SCALE=$${BOTWALL_E2E_SCALE:-4} $(PY) -m pytest -q -s tests/integration/test_simulated_traffic.py

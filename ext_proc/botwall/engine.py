@@ -69,6 +69,7 @@ class Engine:
         clock: Clock = monotonic,
         wall: Clock = time.time,
         cookie_signer: CookieSigner | None = None,
+        keys: KeyHasher | None = None,
     ) -> None:
         self.config = config
         self.resources = resources
@@ -76,7 +77,7 @@ class Engine:
         self.clock = clock
         self.store: Store = store if store is not None else create_store(config.state, clock)
         self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
-        self.keys = KeyHasher.from_env()
+        self.keys = keys or KeyHasher.from_env()
         self.logins = resources.logins  # reads a login body before `evaluate` (the body arrives in its own message)
 
     def login_route(self, view: RequestView) -> LoginRoute | None:
@@ -105,7 +106,7 @@ class Engine:
         store, key = self.store, self.keys
         ip_window = store.record("ip", view.client_ip, ClientWindow)
         fp_window = store.record("fp", fp, ClientWindow)
-        site = store.record("site", "", ClientWindow)
+        site = store.aggregate("site", ClientWindow)
         path_hash = key(view.path)
         ip_hash = key(view.client_ip)
         # Behind a deployment where botwall sees pages, an API call with no page view from its address is cold; where

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -250,28 +249,28 @@ def _persona_counts(records: Sequence[Record]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def training_scenarios(options: TrainOptions) -> list[Scenario]:
+    """The simulated deployments the model learns from, held-out personas left out of every one."""
+    # Every other seed is a deployment without JA4 (TLS ending at a load balancer), so the model knows both.
+    scenarios = [Scenario(seed=s, ja4=n % 2 == 0).scaled(options.scale) for n, s in enumerate(options.seeds)]
+    extra = (
+        (options.quiet_seed, quiet_scenario),
+        (options.busy_seed, busy_scenario),
+        (options.api_only_seed, api_only_scenario),
+        (options.no_cookie_seed, no_cookie_scenario),
+    )
+    scenarios += [make(seed, options.scale) for seed, make in extra if seed is not None]
+    return [scenario.without(*options.held_out) for scenario in scenarios]
+
+
 def train(options: TrainOptions, config: Config | None = None, log: Any = print) -> dict[str, Any]:
     """Simulate, fit, calibrate, export `botwall.onnx` and `model_card.json` into `options.out_dir`; the card."""
     from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
 
     config = config or load_config(None)
     started = time.perf_counter()
     records: list[Record] = []
-    # Every other seed is a deployment without JA4 (TLS ending at a load balancer), so the model knows both.
-    scenarios = [
-        Scenario(seed=s, ja4=n % 2 == 0).scaled(options.scale).without(*options.held_out)
-        for n, s in enumerate(options.seeds)
-    ]
-    if options.quiet_seed is not None:
-        scenarios.append(quiet_scenario(options.quiet_seed, options.scale).without(*options.held_out))
-    if options.busy_seed is not None:
-        scenarios.append(busy_scenario(options.busy_seed, options.scale).without(*options.held_out))
-    if options.api_only_seed is not None:
-        scenarios.append(api_only_scenario(options.api_only_seed, options.scale).without(*options.held_out))
-    if options.no_cookie_seed is not None:
-        scenarios.append(no_cookie_scenario(options.no_cookie_seed, options.scale).without(*options.held_out))
-    for scenario in scenarios:
+    for scenario in training_scenarios(options):
         records += play(scenario, config)
     log(f"simulated {len(records)} training requests in {time.perf_counter() - started:.1f}s")
     x, y, w = arrays(records, options.human_weight)
@@ -295,13 +294,41 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
     model_path = options.out_dir / "botwall.onnx"
     model_path.write_bytes(data)
     calibrated = 1 / (1 + np.exp(-(a * _logit(raw) + b)))
+    check = _calibration_check(yc, calibrated, wc)
+    card = model_card(options, model, data, (a, b), records, len(calibration), check)
+    (options.out_dir / "model_card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    log(f"wrote {model_path} ({len(data)} bytes) and model_card.json in {time.perf_counter() - started:.1f}s")
+    return card
+
+
+def _calibration_check(y: Any, calibrated: Any, weights: Any) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    return {
+        "roc_auc": float(roc_auc_score(y, calibrated, sample_weight=weights)),
+        "mean_score_bad": float(calibrated[y == 1].mean() * 100),
+        "mean_score_not_bad": float(calibrated[y == 0].mean() * 100),
+    }
+
+
+def model_card(
+    options: TrainOptions,
+    model: Any,
+    data: bytes,
+    platt: tuple[float, float],
+    records: list[Record],
+    calibration_requests: int,
+    calibration_check: dict[str, float],
+) -> dict[str, Any]:
+    """What the model is, how it was trained and on what: model_card.json."""
+    a, b = platt
     importances = sorted(
         zip(FEATURE_NAMES, (float(v) for v in model.feature_importances_), strict=True), key=lambda kv: -kv[1]
     )
-    card: dict[str, Any] = {
+    return {
         "name": "botwall confidence model",
         "model_version": MODEL_VERSION,
-        "file": model_path.name,
+        "file": "botwall.onnx",
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "schema_version": SCHEMA_VERSION,
@@ -340,21 +367,14 @@ def train(options: TrainOptions, config: Config | None = None, log: Any = print)
             "personas": sorted(p for p in PERSONAS if p not in options.held_out),
             "requests": len(records),
             "requests_per_persona": _persona_counts(records),
-            "pythonhashseed": os.environ.get("PYTHONHASHSEED", "random"),
+            "hashing": "distinct counts over keyed BLAKE2b (botwall.state.keys), the same in every process",
         },
-        "calibration_data": {"seed": options.calibration_seed, "requests": len(calibration)},
-        "calibration_check": {
-            "roc_auc": float(roc_auc_score(yc, calibrated, sample_weight=wc)),
-            "mean_score_bad": float(calibrated[yc == 1].mean() * 100),
-            "mean_score_not_bad": float(calibrated[yc == 0].mean() * 100),
-        },
+        "calibration_data": {"seed": options.calibration_seed, "requests": calibration_requests},
+        "calibration_check": calibration_check,
         "feature_importances": {name: round(v, 5) for name, v in importances},
         "versions": _versions(),
         **options.extra,
     }
-    (options.out_dir / "model_card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    log(f"wrote {model_path} ({len(data)} bytes) and model_card.json in {time.perf_counter() - started:.1f}s")
-    return card
 
 
 def _versions() -> dict[str, str]:

@@ -34,6 +34,10 @@ class Store(Protocol):
         """Remember `key` in `namespace` for `ttl` seconds (a challenge handed out, say)."""
         ...
 
+    def aggregate(self, name: str, factory: Callable[[], T]) -> T:
+        """The deployment-wide record `name` (the site's own window, say), created by `factory`; it never expires."""
+        ...
+
     def marked(self, namespace: str, key: str) -> bool:
         """True while a mark of `key` in `namespace` has not expired."""
         ...
@@ -49,6 +53,7 @@ class MemoryStore:
         self._settings = settings
         self._namespaces: dict[str, TTLCache[str, object]] = {}
         self._marks: dict[str, TTLCache[str, bool]] = {}  # each namespace's ttl is its first mark's
+        self._aggregates: dict[str, object] = {}
         # Each bucket is [tokens, last_refill_time]; a list so it updates in place without re-inserting.
         self._buckets: TTLCache[str, list[float]] = TTLCache(
             maxsize=settings.max_entries, ttl=settings.ttl_seconds, timer=clock
@@ -84,6 +89,13 @@ class MemoryStore:
             return 0.0
         bucket[0] = tokens
         return (1.0 - tokens) / rate
+
+    def aggregate(self, name: str, factory: Callable[[], T]) -> T:
+        """A handful of records, kept for the life of the process."""
+        found = self._aggregates.get(name)
+        if found is None:
+            found = self._aggregates[name] = factory()
+        return found  # type: ignore[return-value]
 
     def mark(self, namespace: str, key: str, ttl: float) -> None:
         """Marks expire `ttl` seconds after they are set; a namespace holds at most `max_entries` of them."""

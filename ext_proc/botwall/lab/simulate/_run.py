@@ -24,6 +24,7 @@ from botwall.lab.testing import resources
 from botwall.request import JA4_ATTRIBUTE, SOURCE_ADDRESS, build_view
 from botwall.scoring.features import vectorize
 from botwall.scoring.rules import Scorer
+from botwall.state.keys import KeyHasher
 from botwall.state.tokens import CookieSigner
 
 # Actors per persona at scale 1 (bot personas count campaigns; a sneaker campaign runs several tasks).
@@ -164,7 +165,7 @@ def make_engine(config: Config, scorer: Scorer | None = None, clock: FakeClock |
     # botwall's cookie from a fixed key and seeded nonces, so a scenario replays exactly.
     nonces = random.Random("botwall-cookie-nonces")
     signer = CookieSigner(config.client_cookie, key=b"simulation", clock=clock, nonce=lambda: nonces.randbytes(9))
-    return Engine(config, resources(), scorer=scorer, clock=clock, cookie_signer=signer)
+    return Engine(config, resources(), scorer=scorer, clock=clock, cookie_signer=signer, keys=KeyHasher())
 
 
 _REFUSALS = {Action.BLOCK: 403, Action.THROTTLE: 429}
