@@ -28,8 +28,6 @@ from botwall.policy import Decision
 from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
 
 log = structlog.get_logger("botwall.edge.server")
-# An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
-_tracebacks = TracebackLimiter()
 
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
 SERVER_OPTIONS = [
@@ -71,12 +69,15 @@ _UNREADABLE = RequestView(method="", scheme="", authority="", path="", query="",
 class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
-    __slots__ = ("_context", "_counters", "_decision_log", "_engine", "_pending", "decision")
+    __slots__ = ("_context", "_counters", "_decision_log", "_engine", "_pending", "_tracebacks", "decision")
 
-    def __init__(self, engine: Engine, decision_log: DecisionLog, counters: Counters) -> None:
+    def __init__(
+        self, engine: Engine, decision_log: DecisionLog, counters: Counters, tracebacks: TracebackLimiter
+    ) -> None:
         self._engine = engine
         self._decision_log = decision_log
         self._counters = counters
+        self._tracebacks = tracebacks
         self._pending: tuple[RequestView, LoginRoute] | None = None
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
@@ -129,7 +130,7 @@ class StreamProcessor:
     def _failed(self, phase: str, view: RequestView | None) -> Decision:
         """A request botwall failed to judge still gets a decision (the config's `on_error`), tags and a log line."""
         self._counters.errors += 1
-        _tracebacks.exception(log, f"{phase}_failed")
+        self._tracebacks.exception(log, f"{phase}_failed")
         decision = self._engine.failed(view)
         self.decision = decision
         self._count(decision)
@@ -156,7 +157,7 @@ class StreamProcessor:
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
-                _tracebacks.exception(log, "response_headers_failed")
+                self._tracebacks.exception(log, "response_headers_failed")
         return _response.continue_response_headers(set_cookie)
 
 
@@ -167,13 +168,15 @@ class BotwallServicer:
         self.engine = engine
         self.decision_log = decision_log
         self.counters = Counters()
+        # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
+        self.tracebacks = TracebackLimiter()
 
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ProcessingResponse]:
         """Answer each message of one stream with exactly one response."""
         self.counters.streams += 1
-        processor = StreamProcessor(self.engine, self.decision_log, self.counters)
+        processor = StreamProcessor(self.engine, self.decision_log, self.counters, self.tracebacks)
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_headers":
