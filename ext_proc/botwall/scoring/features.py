@@ -119,6 +119,22 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("site_token_share", "share of all recent requests that hold botwall's cookie (0: it is not handed out)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+# The address's own behaviour windows (ip_rate_short, ip_requests, ...), as opposed to what kind of address it is.
+_IP_BEHAVIOUR = (
+    "rate",
+    "requests",
+    "gap",
+    "path",
+    "api",
+    "asset",
+    "no_cookie",
+    "error",
+    "failed",
+    "login",
+    "usernames",
+    "new_session",
+    "cold",
+)
 
 
 def vectorize(e: Evidence) -> list[float]:
@@ -197,3 +213,45 @@ def vectorize(e: Evidence) -> list[float]:
         b.site_page_share,
         b.site_token_share,
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureGroup:
+    """Features that together say one thing about a request, and the reason code that names them when they drive a
+    model's score (the model has no reason codes of its own: `scoring.model` explains a score by these groups)."""
+
+    reason: str
+    collective: bool  # evidence about a crowd the client belongs to (a browser build, a network, an account)
+    features: tuple[str, ...]
+
+
+# Every feature in exactly one group. Individual evidence is about this client: its own request (tool tells, TLS,
+# kind, credentials), its address's own behaviour, its botwall token's history. Collective evidence is about a crowd
+# it belongs to: everyone on its browser build (the fingerprint), its network (the ASN), everyone trying the same
+# account or password. Site-wide shape is context, not evidence about anyone.
+FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
+    FeatureGroup(
+        "ml:request-shape",
+        False,
+        tuple(n for n in FEATURE_NAMES if n.startswith(("ua_", "hdr_", "tls"))),
+    ),
+    FeatureGroup(
+        "ml:address-type",
+        False,
+        ("ip_hosting", "ip_anonymizer", "ip_bad_reputation", "ip_verified_crawler", "ip_fake_crawler", "ip_known_asn"),
+    ),
+    FeatureGroup(
+        "ml:request-kind", False, ("kind_api", "kind_asset", "login", "login_common_password", "login_unparsed")
+    ),
+    FeatureGroup("ml:cold-request", False, ("cold", "path_root")),
+    FeatureGroup(
+        "ml:address-behaviour",
+        False,
+        tuple(n for n in FEATURE_NAMES if n.startswith("ip_") and n.split("_", 1)[1].startswith(_IP_BEHAVIOUR)),
+    ),
+    FeatureGroup("ml:token-behaviour", False, tuple(n for n in FEATURE_NAMES if n.startswith("token"))),
+    FeatureGroup("ml:fingerprint-crowd", True, tuple(n for n in FEATURE_NAMES if n.startswith("fp_"))),
+    FeatureGroup("ml:network-crowd", True, ("asn_rate_medium",)),
+    FeatureGroup("ml:account-crowd", True, ("user_ips", "user_failures", "password_usernames")),
+    FeatureGroup("ml:site-shape", True, ("site_page_share", "site_token_share")),
+)

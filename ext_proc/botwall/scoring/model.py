@@ -12,8 +12,9 @@ is current, and the swap is one attribute assignment.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ import structlog
 
 from botwall.config import ModelSettings
 from botwall.errors import ModelError
-from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
+from botwall.scoring.features import FEATURE_GROUPS, FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
 from botwall.scoring.rules import (
     DEFAULT_WEIGHTS,
     TOOL_FLOOR,
@@ -107,11 +108,23 @@ def load_model(path: str | Path) -> LoadedModel:
 
 
 class OnnxScorer:
-    """Scores evidence with the current model; reasons are the evidence's codes, strongest (by rule weight) first."""
+    """Scores evidence with the current model; reasons are the evidence's codes, strongest (by rule weight) first.
 
-    def __init__(self, model: LoadedModel, weights: Mapping[str, int] | None = None) -> None:
+    A score at or above `explain_from` (the suspect threshold) is explained (see `Explainer`): the feature groups
+    that pushed it up are added as `ml:*` reason codes after the evidence's own, so no such score goes unexplained.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        weights: Mapping[str, int] | None = None,
+        baseline: Sequence[float] | None = None,
+        explain_from: int = 30,
+    ) -> None:
         self.model = model
         self._weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self._explainer = Explainer(baseline if baseline is not None else load_baseline())
+        self.explain_from = explain_from
         self.reloads = 0
         self.reload_failures = 0
         self._failed_mtime: int | None = None
@@ -123,8 +136,8 @@ class OnnxScorer:
 
     def score(self, evidence: Evidence) -> Score:
         """Score one request."""
-        row = np.asarray([vectorize(evidence)], dtype=np.float32)
-        value = float(self.model.scores(row)[0])
+        vector = vectorize(evidence)
+        value = float(self.model.scores(np.asarray([vector], dtype=np.float32))[0])
         w = self._weights
         reasons = tuple(sorted(evidence.reasons, key=lambda code: -w.get(code, 10)))
         # A signature (one reason that on its own weighs a block, such as an automation user-agent or a crawler
@@ -132,8 +145,11 @@ class OnnxScorer:
         # cannot argue below: the simulated traffic it learned from cannot hold every place such a client comes from.
         tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
         floor = max(signature_weight(reasons, w), tool if tool >= TOOL_FLOOR else 0)
-        score = min(100, max(0, int(value + 0.5)))
-        return Score(max(score, floor), reasons)
+        score = max(_points(value), floor)
+        if score < self.explain_from:
+            return Score(score, reasons)
+        extra = tuple(code for code in self._explainer.explain(self.model, vector, value) if code not in reasons)
+        return Score(score, reasons + extra)
 
     def reload_if_changed(self) -> bool:
         """Swap in the model file if it changed since it was loaded; a bad file keeps the current model."""
@@ -174,6 +190,56 @@ def start_watching(scorer: object, reload_seconds: float) -> asyncio.Task[None] 
     if not isinstance(scorer, OnnxScorer) or reload_seconds <= 0:
         return None
     return asyncio.get_running_loop().create_task(scorer.watch(reload_seconds), name="botwall-model-watch")
+
+
+def _points(value: float) -> int:
+    return min(100, max(0, int(value + 0.5)))
+
+
+# How many points a feature group must add to a score to be named among its reasons.
+EXPLAIN_MIN_POINTS = 5.0
+
+
+class Explainer:
+    """Explains a model's score by feature groups (`FEATURE_GROUPS`), by occlusion: each group in turn is set to a
+    typical person's values (the feature baseline) and the request scored again, all in one batch; a group that
+    lowers the score by `EXPLAIN_MIN_POINTS` or more when typical is named by its reason code. Ten rows in one run,
+    only for requests at or above the suspect threshold. `FeatureGroup.collective` marks the groups that describe a
+    crowd (the browser build, the network, the account) rather than the client.
+    """
+
+    __slots__ = ("_baseline", "_groups")
+
+    def __init__(self, baseline: Sequence[float]) -> None:
+        if len(baseline) != len(FEATURE_NAMES):
+            raise ModelError(f"the feature baseline has {len(baseline)} values, the schema {len(FEATURE_NAMES)}")
+        self._baseline = np.asarray(baseline, dtype=np.float32)
+        index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+        self._groups = [(g.reason, np.asarray([index[f] for f in g.features])) for g in FEATURE_GROUPS]
+
+    def explain(self, model: LoadedModel, vector: Sequence[float], value: float) -> tuple[str, ...]:
+        """The reason codes of the groups that pushed `value` up, strongest first."""
+        rows = np.tile(np.asarray(vector, dtype=np.float32), (len(self._groups), 1))
+        for row, (_, columns) in enumerate(self._groups):
+            rows[row, columns] = self._baseline[columns]
+        scores = model.scores(rows)
+        pushed = sorted(
+            ((value - float(scores[i]), reason) for i, (reason, _) in enumerate(self._groups)), reverse=True
+        )
+        return tuple(reason for delta, reason in pushed if delta >= EXPLAIN_MIN_POINTS)
+
+
+def load_baseline(path: str | Path | None = None) -> list[float]:
+    """The feature baseline (a typical person's request) shipped with botwall, checked against the schema."""
+    p = Path(path) if path is not None else Path(str(resources.files("botwall") / "data" / "feature_baseline.json"))
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        features = data["features"]
+        if data["schema_version"] != SCHEMA_VERSION or list(features) != list(FEATURE_NAMES):
+            raise ModelError(f"{p}: the feature baseline is not for schema version {SCHEMA_VERSION}; rewrite it")
+        return [float(features[name]) for name in FEATURE_NAMES]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{p}: cannot read the feature baseline ({exc})") from None
 
 
 def shipped_model_path() -> Path:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from botwall.scoring.features import Evidence
+from botwall.scoring.features import FEATURE_GROUPS, Evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,9 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:no-assets": 15,
     "beh:fingerprint-cold-requests": 40,
     "beh:cookie-many-networks": 70,
+    # Why the model scored what it did, when its score is at least suspect (scoring.model, FEATURE_GROUPS): listed
+    # after the evidence's own reasons, never a signature.
+    **{group.reason: 0 for group in FEATURE_GROUPS},
 }
 
 
