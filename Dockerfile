@@ -16,10 +16,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY ext_proc/ ext_proc/
-# pip compiles every module to .pyc here, at build time: the runtime image cannot write them.
+# pip compiles every module to .pyc here, at build time: the runtime image cannot write them. The lab (simulator,
+# training, demo shop, local stack: `botwall up`) is no part of the runtime: it leaves the image here, and the
+# commands that need it say so in one line.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv /opt/botwall/venv \
-    && /opt/botwall/venv/bin/pip install /wheels/botwall-*.whl
+    && /opt/botwall/venv/bin/pip install /wheels/botwall-*.whl \
+    && rm -r /opt/botwall/venv/lib/python3*/site-packages/botwall/lab
 
 # --- runtime ------------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

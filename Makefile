@@ -42,6 +42,10 @@ lint: install ## ruff, mypy --strict, and the import direction (import-linter: l
 proto: install ## regenerate ext_proc/botwall/_proto from proto/
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto
 
+.PHONY: envoy-configs
+envoy-configs: install ## rewrite the committed Envoy configs (envoy/**.yaml, the chart's files/gateway.yaml) from botwall.deploy
+	$(PY) -m botwall.deploy.examples --root .
+
 .PHONY: helm-golden
 helm-golden: install ## rewrite the Helm chart's golden files (k8s/helm/botwall/tests/*.out.yaml); review the diff
 	BOTWALL_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/deploy/test_helm.py -k golden

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import sys
@@ -37,6 +38,15 @@ def _configure_logging() -> None:
 def _usage_error(message: str) -> NoReturn:
     """What the operator asked cannot work: the CLI's boundary prints it as one line, exit status 2."""
     raise UsageError(message)
+
+
+def _need_lab(command: str) -> None:
+    """The lab's commands need botwall.lab, which the runtime container image leaves out: say so in one line."""
+    if importlib.util.find_spec("botwall.lab") is None:
+        _usage_error(
+            f"`botwall {command}` needs botwall's lab (demo shop, local stack, simulator, training), which this "
+            "installation leaves out, as the runtime container image does: install the botwall wheel to use it"
+        )
 
 
 def _split_host_port(text: str, flag: str) -> tuple[str, int]:
@@ -138,6 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Envoy + botwall + an upstream (the demo shop unless --upstream), until Ctrl-C."""
+    _need_lab("up")
     from botwall.lab.up import UpOptions, parse_upstream, run_up
 
     http = _split_host_port(args.listen, "--listen")
@@ -190,6 +201,7 @@ def cmd_envoy_config(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Play a seeded scenario of simulated traffic through the engine; write labelled records, print a summary."""
+    _need_lab("simulate")
     import json
 
     from botwall.lab.simulate import Scenario, simulate, summarize, training_config
@@ -226,6 +238,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the confidence model on simulated traffic and write it with its model card."""
+    _need_lab("train")
     try:
         from botwall.lab.training import TrainOptions, train
     except ImportError as exc:
@@ -236,6 +249,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model on held-out seeds and personas, against the targets, next to the rule scorer."""
+    _need_lab("eval")
     from botwall.lab.evaluation import markdown, run_eval
 
     print(markdown(run_eval(Path(args.model), Path(args.out) if args.out else None, args.scale)))

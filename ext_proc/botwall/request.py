@@ -15,13 +15,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Attributes arrive under this key whatever the filter is named (ENVOY_NOTES).
-ATTRIBUTES_KEY = "envoy.filters.http.ext_proc"
+# The ext_proc filter's canonical name: every Envoy config botwall renders (botwall.deploy) names the filter this.
+EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
+# Attributes arrive under the canonical name whatever the filter is named (ENVOY_NOTES).
+ATTRIBUTES_KEY = EXT_PROC_FILTER
 SOURCE_ADDRESS = "source.address"
-# Filter-state keys that the standalone Envoy config fills from the TLS inspector. They reach botwall as
+# Filter-state keys that botwall's Envoy configs fill from the TLS inspector (JA4, JA3). They reach botwall as
 # request attributes, which clients cannot spoof (a header could be).
-JA4_ATTRIBUTE = "filter_state['botwall.ja4']"
-JA3_ATTRIBUTE = "filter_state['botwall.ja3']"
+FINGERPRINT_STATE = {"ja4": "botwall.ja4", "ja3": "botwall.ja3"}
+JA4_ATTRIBUTE = f"filter_state['{FINGERPRINT_STATE['ja4']}']"
+JA3_ATTRIBUTE = f"filter_state['{FINGERPRINT_STATE['ja3']}']"
 REQUEST_ATTRIBUTES = (SOURCE_ADDRESS, JA4_ATTRIBUTE, JA3_ATTRIBUTE)
 
 # Bounds, in characters, on what one request may carry into the pipeline. Real clients stay far below them (the

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
+import subprocess
 import sys
-from collections.abc import Iterator
+import sysconfig
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,3 +105,63 @@ def shop() -> Iterator[BackgroundShop]:
     background = BackgroundShop()
     yield background
     background.stop()
+
+
+def build_wheel(files: Iterable[str], workdir: Path) -> Path:
+    """`pip wheel --no-deps --no-build-isolation` of a copy of `files` (repository paths) in `workdir`: the checkout
+    itself is never written to."""
+    source = workdir / "source"
+    for rel in files:
+        target = source / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(workdir), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert 0 == result.returncode, result.stdout + result.stderr
+    [wheel] = workdir.glob("botwall-*.whl")
+    return wheel
+
+
+@dataclass(frozen=True)
+class Installed:
+    """botwall installed from its wheel into a fresh virtualenv outside the checkout."""
+
+    venv: Path
+    site_packages: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def env(self) -> dict[str, str]:
+        """The environment to run it with: nothing that points Python at the checkout."""
+        return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "BOTWALL_ENVOY")}
+
+
+def install_wheel(wheel: Path, venv: Path, envoy: str) -> Installed:
+    """A fresh virtualenv with botwall installed from `wheel` (no dependencies: a .pth file lends it those of the
+    virtualenv running the tests, as --system-site-packages would, without its editable botwall) and `envoy` beside
+    its Python, as `make install` puts it."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert 0 == result.returncode, result.stdout + result.stderr
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    site_packages = Path(purelib)
+    # A path line, not a site directory: the dependencies' own .pth files (the editable botwall's) are not read.
+    (site_packages / "_botwall_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (venv / "bin" / "envoy").symlink_to(envoy)
+    return Installed(venv, site_packages)

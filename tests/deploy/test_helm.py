@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import json
 import re
 import subprocess
@@ -22,13 +21,13 @@ import pytest
 import yaml
 
 from botwall.config import parse_yaml
+from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
 from botwall.lab.testing import captured_headers
 
 from .conftest import (
     CASES,
     CHART,
-    ROOT,
     UPDATE_GOLDEN,
     case_values,
     find,
@@ -38,7 +37,7 @@ from .conftest import (
     schema_errors,
 )
 
-ENVOY_CONFIG_MASK = "<envoy/gateway.yaml with this release's addresses: see test_helm.py's sidecar tests>"
+ENVOY_CONFIG_MASK = "<files/gateway.yaml with this release's values: see test_helm.py's sidecar tests>"
 # Firefox's own navigation headers, as captured through Envoy to 127.0.0.1.
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 CURL = [("user-agent", "curl/8.14.1"), ("accept", "*/*")]
@@ -46,7 +45,8 @@ CURL = [("user-agent", "curl/8.14.1"), ("accept", "*/*")]
 
 def golden_text(rendered: dict[str, str]) -> str:
     """What `helm template` prints, one document per template in path order, with the sidecar's Envoy config (and
-    its checksum) masked: it is envoy/gateway.yaml itself, which other changes edit, and the sidecar tests check it."""
+    its checksum) masked: it is the gateway botwall renders (files/gateway.yaml), which other changes edit, and the
+    sidecar tests check it."""
     parts = []
     for path in sorted(rendered):
         body = rendered[path].strip()
@@ -256,36 +256,35 @@ def _rewrite_tls_files(node: Any, cert: Path, key: Path) -> Any:
     return node
 
 
-def test_sidecar_envoy_config_is_the_gateway_with_release_addresses() -> None:
-    """The sidecar's Envoy config is envoy/gateway.yaml with only addresses, the upstream's DNS type, TLS files,
-    failure mode, message timeout, trusted hops and route timeout filled in from values."""
-    values = case_values("sidecar-tls-fail-closed")
-    actual = envoy_config(render(values))
-    expected = yaml.safe_load((ROOT / "envoy" / "gateway.yaml").read_text())
-    expected["admin"]["address"]["socket_address"]["port_value"] = 9901
-    ports = {"http": 8080, "https": 8443}
-    for listener in expected["static_resources"]["listeners"]:
-        listener["address"] = {"socket_address": {"address": "0.0.0.0", "port_value": ports[listener["name"]]}}
-        for chain in listener["filter_chains"]:
-            if "transport_socket" in chain:
-                tls = chain["transport_socket"]["typed_config"]["common_tls_context"]["tls_certificates"][0]
-                tls["certificate_chain"] = {"filename": "/etc/envoy/tls/tls.crt"}
-                tls["private_key"] = {"filename": "/etc/envoy/tls/tls.key"}
-            hcm = chain["filters"][0]["typed_config"]
-            hcm["xff_num_trusted_hops"] = 1
-            for f in hcm["http_filters"]:
-                if f["name"] == "envoy.filters.http.ext_proc":
-                    f["typed_config"].update(failure_mode_allow=False, message_timeout="0.5s")
-            for vhost in hcm["route_config"]["virtual_hosts"]:
-                for route in vhost["routes"]:
-                    if "route" in route:
-                        route["route"]["timeout"] = "10s"
-    upstream = next(c for c in expected["static_resources"]["clusters"] if c["name"] == "upstream")
-    upstream["type"] = "STRICT_DNS"
-    upstream["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] = {
-        "socket_address": {"address": "shop.default.svc.cluster.local", "port_value": 8000}
-    }
-    assert expected == actual
+def _gateway_settings(values: dict[str, Any]) -> EnvoySettings:
+    """What botwall's own renderer is asked for, for a sidecar release with these values (the chart's defaults
+    where the values say nothing)."""
+    with helm.Chart.load(str(CHART)) as chart:
+        defaults = chart.values
+    envoy = {**defaults["envoy"], **values.get("envoy", {})}
+    upstream = {**defaults["envoy"]["upstream"], **envoy["upstream"]}
+    tls = {**defaults["envoy"]["tls"], **envoy["tls"]}
+    return EnvoySettings(
+        http=("0.0.0.0", envoy["httpPort"]),
+        tls=("0.0.0.0", tls["port"]) if tls["enabled"] else None,
+        tls_cert=Path("/etc/envoy/tls/tls.crt"),
+        tls_key=Path("/etc/envoy/tls/tls.key"),
+        botwall=("127.0.0.1", values.get("port", defaults["port"])),
+        upstream=(upstream["host"], upstream["port"]),
+        upstream_timeout=upstream["timeout"],
+        trusted_hops=envoy["trustedHops"],
+        fail_closed=not envoy["failureModeAllow"],
+        message_timeout=envoy["messageTimeout"],
+        admin=("127.0.0.1", envoy["adminPort"]),
+    )
+
+
+@pytest.mark.parametrize("case", ["sidecar", "sidecar-tls-fail-closed"])
+def test_sidecar_envoy_config_is_what_botwall_renders(case: str) -> None:
+    """The sidecar's Envoy config is exactly the gateway botwall renders for the release's values: the listeners'
+    ports, the upstream (by DNS), the TLS listener, failure mode, message timeout, trusted hops and route timeout."""
+    values = case_values(case)
+    assert render_gateway(_gateway_settings(values)) == envoy_config(render(values))
 
 
 @pytest.mark.parametrize("case", ["sidecar", "sidecar-tls-fail-closed"])
@@ -353,13 +352,3 @@ def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> No
             print(f"--- envoy log ---\n{envoy.logs()}")
         botwall.stop()
         print(f"--- botwall log ---\n{botwall.logs()}")
-
-
-def test_chart_packages_the_gateway_config() -> None:
-    """The chart's files/gateway.yaml is envoy/gateway.yaml itself (a link), so `helm package` ships the same bytes."""
-    link = CHART / "files" / "gateway.yaml"
-    assert link.is_symlink()
-    assert (
-        hashlib.sha256((ROOT / "envoy" / "gateway.yaml").read_bytes()).hexdigest()
-        == hashlib.sha256(link.read_bytes()).hexdigest()
-    )

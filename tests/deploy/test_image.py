@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from botwall.lab.stack import start_processor
+from botwall.lab.stack import find_envoy, start_processor
 
-from .conftest import ROOT, venv_bin
+from .conftest import ROOT, Installed, build_wheel, install_wheel, venv_bin
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -201,28 +201,81 @@ def test_hadolint_finds_nothing() -> None:
     assert (0, "") == (result.returncode, result.stdout + result.stderr)
 
 
+@pytest.fixture(scope="module")
+def context_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The builder's `pip wheel .`, on exactly what .dockerignore lets in."""
+    return build_wheel(context_files(), tmp_path_factory.mktemp("context"))
+
+
 @pytest.mark.integration
-def test_builder_makes_a_wheel_from_the_build_context(tmp_path: Path) -> None:
+def test_builder_makes_a_wheel_from_the_build_context(context_wheel: Path) -> None:
     """The builder's `pip wheel .` on exactly what .dockerignore lets in gives a wheel with botwall, its healthcheck
     module and the `botwall` command."""
-    context = tmp_path / "context"
-    for rel in context_files():
-        target = context / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(context)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert 0 == result.returncode, result.stdout + result.stderr
-    [wheel] = tmp_path.glob("botwall-*.whl")
-    with zipfile.ZipFile(wheel) as zf:
+    with zipfile.ZipFile(context_wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert {"botwall/cli.py", "botwall/edge/healthcheck.py", "botwall/edge/server.py", "botwall/py.typed"} <= names
     assert "botwall = botwall.cli:main" in entry_points
+
+
+def _builder_lab_removal() -> str:
+    """The builder stage's step that takes the lab out of the installed package."""
+    builder = parse_dockerfile(DOCKERFILE.read_text())[0]
+    steps = [step.strip() for run in builder.all("RUN") for step in run.args.split("&&") if "botwall/lab" in step]
+    assert 1 == len(steps), steps
+    return steps[0]
+
+
+@pytest.fixture(scope="module")
+def runtime_venv(context_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The builder's virtualenv, made here: the context's wheel installed into a fresh virtualenv, then the
+    Dockerfile's own lab removal run on it (its /opt/botwall/venv pointed at this one)."""
+    installed = install_wheel(context_wheel, tmp_path_factory.mktemp("runtime") / "venv", find_envoy())
+    removal = _builder_lab_removal().replace("/opt/botwall/venv", str(installed.venv))
+    subprocess.run([shutil.which("sh") or "/bin/sh", "-c", removal], check=True, timeout=60)
+    return installed
+
+
+@pytest.mark.integration
+def test_runtime_image_has_no_lab(runtime_venv: Installed) -> None:
+    """The runtime virtualenv carries botwall without botwall/lab (simulator, training, demo shop, local stack)."""
+    package = runtime_venv.site_packages / "botwall"
+    assert (True, False) == ((package / "edge" / "server.py").is_file(), (package / "lab").exists())
+
+
+@pytest.mark.integration
+def test_serve_and_envoy_config_work_without_the_lab(runtime_venv: Installed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the lab, `botwall serve` starts and serves (its ready file), and `botwall envoy-config` renders the
+    standalone gateway."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the processor inherits the environment: never the checkout
+    config = ROOT / "config" / "example.yaml"
+    work = Path(tempfile.mkdtemp(prefix="botwall-runtime-"))
+    try:
+        server = start_processor(
+            work, [runtime_venv.bin("botwall"), "serve", "--listen", "127.0.0.1:0", "--config", str(config)], "serve"
+        )
+        server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rendered = subprocess.run(
+        [runtime_venv.bin("botwall"), "envoy-config", "--form", "bootstrap"],
+        env=runtime_venv.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (0, "") == (server.proc.returncode, rendered.stderr)
+    assert "envoy.filters.http.ext_proc" in rendered.stdout
+
+
+@pytest.mark.integration
+def test_up_says_in_one_line_that_it_needs_the_lab(runtime_venv: Installed) -> None:
+    """`botwall up` without the lab exits 2 with one line on stderr naming what is missing, not a traceback."""
+    result = subprocess.run(
+        [runtime_venv.bin("botwall"), "up"], env=runtime_venv.env(), capture_output=True, text=True, timeout=60
+    )
+    assert (2, "", 1) == (result.returncode, result.stdout, len(result.stderr.splitlines())), result.stderr
+    assert result.stderr.startswith("botwall: `botwall up` needs botwall's lab")
 
 
 def _hardened_prefix(writable: Path) -> list[str]:

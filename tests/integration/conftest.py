@@ -211,3 +211,87 @@ def free_port() -> int:
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for configs that name TLS files."""
     return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+# --- an existing gateway, for pasted pieces -----------------------------------------------------------------------
+
+_HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def embed(
+    *,
+    http_filters: list[dict[str, Any]],
+    clusters: list[dict[str, Any]],
+    per_route: list[dict[str, Any]],
+    listener_filters: list[dict[str, Any]] | None,
+    tls_files: tuple[Path, Path],
+    hcm_settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A minimal bootstrap standing for "an existing gateway": one listener (TLS when there are listener filters),
+    one upstream, the router last; the pasted pieces go where the snippet's comments say."""
+    routes = [{**entry, "route": {"cluster": "upstream"}} for entry in per_route]
+    routes.append({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}})
+    chain: dict[str, Any] = {
+        "filters": [
+            {
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": _HCM_TYPE,
+                    "stat_prefix": "existing",
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]},
+                    "http_filters": [*http_filters, _ROUTER],
+                    **(hcm_settings or {}),
+                },
+            }
+        ]
+    }
+    listener: dict[str, Any] = {
+        "name": "existing",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+        "filter_chains": [chain],
+    }
+    if listener_filters is not None:
+        cert, key = tls_files
+        listener["listener_filters"] = listener_filters
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "common_tls_context": {
+                    "tls_certificates": [
+                        {"certificate_chain": {"filename": str(cert)}, "private_key": {"filename": str(key)}}
+                    ]
+                },
+            },
+        }
+    upstream = {
+        "name": "upstream",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "upstream",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 8000}}}}
+                    ]
+                }
+            ],
+        },
+    }
+    return {"static_resources": {"listeners": [listener], "clusters": [*clusters, upstream]}}
+
+
+def embed_snippet(snippet: dict[str, Any], tls_files: tuple[Path, Path]) -> dict[str, Any]:
+    return embed(
+        http_filters=snippet["http_filters"],
+        clusters=snippet["clusters"],
+        per_route=snippet["per_route"],
+        listener_filters=snippet.get("listener_filters"),
+        tls_files=tls_files,
+        hcm_settings=snippet.get("http_connection_manager"),
+    )

@@ -18,10 +18,11 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from botwall.deploy.envoy_config import EnvoyConfigOptions, botwall_cluster, render_snippet
+from botwall.deploy.envoy_config import EnvoyConfigOptions, render_snippet
+from botwall.deploy.messages import botwall_cluster, data
 from botwall.lab.stack import find_envoy, start_botwall, start_envoy
 
-from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, BackgroundShop
+from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, BackgroundShop, embed, embed_snippet
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +43,6 @@ SNIPPET_ARGS = [
 ]
 ISTIO_CLUSTER = "outbound|9191||botwall.botwall.svc.cluster.local"
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-ROUTER = {
-    "name": "envoy.filters.http.router",
-    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-}
 CURL_HEADERS = [("user-agent", "curl/8.5.0"), ("accept", "*/*")]
 
 
@@ -74,81 +71,6 @@ def _rendered(*args: str) -> dict[str, Any]:
     assert 0 == result.returncode, result.stderr
     loaded: dict[str, Any] = yaml.safe_load(result.stdout)
     return loaded
-
-
-def _embed(
-    *,
-    http_filters: list[dict[str, Any]],
-    clusters: list[dict[str, Any]],
-    per_route: list[dict[str, Any]],
-    listener_filters: list[dict[str, Any]] | None,
-    tls_files: tuple[Path, Path],
-    hcm_settings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A minimal bootstrap standing for "an existing gateway": one listener (TLS when there are listener filters),
-    one upstream, the router last; the pasted pieces go where the snippet's comments say."""
-    routes = [{**entry, "route": {"cluster": "upstream"}} for entry in per_route]
-    routes.append({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}})
-    chain: dict[str, Any] = {
-        "filters": [
-            {
-                "name": "envoy.filters.network.http_connection_manager",
-                "typed_config": {
-                    "@type": HCM,
-                    "stat_prefix": "existing",
-                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]},
-                    "http_filters": [*http_filters, ROUTER],
-                    **(hcm_settings or {}),
-                },
-            }
-        ]
-    }
-    listener: dict[str, Any] = {
-        "name": "existing",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-        "filter_chains": [chain],
-    }
-    if listener_filters is not None:
-        cert, key = tls_files
-        listener["listener_filters"] = listener_filters
-        chain["transport_socket"] = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-                "common_tls_context": {
-                    "tls_certificates": [
-                        {"certificate_chain": {"filename": str(cert)}, "private_key": {"filename": str(key)}}
-                    ]
-                },
-            },
-        }
-    upstream = {
-        "name": "upstream",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "upstream",
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 8000}}}}
-                    ]
-                }
-            ],
-        },
-    }
-    return {"static_resources": {"listeners": [listener], "clusters": [*clusters, upstream]}}
-
-
-def _embed_snippet(snippet: dict[str, Any], tls_files: tuple[Path, Path]) -> dict[str, Any]:
-    return _embed(
-        http_filters=snippet["http_filters"],
-        clusters=snippet["clusters"],
-        per_route=snippet["per_route"],
-        listener_filters=snippet.get("listener_filters"),
-        tls_files=tls_files,
-        hcm_settings=snippet.get("http_connection_manager"),
-    )
 
 
 def _with_tls_files(config: dict[str, Any], tls_files: tuple[Path, Path]) -> dict[str, Any]:
@@ -237,14 +159,15 @@ def _request(
 # --- the existing-gateway snippet ----------------------------------------------------------------------------------
 
 
-def test_committed_snippet_is_what_the_command_renders() -> None:
-    """envoy/snippets/existing-gateway.yaml holds exactly what `botwall envoy-config` renders for its options."""
-    assert _rendered("--form", "snippet", *SNIPPET_ARGS) == yaml.safe_load(SNIPPET.read_text())
+def test_committed_snippet_is_what_the_command_prints() -> None:
+    """envoy/snippets/existing-gateway.yaml ends with exactly what `botwall envoy-config` prints for its options."""
+    result = _envoy_config_cli("--form", "snippet", *SNIPPET_ARGS)
+    assert (0, True) == (result.returncode, SNIPPET.read_text().endswith(result.stdout)), result.stderr
 
 
 def test_committed_snippet_validates_inside_a_minimal_bootstrap(tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
     """Pasted where its comments say, the snippet is accepted by Envoy 1.40."""
-    config = _embed_snippet(yaml.safe_load(SNIPPET.read_text()), tls_files)
+    config = embed_snippet(yaml.safe_load(SNIPPET.read_text()), tls_files)
     result = _envoy_validate(config, tmp_path)
     assert 0 == result.returncode, result.stdout + result.stderr
 
@@ -254,7 +177,7 @@ def test_embedding_catches_a_misspelt_snippet_field(tmp_path: Path, tls_files: t
     snippet = yaml.safe_load(SNIPPET.read_text())
     ext_proc = next(f for f in snippet["http_filters"] if f["name"] == "envoy.filters.http.ext_proc")
     ext_proc["typed_config"]["failure_mode_alow"] = ext_proc["typed_config"].pop("failure_mode_allow")
-    assert 0 != _envoy_validate(_embed_snippet(snippet, tls_files), tmp_path).returncode
+    assert 0 != _envoy_validate(embed_snippet(snippet, tls_files), tmp_path).returncode
 
 
 # --- botwall envoy-config ------------------------------------------------------------------------------------------
@@ -272,7 +195,7 @@ SNIPPET_VARIANTS = {
 @pytest.mark.parametrize("args", SNIPPET_VARIANTS.values(), ids=SNIPPET_VARIANTS.keys())
 def test_rendered_snippets_validate(args: list[str], tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
     """Every snippet the command renders is accepted by Envoy 1.40 inside a minimal bootstrap."""
-    config = _embed_snippet(_rendered("--form", "snippet", *args), tls_files)
+    config = embed_snippet(_rendered("--form", "snippet", *args), tls_files)
     result = _envoy_validate(config, tmp_path)
     assert 0 == result.returncode, result.stdout + result.stderr
 
@@ -298,7 +221,7 @@ def test_failure_mode_and_timeout_reach_the_filter() -> None:
     """--failure-mode closed and --message-timeout land on the ext_proc filter, false written out."""
     snippet = _rendered("--failure-mode", "closed", "--message-timeout", "1.5s")
     (ext_proc,) = snippet["http_filters"]
-    assert (False, "1.500s") == (
+    assert (False, "1.5s") == (
         ext_proc["typed_config"]["failure_mode_allow"],
         ext_proc["typed_config"]["message_timeout"],
     )
@@ -406,12 +329,11 @@ def test_istio_patch_values_validate_in_envoy(tmp_path: Path, tls_files: tuple[P
     inspector = {"name": "envoy.filters.listener.tls_inspector", "typed_config": {}}
     for merge in pieces["listener_filter_merge"]:
         inspector["typed_config"].update(merge["typed_config"])
-    cluster = botwall_cluster(EnvoyConfigOptions(botwall=("botwall.botwall.svc.cluster.local", 9191)))
-    cluster["name"] = cluster["load_assignment"]["cluster_name"] = ISTIO_CLUSTER
+    cluster = data(botwall_cluster("botwall.botwall.svc.cluster.local", 9191, name=ISTIO_CLUSTER))
     hcm_settings: dict[str, Any] = {}
     for merge in pieces["hcm_merge"]:
         hcm_settings.update({k: v for k, v in merge["typed_config"].items() if k != "@type"})
-    config = _embed(
+    config = embed(
         http_filters=pieces["http_filters"],
         clusters=[cluster],
         per_route=[{"match": {"path": f"/{name}"}, **value} for name, value in pieces["routes"].items()],

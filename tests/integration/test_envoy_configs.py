@@ -1,8 +1,9 @@
-"""Every Envoy config in the repo, and every variant botwall renders from it, passes `envoy --mode validate`."""
+"""Every complete Envoy config in the repo, and every variant botwall renders, passes `envoy --mode validate`."""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import find_envoy
 
 ROOT = Path(__file__).resolve().parents[2]
-ENVOY_CONFIGS = sorted((ROOT / "envoy").glob("*.yaml"))
+# The complete bootstraps (the snippet and the Kubernetes objects are checked in test_deploy_envoy.py).
+ENVOY_CONFIGS = [ROOT / "envoy" / "gateway.yaml", ROOT / "k8s" / "helm" / "botwall" / "files" / "gateway.yaml"]
 
 
 def _validate(config_path: Path) -> subprocess.CompletedProcess[str]:
@@ -23,19 +25,20 @@ def _validate(config_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _with_tls_files(node: Any, cert: Path, key: Path) -> Any:
-    """The configs name TLS files under /etc/botwall/tls; point them at a generated certificate, nothing else."""
+    """The configs name TLS files under /etc/botwall/tls (the chart's under /etc/envoy/tls); point them at a generated
+    certificate, nothing else."""
     if isinstance(node, dict):
         return {k: _with_tls_files(v, cert, key) for k, v in node.items()}
     if isinstance(node, list):
         return [_with_tls_files(v, cert, key) for v in node]
-    if node == "/etc/botwall/tls/cert.pem":
+    if node in ("/etc/botwall/tls/cert.pem", "/etc/envoy/tls/tls.crt"):
         return str(cert)
-    if node == "/etc/botwall/tls/key.pem":
+    if node in ("/etc/botwall/tls/key.pem", "/etc/envoy/tls/tls.key"):
         return str(key)
     return node
 
 
-@pytest.mark.parametrize("path", ENVOY_CONFIGS, ids=[p.name for p in ENVOY_CONFIGS])
+@pytest.mark.parametrize("path", ENVOY_CONFIGS, ids=[str(p.relative_to(ROOT)) for p in ENVOY_CONFIGS])
 def test_repo_config_validates(path: Path, tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
     """The config as committed is accepted by Envoy 1.40."""
     config = _with_tls_files(yaml.safe_load(path.read_text()), *tls_files)
@@ -50,15 +53,16 @@ def test_repo_config_validates(path: Path, tmp_path: Path, tls_files: tuple[Path
     [
         EnvoySettings(upstream=("127.0.0.1", 8081)),
         EnvoySettings(upstream=("127.0.0.1", 8081), fail_closed=True, trusted_hops=2, message_timeout="0.5s"),
+        EnvoySettings(upstream=("app.example", 80), login_routes=("/login",), health_routes=("/healthz",)),
         EnvoySettings(upstream=None),
         EnvoySettings(upstream=None, botwall=None),
     ],
-    ids=["fail-open", "fail-closed-hops", "direct-response", "envoy-alone"],
+    ids=["fail-open", "fail-closed-hops", "dns-upstream-routes", "direct-response", "envoy-alone"],
 )
 def test_rendered_variants_validate(settings: EnvoySettings, tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
     """What `botwall up`, the tests and the benchmark render is accepted by Envoy 1.40, TLS listener included."""
-    settings.tls = ("127.0.0.1", 0)
-    settings.tls_cert, settings.tls_key = tls_files
+    cert, key = tls_files
+    settings = replace(settings, tls=("127.0.0.1", 0), tls_cert=cert, tls_key=key)
     target = tmp_path / "rendered.yaml"
     target.write_text(yaml.safe_dump(render_gateway(settings)))
     result = _validate(target)

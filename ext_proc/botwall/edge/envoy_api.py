@@ -27,7 +27,30 @@ from envoy.type.v3.http_status_pb2 import HttpStatus
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.wrappers_pb2 import BoolValue
 
+# The processing modes botwall works with, spelled once: the ext_proc filter's own mode in every Envoy config botwall
+# renders (botwall.deploy), and the mode a login route gets, by a per-route override there or by the processor's
+# `mode_override` (edge.response). A mode replaces the whole mode, so every field is spelled out (ENVOY_NOTES).
+# Never mutated: a message field assignment copies them.
+HEADERS_MODE = ProcessingMode(
+    request_header_mode=ProcessingMode.SEND,
+    response_header_mode=ProcessingMode.SEND,
+    request_body_mode=ProcessingMode.NONE,
+    response_body_mode=ProcessingMode.NONE,
+    request_trailer_mode=ProcessingMode.SKIP,
+    response_trailer_mode=ProcessingMode.SKIP,
+)
+BODY_MODE = ProcessingMode(
+    request_header_mode=ProcessingMode.SEND,
+    response_header_mode=ProcessingMode.SEND,
+    request_body_mode=ProcessingMode.BUFFERED,
+    response_body_mode=ProcessingMode.NONE,
+    request_trailer_mode=ProcessingMode.SKIP,
+    response_trailer_mode=ProcessingMode.SKIP,
+)
+
 __all__ = [
+    "BODY_MODE",
+    "HEADERS_MODE",
     "BodyResponse",
     "BoolValue",
     "CommonResponse",

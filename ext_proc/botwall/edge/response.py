@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from botwall.config import Action
 from botwall.edge.decision_log import METADATA_NAMESPACE, metadata_fields
 from botwall.edge.envoy_api import (
+    BODY_MODE,
     BodyResponse,
     BoolValue,
     CommonResponse,
@@ -16,7 +17,6 @@ from botwall.edge.envoy_api import (
     HeaderValueOption,
     HttpStatus,
     ImmediateResponse,
-    ProcessingMode,
     ProcessingResponse,
     Struct,
     TrailersResponse,
@@ -95,25 +95,14 @@ def continue_response_headers(set_cookie: str = "") -> ProcessingResponse:
     )
 
 
-# Sent with the request headers of a login route: Envoy then buffers the body and sends it in the next message.
-# A mode override replaces the whole mode, so every field is spelled out (ENVOY_NOTES).
-_BODY_MODE = ProcessingMode(
-    request_header_mode=ProcessingMode.SEND,
-    response_header_mode=ProcessingMode.SEND,
-    request_body_mode=ProcessingMode.BUFFERED,
-    response_body_mode=ProcessingMode.NONE,
-    request_trailer_mode=ProcessingMode.SKIP,
-    response_trailer_mode=ProcessingMode.SKIP,
-)
-
-
 def await_body(sent_tags: list[str]) -> ProcessingResponse:
-    """Continue the headers of a login request (client tags removed) and ask Envoy for its buffered body."""
+    """Continue the headers of a login request (client tags removed) and ask Envoy for its buffered body: sent with
+    the request headers, the mode override makes Envoy buffer the body and send it in the next message."""
     return ProcessingResponse(
         request_headers=HeadersResponse(
             response=CommonResponse(header_mutation=HeaderMutation(remove_headers=sent_tags))
         ),
-        mode_override=_BODY_MODE,
+        mode_override=BODY_MODE,
     )
 
 

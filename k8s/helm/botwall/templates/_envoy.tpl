@@ -1,18 +1,16 @@
 {{/*
-Sidecar mode's Envoy config: the repository's standalone gateway (files/gateway.yaml is a link to envoy/gateway.yaml,
-so the chart never drifts from it) with what `botwall up` fills in too: the listeners' addresses, the upstream (a DNS
-name here: a STRICT_DNS cluster), the TLS files, the failure mode, the trusted hops. botwall stays on 127.0.0.1.
-tests/deploy/test_helm.py validates it with Envoy and boots it with real traffic.
+Sidecar mode's Envoy config: files/gateway.yaml, the standalone gateway botwall renders for this chart (Envoy on every
+address, botwall on 127.0.0.1, the upstream named by DNS, the certificate from the TLS Secret; `make envoy-configs`
+writes it, from botwall.deploy, like every Envoy config in the repository), with this release's values filled in:
+the ports, the upstream, the failure mode, the message timeout, the trusted hops and the route timeout; the HTTPS
+listener only with TLS on. tests/deploy/test_helm.py checks that the result is what botwall itself renders for these
+values, validates it with Envoy and boots it with real traffic.
 */}}
-
-{{- define "botwall.envoy.socket" -}}
-{{- dict "socket_address" (dict "address" .address "port_value" (int .port)) | toJson }}
-{{- end }}
 
 {{- define "botwall.envoyConfig" -}}
 {{- $v := .Values.envoy }}
 {{- $cfg := .Files.Get "files/gateway.yaml" | fromYaml }}
-{{- $_ := set $cfg.admin "address" (include "botwall.envoy.socket" (dict "address" "127.0.0.1" "port" $v.adminPort) | fromJson) }}
+{{- $_ := set $cfg.admin.address.socket_address "port_value" (int $v.adminPort) }}
 {{- $listeners := list }}
 {{- range $listener := $cfg.static_resources.listeners }}
 {{- $port := 0 }}
@@ -22,13 +20,8 @@ tests/deploy/test_helm.py validates it with Envoy and boots it with real traffic
 {{- $port = $v.tls.port }}
 {{- end }}
 {{- if $port }}
-{{- $_ := set $listener "address" (include "botwall.envoy.socket" (dict "address" "0.0.0.0" "port" $port) | fromJson) }}
+{{- $_ := set $listener.address.socket_address "port_value" (int $port) }}
 {{- range $chain := $listener.filter_chains }}
-{{- if $chain.transport_socket }}
-{{- $certificate := index $chain.transport_socket.typed_config.common_tls_context.tls_certificates 0 }}
-{{- $_ := set $certificate "certificate_chain" (dict "filename" "/etc/envoy/tls/tls.crt") }}
-{{- $_ := set $certificate "private_key" (dict "filename" "/etc/envoy/tls/tls.key") }}
-{{- end }}
 {{- range $filter := $chain.filters }}
 {{- if eq $filter.name "envoy.filters.network.http_connection_manager" }}
 {{- $hcm := $filter.typed_config }}
@@ -54,16 +47,16 @@ tests/deploy/test_helm.py validates it with Envoy and boots it with real traffic
 {{- end }}
 {{- $_ := set $cfg.static_resources "listeners" $listeners }}
 {{- range $cluster := $cfg.static_resources.clusters }}
-{{- $endpoint := (index (index $cluster.load_assignment.endpoints 0).lb_endpoints 0).endpoint }}
+{{- $socket := (index (index $cluster.load_assignment.endpoints 0).lb_endpoints 0).endpoint.address.socket_address }}
 {{- if eq $cluster.name "botwall" }}
-{{- $_ := set $endpoint "address" (include "botwall.envoy.socket" (dict "address" "127.0.0.1" "port" $.Values.port) | fromJson) }}
+{{- $_ := set $socket "port_value" (int $.Values.port) }}
 {{- else if eq $cluster.name "upstream" }}
-{{- $_ := set $cluster "type" "STRICT_DNS" }}
-{{- $_ := set $endpoint "address" (include "botwall.envoy.socket" (dict "address" $v.upstream.host "port" $v.upstream.port) | fromJson) }}
+{{- $_ := set $socket "address" $v.upstream.host }}
+{{- $_ := set $socket "port_value" (int $v.upstream.port) }}
 {{- end }}
 {{- end }}
 # Envoy in front of {{ $v.upstream.host }}:{{ $v.upstream.port }}, with botwall as its ext_proc processor on 127.0.0.1:{{ .Values.port }}:
-# botwall's envoy/gateway.yaml with this release's addresses. failure_mode_allow: {{ $v.failureModeAllow }}, that is
+# the chart's files/gateway.yaml with this release's values. failure_mode_allow: {{ $v.failureModeAllow }}, that is
 # {{ ternary "fail-open: when botwall is down or slow, requests pass untagged." "fail-closed: Envoy answers 500 when botwall is down, 504 when it is slow." $v.failureModeAllow }}
 {{ toYaml $cfg }}
 {{- end }}
