@@ -31,7 +31,9 @@ def _configure_logging() -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # sys.stderr as it is when a line is written, not when logging was configured (a test's captured stream is
+        # closed after it; a supervisor may swap the stream).
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
     )
 
 
