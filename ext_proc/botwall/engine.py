@@ -169,7 +169,8 @@ class Engine:
         bucket, a challenge's cookie and memory)."""
         score = self.scorer.score(evidence)
         view = evidence.view
-        memory = f"{view.client_ip}|{evidence.fingerprint}|{view.path}"
+        # By keyed hash: a path can be 8 KiB, and a flood of them must not make the challenge memory that large.
+        memory = format(self.keys(f"{view.client_ip}|{evidence.fingerprint}|{view.path}"), "x")
         decision = policy.decide(score, evidence, self.config, self.store.marked("challenged", memory))
         if decision.action is Action.THROTTLE and decision.throttle is not None:
             wait = self.store.take_token(decision.bucket, decision.throttle.rate, decision.throttle.burst)
