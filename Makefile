@@ -99,6 +99,12 @@ eval: install ## evaluate models/botwall.onnx on held-out seeds and personas, ne
 eval-e2e: install ## simulated clients over real HTTP through real Envoy + botwall with the model, larger run
 	BOTWALL_E2E_SCALE=$${BOTWALL_E2E_SCALE:-4} $(PY) -m pytest -q -s tests/integration/test_simulated_traffic.py
 
+# Held-out adversarial evaluation (heldout/, written without reading botwall's detectors): people on real browser
+# builds and attackers cloning the most popular one, over TLS through real Envoy + botwall, one scenario at a time.
+.PHONY: eval-heldout
+eval-heldout: install ## held-out people vs attackers through real Envoy + botwall, per scenario (SEED=, SCALE=)
+	$(PY) -m heldout.run --seed $${SEED:-1} --scale $${SCALE:-1} --out heldout/out/report-seed$${SEED:-1}.json
+
 .PHONY: bench-model
 bench-model: install ## CPU per request of scoring with models/botwall.onnx vs the rules (target: median < 100 us)
 	$(PY) tools/bench_model.py --model models/botwall.onnx
