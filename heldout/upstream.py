@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     try:
-        from botwall.demo import shop
+        from botwall.lab.demo import shop
     except ImportError as exc:  # the package may have moved the shop; say so plainly
         raise SystemExit(f"heldout.upstream: cannot import botwall's demo shop ({exc})") from exc
 
