@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from cachetools import TTLCache
-
 from botwall.client_cookie import CookieSigner
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config, DeceiveSpec, LoginRoute, Policy, ThrottleSpec
@@ -36,7 +34,7 @@ from botwall.fingerprint import fingerprint, software
 from botwall.infra import SPOOFED, VERIFIED, InfraSettings, IpInfo, IpIntel, load_ip_intel
 from botwall.request import RequestView
 from botwall.scoring import RuleScorer, Score, Scorer, signature_weight
-from botwall.store import Store, create_store, retry_after_seconds
+from botwall.store import BoundedTable, Store, create_store, retry_after_seconds
 
 
 class Verdict:
@@ -187,10 +185,9 @@ class Engine:
         self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
         # All traffic in one window: the deployment's shape (pages through botwall at all? its cookie held?).
         self._site = ClientWindow()
-        # (address, fingerprint, path) challenged lately: coming back without the token means no cookies are kept.
-        self._challenged: TTLCache[tuple[str, str, str], bool] = TTLCache(
-            maxsize=config.state.max_entries, ttl=_CHALLENGE_MEMORY, timer=clock
-        )
+        # (address, fingerprint, path) challenged lately, by hash (a slot and an int each, about 120 bytes): coming
+        # back without the token means no cookies are kept.
+        self._challenged: BoundedTable[bool] = BoundedTable(config.state.max_entries, _CHALLENGE_MEMORY, clock)
 
     def login_route(self, view: RequestView) -> LoginRoute | None:
         """The configured login route this request is for, if any."""
@@ -365,7 +362,7 @@ class Engine:
         """Answer with the token and a page that reloads itself, or block what a challenge cannot sort out."""
         shadow = self.config.shadow or policy.shadow
         fp = evidence.fingerprint
-        key = (view.client_ip, fp, view.path)
+        key = hash((view.client_ip, fp, view.path))
         challengeable = (
             view.method in ("GET", "HEAD")
             and evidence.kind == "page"
@@ -376,7 +373,7 @@ class Engine:
         if not challengeable:
             return Decision(Action.BLOCK, not shadow, shadow, policy.name, score, verdict, reasons, fp)
         if not shadow:
-            self._challenged[key] = True
+            self._challenged.put(key, True)
         cookie = self.cookies.set_cookie(software(view, evidence.ua), _https(view))
         return Decision(
             Action.CHALLENGE, not shadow, shadow, policy.name, score, verdict, reasons, fp, set_cookie=cookie
