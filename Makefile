@@ -59,6 +59,13 @@ bench: install bench-tools ## benchmark Envoy alone vs a pass-through processor 
 	$(PY) tools/bench.py
 	$(PY) tools/bench_evidence.py
 
+# The soak takes about 17 minutes for a million addresses on a 2-core machine; SOAK_ARGS passes options through
+# (`--addresses 200000`, `--processor passthrough` for the gRPC stack alone; see tools/soak.py --help).
+SOAK_ARGS ?=
+.PHONY: soak
+soak: install bench-tools ## botwall's and Envoy's RSS under a flood of 1M distinct client addresses (SOAK_ARGS=)
+	$(PY) tools/soak.py $(SOAK_ARGS)
+
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

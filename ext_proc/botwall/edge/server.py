@@ -174,7 +174,13 @@ class BotwallServicer:
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ProcessingResponse]:
-        """Answer each message of one stream with exactly one response."""
+        """Answer each message of one stream with exactly one response, and end the stream after the last one.
+
+        The last is the response-headers answer (botwall asks for no response body or trailers), or an immediate
+        response (Envoy sends nothing after one). Ending the stream there, with an OK status, instead of reading on
+        until Envoy cancels it, matters: grpc.aio leaks about 100 bytes of native memory for every stream cancelled
+        while a read is pending (grpc/grpc#43360), 11 MiB per 100,000 requests through Envoy, never freed.
+        """
         self.counters.streams += 1
         processor = StreamProcessor(self.engine, self.decision_log, self.counters, self.tracebacks)
         async for request in request_iterator:
@@ -183,11 +189,14 @@ class BotwallServicer:
                 yield processor.on_request_headers(request)
             elif kind == "response_headers":
                 yield processor.on_response_headers(request)
+                return
             elif kind == "request_body":
                 yield processor.on_request_body(request)
             else:
                 # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
                 yield _response.passthrough_for(kind)
+            if processor.decision is not None and processor.decision.mitigates:
+                return
 
 
 @dataclass

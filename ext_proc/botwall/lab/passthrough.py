@@ -25,11 +25,12 @@ class PassThroughServicer:
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ProcessingResponse]:
-        """One empty answer per message."""
+        """One empty answer per message; the stream ends after the response headers' answer, as botwall's does."""
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "response_headers":
                 yield _response.continue_response_headers()
+                return
             else:
                 yield _response.passthrough_for(kind)
 
