@@ -110,8 +110,9 @@ def load_model(path: str | Path) -> LoadedModel:
 class OnnxScorer:
     """Scores evidence with the current model; reasons are the evidence's codes, strongest (by rule weight) first.
 
-    A score at or above `explain_from` (the suspect threshold) is explained (see `Explainer`): the feature groups
-    that pushed it up are added as `ml:*` reason codes after the evidence's own, so no such score goes unexplained.
+    A score at or above `explain_from` (the suspect threshold) whose own reason codes do not reach it by their rule
+    weights is explained (see `Explainer`): the feature groups that pushed it up are added as `ml:*` reason codes
+    after the evidence's own, so no such score goes unexplained, and a request the rules explain costs nothing more.
     """
 
     def __init__(
@@ -146,8 +147,8 @@ class OnnxScorer:
         tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
         floor = max(signature_weight(reasons, w), tool if tool >= TOOL_FLOOR else 0)
         score = max(_points(value), floor)
-        if score < self.explain_from:
-            return Score(score, reasons)
+        if score < self.explain_from or sum(w.get(code, 10) for code in reasons) >= self.explain_from:
+            return Score(score, reasons)  # nothing to explain, or the evidence's own reasons already make it suspect
         extra = tuple(code for code in self._explainer.explain(self.model, vector, value) if code not in reasons)
         return Score(score, reasons + extra)
 
