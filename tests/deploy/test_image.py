@@ -291,7 +291,10 @@ def _hardened_prefix(writable: Path) -> list[str]:
 def _can_harden(tmp_path: Path) -> bool:
     if shutil.which("unshare") is None or shutil.which("setpriv") is None:
         return False
-    probe = subprocess.run([*_hardened_prefix(tmp_path), sys.executable, "-c", "pass"], capture_output=True, timeout=30)
+    # The image's user must reach the venv's own `botwall` script too: a checkout under a root-only directory (such as
+    # one made by `mktemp -d`) is not reachable, and then the test runs unhardened.
+    command = [venv_bin("botwall"), "--help"]
+    probe = subprocess.run([*_hardened_prefix(tmp_path), *command], capture_output=True, timeout=30)
     return probe.returncode == 0
 
 
