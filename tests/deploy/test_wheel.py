@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from botwall.lab.stack import find_envoy, self_signed_certificate
-from botwall.lab.testing import captured_headers
+from botwall.lab.testing import captured_headers, up_banner
 from tests.integration.conftest import embed_snippet
 
 from .conftest import ROOT, Installed, build_wheel, install_wheel
@@ -134,16 +133,9 @@ def test_up_serves_the_demo_shop(installed: Installed, outside: Path) -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        match = re.search(r"botwall is up: http://127\.0\.0\.1:(\d+)/", "".join(lines))
-        assert match, "".join(lines)
+        text = up_banner(proc)
+        match = re.search(r"botwall is up: http://127\.0\.0\.1:(\d+)/", text)
+        assert match, text
         status, page = _get(int(match.group(1)), "/")
     finally:
         proc.send_signal(signal.SIGINT)

@@ -18,6 +18,7 @@ import pytest
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.edge.healthcheck import check
 from botwall.lab.stack import start_botwall, start_envoy
+from botwall.lab.testing import up_banner
 
 from .conftest import BROWSER_HEADERS, BackgroundShop
 
@@ -130,16 +131,9 @@ def test_up_stops_envoy_taking_requests_before_botwall_stops_judging(tmp_path: P
     )
     out = ""
     try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        match = re.search(r"botwall is up: http://127\.0\.0\.1:(\d+)/", "".join(lines))
-        assert match, "".join(lines)
+        text = up_banner(proc)
+        match = re.search(r"botwall is up: http://127\.0\.0\.1:(\d+)/", text)
+        assert match, text
         port = int(match.group(1))
         slow: list[tuple[int, bytes]] = []
 

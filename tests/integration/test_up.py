@@ -8,14 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from botwall.lab.testing import captured_headers
+from botwall.lab.testing import captured_headers, up_banner
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +39,7 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        text = "".join(lines)
+        text = up_banner(proc)
         match = re.search(r"botwall is up: (http://127\.0\.0\.1:\d+)/", text)
         assert match, text
         base = match.group(1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from functools import cache
 from importlib.resources import files
@@ -185,3 +187,17 @@ def resources() -> Resources:
     """The shipped data (the embedded defaults' files), loaded once per process and scored with the rules: engines
     in tests and the simulator pass their own scorer where the scorer matters."""
     return load_resources(load_config(None), scorer=RuleScorer())
+
+
+def up_banner(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    """What a started `botwall up` prints before it serves (its lines up to "Ctrl-C ..."), or all it printed before
+    it exited or `timeout` ran out."""
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Ctrl-C" in line or not line:
+            break
+    return "".join(lines)
