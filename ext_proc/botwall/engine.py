@@ -169,9 +169,15 @@ class Engine:
         bucket, a challenge's cookie and memory)."""
         score = self.scorer.score(evidence)
         view = evidence.view
-        # By keyed hash: a path can be 8 KiB, and a flood of them must not make the challenge memory that large.
-        memory = format(self.keys(f"{view.client_ip}|{evidence.fingerprint}|{view.path}"), "x")
-        decision = policy.decide(score, evidence, self.config, self.store.marked("challenged", memory))
+        decision = policy.decide(score, evidence, self.config)
+        memory = ""
+        if decision.action is Action.CHALLENGE:
+            # Only a challenge asks whether this client was challenged lately (and came back without the token), so
+            # only then is the memory read. By keyed hash: a path can be 8 KiB, and a flood of them must not make the
+            # challenge memory that large.
+            memory = format(self.keys(f"{view.client_ip}|{evidence.fingerprint}|{view.path}"), "x")
+            if self.store.marked("challenged", memory):
+                decision = policy.decide(score, evidence, self.config, challenged_lately=True)
         if decision.action is Action.THROTTLE and decision.throttle is not None:
             wait = self.store.take_token(decision.bucket, decision.throttle.rate, decision.throttle.burst)
             if wait == 0.0:

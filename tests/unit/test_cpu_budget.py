@@ -115,7 +115,7 @@ _REGEX = parse_yaml(
 _WORST: dict[str, float] = {}
 
 
-def _cpu(name: str, call: Callable[[], Any]) -> None:
+def assert_cpu_under_ceiling(name: str, call: Callable[[], Any]) -> None:
     started = time.thread_time()
     call()
     spent = time.thread_time() - started
@@ -131,28 +131,28 @@ def _view(path: str, headers: list[tuple[str, str]]) -> Any:
 @given(ua=huge)
 def test_user_agent_parsing_is_bounded(ua: str) -> None:
     """Parsing any user-agent string, uncached, stays under the ceiling."""
-    _cpu("user-agent", lambda: _UA._analyze(ua))
+    assert_cpu_under_ceiling("user-agent", lambda: _UA._analyze(ua))
 
 
 @BUDGET
 @given(path=huge, headers=header_lists)
 def test_view_headers_tls_and_fingerprint_are_bounded(path: str, headers: list[tuple[str, str]]) -> None:
     """Building the view, the header-shape and TLS analysis and the fingerprint of any header set stay bounded."""
-    _cpu("view", lambda: _view("/" + path, headers))
+    assert_cpu_under_ceiling("view", lambda: _view("/" + path, headers))
     view = _view("/" + path, headers)
     ua = _UA.analyze(view.header("user-agent"))
-    _cpu("headers", lambda: _HEADERS.analyze(view, ua))
-    _cpu("tls", lambda: _TLS.analyze(view.header("sec-ch-ua"), ua))
-    _cpu("fingerprint", lambda: fingerprint(view, ua))
+    assert_cpu_under_ceiling("headers", lambda: _HEADERS.analyze(view, ua))
+    assert_cpu_under_ceiling("tls", lambda: _TLS.analyze(view.header("sec-ch-ua"), ua))
+    assert_cpu_under_ceiling("fingerprint", lambda: fingerprint(view, ua))
 
 
 @BUDGET
 @given(cookie=huge, path=huge)
 def test_cookie_and_path_handling_are_bounded(cookie: str, path: str) -> None:
     """Checking botwall's token in any cookie header, normalising any path and matching an RE2 policy stay bounded."""
-    _cpu("cookie", lambda: _SIGNER.token_in("__bw=" + cookie, "client"))
-    _cpu("path", lambda: normalize_path("/" + path))
-    _cpu("regex", lambda: _REGEX.match.matches("h", "/assets/" + path, "GET"))
+    assert_cpu_under_ceiling("cookie", lambda: _SIGNER.token_in("__bw=" + cookie, "client"))
+    assert_cpu_under_ceiling("path", lambda: normalize_path("/" + path))
+    assert_cpu_under_ceiling("regex", lambda: _REGEX.match.matches("h", "/assets/" + path, "GET"))
 
 
 @BUDGET
@@ -172,7 +172,7 @@ def test_login_bodies_are_bounded(body: str | bytes, content_type: str) -> None:
     """Reading credentials from any login body (form, JSON, multipart; up to 70 KB) stays bounded on every route."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     for route in _ROUTES:
-        _cpu("login", lambda route=route: _LOGINS.read_login(route, content_type, raw))  # type: ignore[misc]
+        assert_cpu_under_ceiling("login", lambda route=route: _LOGINS.read_login(route, content_type, raw))  # type: ignore[misc]
 
 
 @BUDGET
@@ -180,7 +180,7 @@ def test_login_bodies_are_bounded(body: str | bytes, content_type: str) -> None:
 def test_the_whole_pipeline_is_bounded(path: str, headers: list[tuple[str, str]]) -> None:
     """Evidence, the shipped model's score and the policy decision for any request stay under the ceiling."""
     view = _view("/" + path, headers)
-    _cpu("pipeline", lambda: _ENGINE.decide(view))
+    assert_cpu_under_ceiling("pipeline", lambda: _ENGINE.decide(view))
 
 
 def test_a_browser_request_costs_far_less_than_the_ceiling() -> None:
