@@ -11,8 +11,20 @@ from functools import lru_cache
 from urllib.parse import parse_qs
 
 from botwall.config import load_config, parse_yaml
-from botwall.lab.simulate import PERSONAS, Reply, Request, Scenario, build_world, simulate, training_config
+from botwall.lab.simulate import (
+    PERSONAS,
+    Reply,
+    Request,
+    Scenario,
+    build_actors,
+    build_world,
+    simulate,
+    training_config,
+)
+from botwall.lab.simulate import _clients as clients
 from botwall.lab.simulate import _network as net
+from botwall.lab.simulate._personas import SEARCH_ENGINES, SHARED_LINKS, Script, human_session
+from botwall.lab.simulate._run import SOME_KEEP_COOKIES, WAVE_SECONDS, _cookie_habits
 from botwall.scoring.features import FEATURE_NAMES
 
 SMALL = Scenario(seed=7, mix=dict.fromkeys(PERSONAS, 1), duration=900.0, users=60)
@@ -25,8 +37,12 @@ def _drive(persona: str, seed: int = 3, reply: Reply = OK) -> list[tuple[float, 
     """Run one actor's script on its own, answering every request with `reply`; (time, request) pairs."""
     world = build_world(Scenario(seed=seed, users=60))
     rng = random.Random(f"{seed}:{persona}")  # noqa: S311 - reproducible test data
-    script = PERSONAS[persona][0](world, rng, f"{persona}-000")
-    out, t = [], 0.0
+    return _play(PERSONAS[persona][0](world, rng, f"{persona}-000"), reply=reply)
+
+
+def _play(script: Script, start: float = 0.0, reply: Reply = OK) -> list[tuple[float, Request]]:
+    """Every request of a script answered with `reply`, with its time from `start`."""
+    out, t = [], start
     try:
         delay, request = next(script)
         while True:
@@ -228,3 +244,181 @@ def test_cookie_keepers_hold_botwall_token_and_pass_its_challenge() -> None:
     # (An API call before its first page holds no token and cannot be challenged: refused.)
     assert not any(r.mitigated for r in jar if r.path.startswith("/products/"))
     assert sum(r.features[token] for r in jar) > 0.9 * len(jar)
+
+
+def test_popular_browser_is_the_most_common_desktop_build() -> None:
+    """`popular_browser` is exactly the build (headers and JA4) that people's desktop browsers are most often."""
+    rng = random.Random(1)  # noqa: S311 - reproducible test data
+    builds = [clients.random_browser(rng) for _ in range(4000)]
+    counts: dict[clients.Client, int] = {}
+    for build in builds:
+        counts[build] = counts.get(build, 0) + 1
+    popular = clients.popular_browser()
+    assert popular == max(counts, key=lambda b: counts[b])
+    assert ("Windows", "156", "en-US,en;q=0.9", clients.JA4_CHROME) == (
+        dict(popular.navigation)["sec-ch-ua-platform"].strip('"'),
+        clients.user_agent(popular).split("Chrome/")[1].split(".")[0],
+        dict(popular.navigation)["accept-language"],
+        popular.ja4,
+    )
+
+
+def _people_on_the_popular_build() -> set[tuple[str, tuple[tuple[str, str], ...], str]]:
+    """(method, headers, JA4) of what people on the popular build send: first visits typed in on the home page or the
+    login page, browsing, searching, and logging in by the form and by the API."""
+    world = build_world(Scenario(seed=3, users=60))
+    seen = set()
+    for n in range(60):
+        rng = random.Random(n)  # noqa: S311 - reproducible test data
+        user = world.users[n % len(world.users)]
+        script = human_session(
+            world,
+            rng,
+            clients.popular_browser(),
+            lambda: "73.15.1.1",
+            f"person-{n}",
+            account=(user, world.shop.accounts[user]),
+            logged_in=False,
+            pages=3,
+            landing=("/", "/login")[n % 2],
+            wants_login=True,
+            arrives_from="",
+        )
+        seen |= {(r.method, r.headers, r.ja4) for _, r in _play(script)}
+    return seen
+
+
+def test_popular_clones_send_exactly_what_people_on_that_build_send() -> None:
+    """Every request of the popular-build stuffer and scraper, pages, login posts (form and API) and API reads, is
+    byte for byte (header list and JA4) a request a person on that build sends."""
+    people = _people_on_the_popular_build()
+    clones = set()
+    kinds = set()
+    for persona in ("stuffer-popular", "scraper-popular"):
+        for seed in range(8):
+            for _, r in _drive(persona, seed=seed):
+                clones.add((r.method, r.headers, r.ja4))
+                kinds.add((r.method, r.path.split("/")[1] if r.method == "GET" else r.path))
+    assert set() == clones - people
+    assert {("POST", "/login"), ("POST", "/api/login"), ("GET", "login"), ("GET", ""), ("GET", "products")} <= kinds
+    assert ("GET", "api") in kinds
+
+
+def test_popular_stuffer_rotates_residential_exits() -> None:
+    """The popular-build stuffer posts a combo list from residential exits only, at most three tries per visit, a
+    new address after a refusal; some campaigns fetch the login page from each new address first, some do not."""
+    world = build_world(Scenario(seed=3, users=60))
+    fetching = 0
+    for seed in range(8):
+        steps = [r for _, r in _drive("stuffer-popular", seed=seed)]
+        posts = [r for r in steps if r.method == "POST"]
+        visits: dict[str, list[Request]] = {}
+        for r in steps:
+            visits.setdefault(r.session, []).append(r)
+        assert all(_in(r.ip, net.RESIDENTIAL_PROXY) for r in steps)
+        assert len(posts) >= 250
+        assert all(len({r.ip for r in visit}) == 1 for visit in visits.values())
+        assert max(sum(r.method == "POST" for r in visit) for visit in visits.values()) <= 3
+        known = sum(any(u in (r.body or b"").decode() for u in world.shop.accounts) for r in posts)
+        assert known / len(posts) < 0.2
+        if steps[0].method == "GET":
+            fetching += 1
+            assert all("GET" == visit[0].method for visit in visits.values())
+    refused = [r for _, r in _drive("stuffer-popular", reply=Reply(403, (), True))]
+    assert 0 < fetching < 8
+    assert all(a.ip != b.ip for a, b in itertools.pairwise(refused))
+
+
+def test_some_popular_stuffer_campaigns_keep_a_cookie_jar() -> None:
+    """The runner gives a share of the popular stuffer's campaigns (about three in ten) a cookie jar, and the
+    popular scraper none."""
+    scenario = Scenario(seed=5, mix={"stuffer-popular": 200, "scraper-popular": 20}, users=60)
+    actors = build_actors(scenario, build_world(scenario))
+    keepers, jars = _cookie_habits(scenario, actors)
+    stuffers = [i for i, a in enumerate(actors) if a.persona == "stuffer-popular"]
+    share = len(keepers & set(stuffers)) / len(stuffers)
+    assert set(keepers) <= set(stuffers)
+    assert {} == jars
+    assert abs(SOME_KEEP_COOKIES["stuffer-popular"] - share) < 0.1
+
+
+def test_popular_scraper_walks_the_catalogue_without_cookies_or_assets() -> None:
+    """The popular-build scraper reads every product once from rotating residential exits, with no cookie, no
+    asset, and at most six requests per address."""
+    steps = [r for _, r in _drive("scraper-popular")]
+    pages = [r.path for r in steps if r.path.startswith(("/products/", "/api/products/"))]
+    ids = [p.rsplit("/", 1)[1] for p in pages]
+    per_visit: dict[str, int] = {}
+    for r in steps:
+        per_visit[r.session] = per_visit.get(r.session, 0) + 1
+    assert len(ids) == len(set(ids)) >= 300
+    assert all(_in(r.ip, net.RESIDENTIAL_PROXY) for r in steps)
+    assert not any("cookie" in dict(r.headers) or r.path.startswith("/static/") for r in steps)
+    assert max(per_visit.values()) <= 6
+
+
+def test_wave_arrives_within_minutes_of_the_email() -> None:
+    """The e-mail's wave starts every one of its people within its window after `wave_at`, most in the first two
+    minutes, each on a first page with no cookie and no referer; half the popular stuffer's campaigns run through it."""
+    scenario = Scenario(seed=5, mix={"human-wave": 80, "stuffer-popular": 12}, users=60)
+    world = build_world(scenario)
+    actors = build_actors(scenario, world)
+    wave = [a for a in actors if a.persona == "human-wave"]
+    starts = sorted(a.start - world.wave_at for a in wave)
+    firsts = [_play(a.script)[0][1] for a in wave]
+    riders = [a for a in actors if a.persona == "stuffer-popular" and abs(a.start - world.wave_at) <= 300.0]
+    assert 0.0 <= starts[0] <= starts[-1] <= WAVE_SECONDS
+    assert statistics.median(starts) < 120.0
+    assert [] == [r for r in firsts if {"cookie", "referer"} & set(dict(r.headers))]
+    assert {"none"} == {dict(r.headers)["sec-fetch-site"] for r in firsts}
+    assert 3 <= len(riders) <= 9
+
+
+def test_cgnat_people_crowd_a_handful_of_addresses() -> None:
+    """Dozens of phones share a carrier's handful of CGNAT addresses in the same stretch, each its own session,
+    many logging in; the busy office puts dozens of colleagues (and their logins) behind two addresses."""
+    scenario = Scenario(seed=5, mix={"human-cgnat": 80, "human-office-busy": 60}, users=60)
+    world = build_world(scenario)
+    by_persona: dict[str, list[tuple[float, str, Request]]] = {}
+    for actor in build_actors(scenario, world):
+        rows = [(t, actor.campaign, r) for t, r in _play(actor.script, actor.start)]
+        by_persona.setdefault(actor.persona, []).extend(rows)
+    for persona, pool in (("human-cgnat", world.cgnat), ("human-office-busy", world.busy_office)):
+        rows = by_persona[persona]
+        sessions: dict[str, set[str]] = {}
+        logins: dict[str, set[str]] = {}
+        for _, campaign, r in rows:
+            sessions.setdefault(r.ip, set()).add(campaign)
+            if r.method == "POST":
+                logins.setdefault(r.ip, set()).add(campaign)
+        assert set(sessions) <= set(pool)
+        assert len(pool) <= 4
+        assert min(len(s) for s in sessions.values()) >= 10
+        assert sum(len(s) for s in logins.values()) >= 15
+        assert all(world.busy_at <= t for t, _, _ in rows)
+        assert len({r.headers for _, _, r in rows if r.method == "GET"}) > len(sessions)
+
+
+def test_search_and_link_arrivals_carry_their_referers() -> None:
+    """Search arrivals land on a product page from a search engine (cross-site); link arrivals land on a product
+    page from a social site or a chat app (no referer), and half leave after one page."""
+    search = [_drive("human-search", seed=seed) for seed in range(20)]
+    link = [_drive("human-link", seed=seed) for seed in range(40)]
+    for steps in search:
+        first = dict(steps[0][1].headers)
+        assert steps[0][1].path.startswith("/products/")
+        assert first["referer"] in SEARCH_ENGINES
+        assert "cross-site" == first["sec-fetch-site"]
+    link_referers = set()
+    for steps in link:
+        first = dict(steps[0][1].headers)
+        link_referers.add(first.get("referer", ""))
+        assert steps[0][1].path.startswith("/products/")
+        assert ("cross-site" if "referer" in first else "none") == first["sec-fetch-site"]
+    single = sum(
+        1 == sum(r.method == "GET" and not r.path.startswith(("/static/", "/api/")) for _, r in s) for s in link
+    )
+    assert link_referers <= set(SHARED_LINKS)
+    assert "" in link_referers
+    assert len(link_referers) >= 3
+    assert 12 <= single <= 28

@@ -374,6 +374,15 @@ def random_browser(rng: random.Random, mobile: bool = False) -> Client:
     return firefox(platform, rng.choice((152, 153)), language)
 
 
+def popular_browser() -> Client:
+    """The single most common desktop build among the simulator's people: Chrome 156 on Windows in US English.
+
+    `random_browser` hands it to about one desktop visitor in sixteen (no other build comes close); an attacker who
+    clones it exactly (headers, their order and values, client hints and JA4) looks like all of those people.
+    """
+    return chrome("windows", 156, "en-US,en;q=0.9")
+
+
 def tool(name: str) -> Client:
     """An HTTP library or command-line tool exactly as captured (curl, wget, python-requests, go-net-http...)."""
     headers = tuple(captured_profiles()[name]["plain"])

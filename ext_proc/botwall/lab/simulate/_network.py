@@ -82,3 +82,9 @@ def pool(rng: random.Random, blocks: Sequence[str], size: int) -> list[str]:
     while len(out) < size:
         out[random_ip(rng, blocks)] = None
     return list(out)
+
+
+def nat(rng: random.Random, blocks: Sequence[str], size: int) -> list[str]:
+    """`size` addresses of one /24 inside one of the blocks: the public side of a carrier-grade or office NAT."""
+    subnet = ipaddress.ip_network(f"{random_ip(rng, blocks)}/24", strict=False)
+    return pool(rng, (str(subnet),), size)

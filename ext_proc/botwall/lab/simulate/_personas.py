@@ -62,15 +62,23 @@ class Actor:
 
 @dataclass(slots=True)
 class World:
-    """What actors share: the shop, the clock origin and length, shared IPs, and the sale."""
+    """What actors share: the shop, the clock origin and length, shared IPs, and the moments traffic bunches up: the
+    sale, a marketing e-mail's wave of first visits, and a busy stretch (an evening rush on phones, an office's
+    morning)."""
 
     rng: random.Random
     shop: SimShop
     duration: float
     sale_at: float
     drop_product: int
+    wave_at: float = 0.0  # when the marketing e-mail lands in inboxes
+    wave_product: int = 1  # the product it promotes
+    busy_at: float = 0.0  # the busy stretch starts
+    busy_for: float = 0.0  # and lasts this long (seconds)
     offices: list[str] = field(default_factory=list)  # office / campus NAT addresses
     carrier: list[str] = field(default_factory=list)  # a mobile carrier's CGNAT addresses
+    cgnat: list[str] = field(default_factory=list)  # a handful of one carrier's CGNAT addresses, busy at once
+    busy_office: list[str] = field(default_factory=list)  # one company's egress addresses
     users: list[str] = field(default_factory=list)  # usernames of real accounts (stuffers hit some)
     demo_only: bool = False  # use only the demo shop's accounts (end-to-end runs against the real shop)
 
@@ -146,14 +154,19 @@ def human_session(
     pages: int,
     landing: str = "/",
     wants_login: bool = False,
+    arrives_from: str | None = None,
+    typo_rate: float = 0.1,
 ) -> Script:
     """A person browsing: pages with their assets (cached after the first), searches, and maybe a login.
 
     A returning visitor's browser may have the assets cached already, and now and then a page is reached by typing
-    its address or from a bookmark (no referer) rather than by a link.
+    its address or from a bookmark (no referer) rather than by a link. `arrives_from` is the first page's referer
+    ("" for none); left out, four visits in ten come from a search.
     """
     cookie = world.shop.new_session(account[0]) if account and logged_in else ""
-    referer = "https://www.google.com/" if rng.random() < 0.4 else ""
+    referer = arrives_from
+    if referer is None:
+        referer = "https://www.google.com/" if rng.random() < 0.4 else ""
     path = landing
     delay = 0.0
     assets_loaded = rng.random() < 0.35  # a warm cache
@@ -178,7 +191,7 @@ def human_session(
                 Request("GET", f"/api/products?q={quote(term)}", tuple(xhr), ip_of(), client.ja4, session),
             )
         if wants_login and account and not cookie and (page == pages // 2 or page == pages - 1):
-            cookie = yield from _human_login(world, rng, client, ip_of, session, account, here, cookie)
+            cookie = yield from _human_login(world, rng, client, ip_of, session, account, here, cookie, typo_rate)
             wants_login = False
         referer = here if rng.random() > 0.05 else ""
         delay = think(rng, 9.0)
@@ -209,6 +222,7 @@ def _human_login(
     account: tuple[str, str],
     referer: str,
     cookie: str,
+    typo_rate: float = 0.1,
 ) -> Generator[tuple[float, Request], Reply, str]:
     user, password = account
     api = rng.random() < 0.25
@@ -216,7 +230,7 @@ def _human_login(
         headers = client.headers("navigation", referer=referer, cookie=cookie)
         yield think(rng, 4.0), Request("GET", "/login", tuple(headers), ip_of(), client.ja4, session)
     attempts = [password]
-    if rng.random() < 0.1:
+    if rng.random() < typo_rate:
         attempts.insert(0, password[:-1] + ("x" if not password.endswith("x") else "y"))  # a typo first
     for attempt in attempts:
         if api:
@@ -361,6 +375,135 @@ def human_sale(world: World, rng: random.Random, campaign: str) -> Script:
         yield from _human_login(world, rng, client, lambda: ip, session, account, here, cookie)
 
 
+# Where people come from when they follow a link: search engines, and social sites and chat apps (whose in-app
+# browsers or link wrappers send their own origin, or nothing at all).
+SEARCH_ENGINES = ("https://www.google.com/", "https://www.google.com/", "https://www.bing.com/")
+SHARED_LINKS = (
+    "https://t.co/",
+    "https://l.facebook.com/",
+    "https://lm.facebook.com/",
+    "https://www.reddit.com/",
+    "https://l.instagram.com/",
+    "",  # WhatsApp, Telegram, Signal, iMessage: no referer
+    "",
+)
+
+
+def human_wave(world: World, rng: random.Random, campaign: str) -> Script:
+    """A customer following the marketing e-mail minutes after it lands: a first visit with no cookie and no
+    referer (a mail client's link), mostly to the promoted product, on whatever browser people use (so many share
+    the popular builds with each other, and with whoever clones them)."""
+    client = clients.random_browser(rng, mobile=rng.random() < 0.45)
+    ip = net.random_ip(rng, net.BROADBAND + net.MOBILE)
+    roll = rng.random()
+    if roll < 0.6:
+        landing = f"/products/{world.wave_product}"
+    elif roll < 0.85:
+        landing = "/"
+    else:
+        landing = f"/products/{_popular_product(rng, world.shop.catalogue)}"  # another product in the e-mail
+    yield from human_session(
+        world,
+        rng,
+        client,
+        lambda: ip,
+        campaign,
+        account=_account(world, rng),
+        logged_in=False,
+        pages=_pages(rng),
+        landing=landing,
+        wants_login=rng.random() < 0.3,
+        arrives_from="",
+    )
+
+
+def human_search(world: World, rng: random.Random, campaign: str) -> Script:
+    """A new visitor from a search result: a search engine's referer on a cross-site first page, a product page to
+    land on, a few pages after it."""
+    client = clients.random_browser(rng, mobile=rng.random() < 0.45)
+    ip = net.random_ip(rng, net.BROADBAND + net.MOBILE)
+    yield from human_session(
+        world,
+        rng,
+        client,
+        lambda: ip,
+        campaign,
+        account=_account(world, rng),
+        logged_in=False,
+        pages=_pages(rng),
+        landing=f"/products/{_popular_product(rng, world.shop.catalogue)}",
+        wants_login=rng.random() < 0.08,
+        arrives_from=rng.choice(SEARCH_ENGINES),
+    )
+
+
+def human_link(world: World, rng: random.Random, campaign: str) -> Script:
+    """A new visitor from a shared link, mostly on a phone: a social site's referer (or none, from a chat app), one
+    product page, and often gone after a page or two."""
+    client = clients.random_browser(rng, mobile=rng.random() < 0.7)
+    ip = net.random_ip(rng, net.BROADBAND + net.MOBILE)
+    roll = rng.random()
+    pages = 1 if roll < 0.5 else 2 if roll < 0.75 else _pages(rng)
+    yield from human_session(
+        world,
+        rng,
+        client,
+        lambda: ip,
+        campaign,
+        account=None,
+        logged_in=False,
+        pages=pages,
+        landing=f"/products/{_popular_product(rng, world.shop.catalogue)}",
+        arrives_from=rng.choice(SHARED_LINKS),
+    )
+
+
+def human_cgnat(world: World, rng: random.Random, campaign: str) -> Script:
+    """A phone behind a carrier's CGNAT during the busy stretch: dozens of strangers share its handful of public
+    addresses at the same time, and a connection can come out of another of them. Each has its own phone browser
+    and cookies; half log in, and a thumb on a phone mistypes the password more often than a keyboard."""
+    client = clients.random_browser(rng, mobile=True)
+    current = [rng.choice(world.cgnat)]
+
+    def ip_of() -> str:
+        if rng.random() < 0.05:
+            current[0] = rng.choice(world.cgnat)
+        return current[0]
+
+    yield from human_session(
+        world,
+        rng,
+        client,
+        ip_of,
+        campaign,
+        account=_account(world, rng),
+        logged_in=rng.random() < 0.25,
+        pages=_pages(rng),
+        landing=_landing(world, rng),
+        wants_login=rng.random() < 0.5,
+        typo_rate=0.25,
+    )
+
+
+def human_office_busy(world: World, rng: random.Random, campaign: str) -> Script:
+    """A colleague at a busy office during the busy stretch: one company's two egress addresses, dozens of
+    colleagues on them within twenty minutes, most signed in or signing in (a company account at a supplier)."""
+    client = clients.random_browser(rng)
+    ip = rng.choice(world.busy_office)
+    yield from human_session(
+        world,
+        rng,
+        client,
+        lambda: ip,
+        campaign,
+        account=_account(world, rng),
+        logged_in=rng.random() < 0.3,
+        pages=_pages(rng),
+        landing=_landing(world, rng),
+        wants_login=rng.random() < 0.6,
+    )
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Good bots
 
@@ -434,6 +577,14 @@ class _Rotator:
         return self.ip
 
 
+def _combo_entry(world: World, rng: random.Random, known: list[str]) -> tuple[str, str]:
+    """One line of a combo list: mostly strangers' addresses; now and then a customer's, rarely with their password."""
+    if known and rng.random() < 0.08:
+        user = rng.choice(known)
+        return user, world.shop.accounts[user] if rng.random() < 0.03 else leaked_password(rng)
+    return combo_username(rng), leaked_password(rng)
+
+
 def _stuffer(world: World, rng: random.Random, campaign: str, rotate_ua: bool) -> Script:
     kit = clients.stuffing_kit(rng)
     endpoint = "json" if rng.random() < 0.6 else "form"
@@ -448,11 +599,7 @@ def _stuffer(world: World, rng: random.Random, campaign: str, rotate_ua: bool) -
     for _ in range(rng.randint(250, 800)):
         ip = rotator.next_ip(refused)
         client = clients.with_user_agent(kit, rng.choice(ua_pool)) if rotate_ua else kit
-        if known and rng.random() < 0.08:
-            user = rng.choice(known)
-            password = world.shop.accounts[user] if rng.random() < 0.03 else leaked_password(rng)
-        else:
-            user, password = combo_username(rng), leaked_password(rng)
+        user, password = _combo_entry(world, rng, known)
         if fetch_form and rotator.identity != identity:
             identity = rotator.identity
             yield rng.uniform(0.0, 0.5), Request("GET", "/login", client.navigation, ip, client.ja4, rotator.session)
@@ -474,6 +621,46 @@ def stuffer(world: World, rng: random.Random, campaign: str) -> Script:
 def stuffer_rotating_ua(world: World, rng: random.Random, campaign: str) -> Script:
     """The same, with a different browser user-agent on every request."""
     yield from _stuffer(world, rng, campaign, rotate_ua=True)
+
+
+def stuffer_popular(world: World, rng: random.Random, campaign: str) -> Script:
+    """Credential stuffing on an exact clone of the popular build (headers, their order and values, client hints,
+    JA4: what a person on it sends for the same request), from residential proxy exits only, 1-3 attempts per
+    address and a new one after a refusal.
+
+    Campaigns differ: some fetch the page the login is made from (`/login` for the form, `/` for the API) from each
+    new address before posting from it; the runner gives some a cookie jar kept across addresses (its
+    `SOME_KEEP_COOKIES`); most keep no cookies. Half the campaigns run through the marketing e-mail's wave of first
+    visits (the runner's "wave" timing).
+    """
+    client = clients.popular_browser()
+    endpoint = "json" if rng.random() < 0.5 else "form"
+    if endpoint == "json":
+        page, path, content_type, referer = "/", "/api/login", "application/json", f"{ORIGIN}/"
+    else:
+        page, path, content_type, referer = "/login", "/login", "application/x-www-form-urlencoded", f"{ORIGIN}/login"
+    post_headers = tuple(client.headers(endpoint, referer=referer, content_type=content_type, origin=ORIGIN))
+    page_headers = tuple(client.headers("navigation"))
+    rotator = _Rotator(rng, campaign, 0.0, (1, 3))
+    fetches_page = rng.random() < 0.4
+    mean_gap = rng.uniform(0.5, 4.0)
+    known = sorted(world.shop.accounts) if world.demo_only else world.users
+    refused = False
+    identity = 0
+    for _ in range(rng.randint(250, 800)):
+        ip = rotator.next_ip(refused)
+        user, password = _combo_entry(world, rng, known)
+        delay = rng.expovariate(1 / mean_gap)
+        if fetches_page and rotator.identity != identity:
+            identity = rotator.identity
+            reply = yield delay, Request("GET", page, page_headers, ip, client.ja4, rotator.session)
+            if reply.mitigated:
+                refused = True
+                continue
+            delay = rng.uniform(1.0, 6.0)  # "reads" the page, fills the form
+        body = _login_body(endpoint, user, password)
+        reply = yield delay, Request("POST", path, post_headers, ip, client.ja4, rotator.session, body)
+        refused = reply.mitigated
 
 
 def ato_slow(world: World, rng: random.Random, campaign: str) -> Script:
@@ -552,11 +739,15 @@ def scraper_stealth(world: World, rng: random.Random, campaign: str) -> Script:
 
     Its only tells are behavioural: no assets, no cookies, every product once, and a fresh address every few pages.
     """
-    client = clients.random_browser(rng)
+    yield from _stealth_walk(world, rng, campaign, clients.random_browser(rng), css_share=0.2)
+
+
+def _stealth_walk(world: World, rng: random.Random, campaign: str, client: clients.Client, css_share: float) -> Script:
+    """The stealth scraper's walk of the catalogue on `client`; a share of campaigns loads the stylesheet."""
     rotator = _Rotator(rng, campaign, 0.0, (1, 6))
     median = rng.uniform(1.5, 6.0)
     paths = _catalogue_paths(rng, world.shop.catalogue, rng.uniform(0.0, 0.4))
-    loads_css = rng.random() < 0.2
+    loads_css = rng.random() < css_share
     refused = False
     for path in paths[: rng.randint(300, 1500)]:
         ip = rotator.next_ip(refused)
@@ -573,6 +764,12 @@ def scraper_stealth(world: World, rng: random.Random, campaign: str) -> Script:
                 rng.uniform(0.01, 0.1),
                 Request("GET", ASSETS[0], tuple(asset_headers), ip, client.ja4, rotator.session),
             )
+
+
+def scraper_popular(world: World, rng: random.Random, campaign: str) -> Script:
+    """The stealth scraper on an exact clone of the popular build: rotating residential exits (1-6 requests each),
+    no cookies, no assets, every product once."""
+    yield from _stealth_walk(world, rng, campaign, clients.popular_browser(), css_share=0.0)
 
 
 def scraper_stealth_jar(world: World, rng: random.Random, campaign: str) -> Script:
@@ -669,22 +866,30 @@ def api_enumeration(world: World, rng: random.Random, campaign: str) -> Script:
         yield gap * rng.uniform(0.8, 1.2), Request("GET", path, client.xhr, ip, client.ja4, f"{campaign}/{ip}")
 
 
-# persona -> (script, is_bot, intent, when it starts: "any" time, or around the "sale")
+# persona -> (script, is_bot, intent, when it starts: "any" time, "early", around the "sale", in the "busy"
+# stretch, or with the e-mail's "wave" (people minutes after it lands; half a bot's campaigns run through it))
 PersonaFn = Callable[[World, random.Random, str], Script]
 PERSONAS: dict[str, tuple[PersonaFn, bool, str, str]] = {
     "human": (human_home, False, "human", "any"),
     "human-office": (human_office, False, "human", "any"),
     "human-mobile": (human_mobile, False, "human", "any"),
     "human-sale": (human_sale, False, "human", "sale"),
+    "human-wave": (human_wave, False, "human", "wave"),
+    "human-search": (human_search, False, "human", "any"),
+    "human-link": (human_link, False, "human", "any"),
+    "human-cgnat": (human_cgnat, False, "human", "busy"),
+    "human-office-busy": (human_office_busy, False, "human", "busy"),
     "googlebot": (googlebot, True, "good", "any"),
     "bingbot": (bingbot, True, "good", "any"),
     "stuffer": (stuffer, True, "bad", "any"),
     "stuffer-rotating-ua": (stuffer_rotating_ua, True, "bad", "any"),
+    "stuffer-popular": (stuffer_popular, True, "bad", "wave"),
     "ato-slow": (ato_slow, True, "bad", "early"),
     "scraper-library": (scraper_library, True, "bad", "any"),
     "scraper-headless": (scraper_headless, True, "bad", "any"),
     "scraper-stealth": (scraper_stealth, True, "bad", "any"),
     "scraper-stealth-jar": (scraper_stealth_jar, True, "bad", "any"),
+    "scraper-popular": (scraper_popular, True, "bad", "any"),
     "price-monitor": (price_monitor, True, "bad", "any"),
     "fake-googlebot": (fake_googlebot, True, "bad", "any"),
     "sneaker-bot": (sneaker_bot, True, "bad", "sale"),

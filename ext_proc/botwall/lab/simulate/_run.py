@@ -33,20 +33,31 @@ STANDARD_MIX: Mapping[str, int] = {
     "human-office": 250,
     "human-mobile": 450,
     "human-sale": 120,
+    "human-wave": 200,
+    "human-search": 200,
+    "human-link": 150,
+    "human-cgnat": 80,
+    "human-office-busy": 60,
     "googlebot": 3,
     "bingbot": 2,
     "stuffer": 6,
     "stuffer-rotating-ua": 4,
+    "stuffer-popular": 6,
     "ato-slow": 3,
     "scraper-library": 6,
     "scraper-headless": 4,
     "scraper-stealth": 4,
     "scraper-stealth-jar": 4,
+    "scraper-popular": 4,
     "price-monitor": 4,
     "fake-googlebot": 3,
     "sneaker-bot": 2,
     "api-enumeration": 4,
 }
+
+
+# How long after the marketing e-mail lands its wave of first visits lasts.
+WAVE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +117,8 @@ class Record:
 
 
 def build_world(scenario: Scenario) -> World:
-    """The shared world of a scenario: the shop with its accounts, office and carrier addresses, the sale."""
+    """The shared world of a scenario: the shop with its accounts, office and carrier addresses, the sale, the
+    marketing e-mail's wave and the busy stretch."""
     rng = random.Random(f"{scenario.seed}:world")
     catalogue = 8 if scenario.demo_only else scenario.catalogue
     shop = SimShop(random.Random(f"{scenario.seed}:shop"), catalogue)
@@ -116,14 +128,24 @@ def build_world(scenario: Scenario) -> World:
             user = combo_username(rng)
             shop.accounts[user] = human_password(rng)
             users.append(user)
+    # Drawn in this order so that what older scenarios drew keeps its value.
+    drop_product = rng.randrange(1, catalogue + 1)
+    offices = net.pool(rng, net.BROADBAND, 6)
+    carrier = net.pool(rng, net.MOBILE, 40)
     return World(
         rng=rng,
         shop=shop,
         duration=scenario.duration,
         sale_at=scenario.duration * 0.6,
-        drop_product=rng.randrange(1, catalogue + 1),
-        offices=net.pool(rng, net.BROADBAND, 6),
-        carrier=net.pool(rng, net.MOBILE, 40),
+        drop_product=drop_product,
+        wave_at=scenario.duration * 0.3,
+        wave_product=rng.randrange(1, catalogue + 1),
+        busy_at=scenario.duration * 0.4,
+        busy_for=min(1200.0, scenario.duration * 0.25),
+        offices=offices,
+        carrier=carrier,
+        cgnat=net.nat(rng, net.MOBILE, 4),
+        busy_office=net.nat(rng, net.BROADBAND, 2),
         users=sorted(set(users)),
         demo_only=scenario.demo_only,
     )
@@ -141,6 +163,16 @@ def build_actors(scenario: Scenario, world: World) -> list[Actor]:
                 start = world.sale_at + (rng.uniform(-90.0, 240.0) if not is_bot else rng.uniform(-20.0, 5.0))
             elif when == "early":
                 start = rng.uniform(0.0, scenario.duration * 0.2)
+            elif when == "wave" and not is_bot:
+                start = world.wave_at + rng.triangular(0.0, WAVE_SECONDS, 0.0)  # most in the first minute
+            elif when == "wave":
+                # Half the campaigns start just before the wave and run through it, hidden in its crowd.
+                if rng.random() < 0.5:
+                    start = world.wave_at + rng.uniform(-300.0, 60.0)
+                else:
+                    start = rng.uniform(0.0, scenario.duration * 0.8)
+            elif when == "busy":
+                start = world.busy_at + rng.uniform(0.0, world.busy_for)
             else:
                 start = rng.uniform(0.0, scenario.duration * (0.8 if is_bot else 0.95))
             if persona == "sneaker-bot":
@@ -180,12 +212,20 @@ KEEPS_COOKIES = frozenset(
         "human-office",
         "human-mobile",
         "human-sale",
+        "human-wave",
+        "human-search",
+        "human-link",
+        "human-cgnat",
+        "human-office-busy",
         "scraper-headless",
         "scraper-stealth-jar",
         "sneaker-bot",
         "ato-slow",
     )
 )
+# Bot personas some of whose campaigns keep a cookie jar (one jar across their proxy exits) and follow a challenge
+# as a browser does: the share of campaigns that do.
+SOME_KEEP_COOKIES: Mapping[str, float] = {"stuffer-popular": 0.3}
 # Seconds between a challenge and the browser's reload.
 _RELOAD = 0.3
 # People whose browser keeps no cookies for the site (blocked by a setting or an extension), and people who arrive
@@ -199,9 +239,13 @@ def _cookie_habits(scenario: Scenario, actors: list[Actor]) -> tuple[set[int], d
     keeps: set[int] = set()
     jars: dict[int, str] = {}
     for index, actor in enumerate(actors):
+        rng = random.Random(f"{scenario.seed}:{actor.campaign}:cookies")
+        if actor.persona in SOME_KEEP_COOKIES:
+            if rng.random() < SOME_KEEP_COOKIES[actor.persona]:
+                keeps.add(index)
+            continue
         if actor.persona not in KEEPS_COOKIES:
             continue
-        rng = random.Random(f"{scenario.seed}:{actor.campaign}:cookies")
         if actor.intent == "human" and rng.random() < _NO_COOKIES:
             continue
         keeps.add(index)
