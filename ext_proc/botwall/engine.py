@@ -19,6 +19,7 @@ from botwall.config import Action, Config
 from botwall.evidence.behaviour import (
     AccountWindow,
     ClientWindow,
+    LoginContext,
     SprayWindow,
     add,
     behaviour_reasons,
@@ -48,6 +49,8 @@ class RequestContext:
 
     ip: ClientWindow
     fp: ClientWindow
+    site: ClientWindow | None = None
+    token: ClientWindow | None = None  # the window of the request's botwall cookie, when it holds one
     route: LoginRoute | None = None
     login: LoginAttempt | None = None
     account: AccountWindow | None = None
@@ -112,32 +115,42 @@ class Engine:
         # Behind a deployment where botwall sees pages, an API call with no page view from its address is cold; where
         # only the API passes through botwall (pages on a CDN), every API call would be, so none is.
         pages_seen = site_shares(site)[0] >= _SITE_PAGES
-        cold = is_cold(view, kind, ip_window.pages if pages_seen else 1.0)
+        ip_pages = ip_window.pages if pages_seen else 1.0  # before this request counts
+        cold = is_cold(view, kind, ip_pages)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         token_window = None
+        token_hash = key(token) if token else 0
         if token:
-            # The cookie is one browser: where it is presented from, and how much, is that browser's own behaviour.
+            # The cookie is one browser: where it is presented from, and how much, is that browser's own behaviour;
+            # how many cookies an address presents says whether it is shared (an office, a carrier gateway).
             token_window = store.record("tok", token, ClientWindow)
             token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
             token_window.networks = add(token_window.networks, ip.asn or ip_hash)
-        asn_window = None
-        if ip.asn:
-            asn_window = store.record("asn", str(ip.asn), ClientWindow)
-            asn_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+            ip_window.tokens = add(ip_window.tokens, token_hash)
         account = spray = None
+        login_context = None
+        if login is not None:
+            # A login with no history behind it: no cookie of botwall's and no page view from its address (where
+            # botwall sees pages), or no cookie where the site's people hold one. The client's own evidence.
+            login_context = LoginContext(
+                cold=not token and ip_pages < 0.5,
+                tokenless=not token and self.config.client_cookie.issue and site_shares(site)[1] >= _SITE_TOKENS,
+            )
         if login is not None and login.username:
             user_hash = key(login.username)
             ip_window.usernames = add(ip_window.usernames, user_hash)
             fp_window.usernames = add(fp_window.usernames, user_hash)
+            if token_window is not None:
+                token_window.usernames = add(token_window.usernames, user_hash)
             account = store.record("user", login.username, AccountWindow)
             account.observe(now, ip_hash, key(fp))
             if login.password_key:
                 spray = store.record("password", login.password_key.hex(), SprayWindow)
                 spray.usernames = add(spray.usernames, user_hash)
         # The site window counts a request "with cookie" when it holds botwall's token.
-        site.observe(now, kind, 0, bool(token), 0)
-        behaviour = snapshot(now, ip_window, fp_window, asn_window, account, spray, cold, token_window, site)
+        site.observe(now, kind, 0, bool(token), 0, cold)
+        behaviour = snapshot(now, ip_window, fp_window, account, spray, cold, token_window, site, login_context)
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)
@@ -147,11 +160,15 @@ class Engine:
             + credential_reasons(login)
             + behaviour_reasons(behaviour)
         )
+        token_id = format(token_hash, "x") if token else ""
         evidence = Evidence(
-            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token)
+            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token), token_id
         )
         issue = kind == "page" and not token and self.config.client_cookie.issue
-        return evidence, RequestContext(ip_window, fp_window, route, login, account, client, issue, is_https(view))
+        context = RequestContext(
+            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view)
+        )
+        return evidence, context
 
     def evaluate(
         self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None
@@ -221,6 +238,14 @@ class Engine:
         failed = outcome == "failure"
         context.ip.observe_response(status, login, failed, new_session)
         context.fp.observe_response(status, login, failed, new_session)
+        if login:
+            # The site's and the cookie's logins: the baseline a build's failure share is read against, and the
+            # cookie holder's own record behind a shared address.
+            for window in (context.site, context.token):
+                if window is not None:
+                    window.logins += 1.0
+                    if failed:
+                        window.login_failures += 1.0
         return outcome
 
     def response_cookie(self, context: RequestContext, status: int, cache_control: str = "") -> str:
@@ -236,6 +261,9 @@ class Engine:
 
 # The share of page views below which botwall takes it that it sees only an API (the pages are served elsewhere).
 _SITE_PAGES = 0.1
+
+# The share of requests holding botwall's cookie from which a login without one stands out.
+_SITE_TOKENS = 0.3
 
 # Seconds a challenge is remembered per address, fingerprint and path: a browser is back within a second or two.
 _CHALLENGE_MEMORY = 60.0

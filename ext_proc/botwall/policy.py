@@ -5,17 +5,26 @@ takes is allowed and tagged. Two actions need state the engine holds, and the de
 for it: a throttle carries the key of its token bucket (`Decision.bucket`; the engine asks the store whether the
 budget allows the request), and a challenge carries no cookie yet (the engine mints it and remembers the challenge).
 Whether this client was challenged moments ago is an input, read from the store by the engine.
+
+**A refusal needs the client's own evidence.** Evidence about a crowd the client belongs to (its browser build, a
+shared address, an account or a password others try too) may raise the score and send a page request to the
+challenge; it never refuses a client on its own. A policy that refuses on a score (block, throttle or deceive with a
+`min_score` above 0) takes a request only when the client's own score (`Score.own`) is at least `suspect`, and for a
+holder of botwall's token (a browser that passed the challenge, or kept the cookie a page handed it) at least the
+policy's own `min_score`: proof accrues to the client, and a passed challenge is not followed by a refusal on the
+crowd's evidence that caused it. A policy that does not take a request for this reason leaves it to the next. A
+client that came back from a challenge without the token is refused: that is its own evidence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from botwall.config import Action, Config, DeceiveSpec, Policy, ThrottleSpec
 from botwall.evidence.infra import VERIFIED
 from botwall.request import RequestView
 from botwall.scoring.features import Evidence
-from botwall.scoring.rules import Score, signature_weight
+from botwall.scoring.rules import Score, own_reasons, signature_weight
 
 
 class Verdict:
@@ -44,6 +53,7 @@ class Decision:
     set_cookie: str = ""  # a challenge's Set-Cookie value (botwall's token), filled in by the engine
     bucket: str = ""  # a throttle's token bucket, which the engine checks against the store
     throttle: ThrottleSpec | None = None
+    own: int = 0  # the client's own score (`Score.own`), which a refusal on a score needs
 
     @property
     def mitigates(self) -> bool:
@@ -78,7 +88,7 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
     fp = evidence.fingerprint
     if evidence.crawler == VERIFIED or evidence.ip.reputation == "allow":
         # Verified search and AI crawlers, and the operator's allowlist, are let through and labelled.
-        score = Score(0, score.reasons)
+        score = Score(0, score.reasons, 0)
     label = Verdict.GOOD_BOT if evidence.crawler == VERIFIED else verdict(score.value, config)
     for policy in config.policies:
         if score.value < policy.min_score:
@@ -92,18 +102,35 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
             challengeable = (
                 view.method in ("GET", "HEAD")
                 and evidence.kind == "page"
-                and not signature_weight(score.reasons)
+                and not signature_weight(own_reasons(score.reasons, evidence))
                 and config.client_cookie.issue
                 and not challenged_lately
             )
+            if not challengeable and not challenged_lately and not convicts(score, policy, evidence.token, config):
+                continue  # cannot be challenged, and only a crowd's evidence is against it
             action = Action.CHALLENGE if challengeable else Action.BLOCK
-            return Decision(action, not shadow, shadow, policy.name, score.value, label, score.reasons, fp)
-        return _take(policy, view, shadow, score, label, fp)
-    return Decision(Action.ALLOW, True, config.shadow, "", score.value, label, score.reasons, fp)
+            return Decision(
+                action, not shadow, shadow, policy.name, score.value, label, score.reasons, fp, own=score.own
+            )
+        if policy.action in _REFUSALS and policy.min_score > 0 and not convicts(score, policy, evidence.token, config):
+            continue
+        return _take(policy, view, shadow, score, label, fp, evidence)
+    return Decision(Action.ALLOW, True, config.shadow, "", score.value, label, score.reasons, fp, own=score.own)
 
 
-def _take(policy: Policy, view: RequestView, shadow: bool, score: Score, label: str, fp: str) -> Decision:
-    bucket = _bucket_key(policy.name, policy.throttle, view, fp) if policy.throttle is not None else ""
+_REFUSALS = frozenset((Action.BLOCK, Action.THROTTLE, Action.DECEIVE))
+
+
+def convicts(score: Score, policy: Policy, holds_token: bool, config: Config) -> bool:
+    """Whether the client's own evidence lets a policy that refuses on a score refuse it (see the module docstring):
+    its own score reaches `suspect`, or, for a holder of botwall's token, the policy's `min_score`."""
+    return score.own >= (policy.min_score if holds_token else config.thresholds.suspect)
+
+
+def _take(
+    policy: Policy, view: RequestView, shadow: bool, score: Score, label: str, fp: str, evidence: Evidence
+) -> Decision:
+    bucket = _bucket_key(policy.name, policy.throttle, evidence) if policy.throttle is not None else ""
     return Decision(
         action=policy.action,
         enforced=not shadow,
@@ -116,21 +143,13 @@ def _take(policy: Policy, view: RequestView, shadow: bool, score: Score, label: 
         deceive=policy.deceive,
         bucket=bucket,
         throttle=policy.throttle,
+        own=score.own,
     )
 
 
 def within_budget(decision: Decision) -> Decision:
     """A throttle decision whose bucket had a token: the request passes as if no policy had matched, tagged."""
-    return Decision(
-        Action.ALLOW,
-        True,
-        decision.shadow,
-        decision.policy,
-        decision.score,
-        decision.verdict,
-        decision.reasons,
-        decision.fingerprint,
-    )
+    return replace(decision, action=Action.ALLOW, enforced=True, bucket="", throttle=None)
 
 
 def failed(config: Config, holds_token: bool | None, page_request: bool) -> Decision:
@@ -148,14 +167,18 @@ def failed(config: Config, holds_token: bool | None, page_request: bool) -> Deci
     shadow = config.shadow
     enforced = action is Action.ALLOW or not shadow
     score = config.thresholds.suspect
-    return Decision(action, enforced, shadow, ON_ERROR_POLICY, score, Verdict.SUSPECT, (ERROR_REASON,), "")
+    return Decision(action, enforced, shadow, ON_ERROR_POLICY, score, Verdict.SUSPECT, (ERROR_REASON,), "", own=score)
 
 
-def _bucket_key(policy: str, spec: ThrottleSpec, view: RequestView, fp: str) -> str:
+def _bucket_key(policy: str, spec: ThrottleSpec, evidence: Evidence) -> str:
+    view = evidence.view
     if spec.key == "ip":
-        subject = view.client_ip
+        # Behind a shared address (an office, a carrier gateway) each holder of botwall's token has a bucket of its
+        # own, so colleagues do not spend each other's budget; a client without one keeps the address's bucket.
+        shared = evidence.behaviour.ip_shared and evidence.token_id
+        subject = f"tok:{evidence.token_id}" if shared else view.client_ip
     elif spec.key == "fingerprint":
-        subject = fp
+        subject = evidence.fingerprint
     else:
         # A missing API key shares one bucket per client IP rather than one bucket for everybody.
         subject = view.header(spec.key[len("header:") :]) or f"ip:{view.client_ip}"

@@ -81,7 +81,8 @@ async def test_random_request_headers_always_get_one_answer() -> None:
 
 async def test_login_body_junk_is_read_as_unparsed_not_crash() -> None:
     """A login route whose body is binary junk, deeply nested JSON or the wrong types is decided on, never a crash:
-    junk is cred:unreadable-login, nesting past the parser's depth cred:malformed-login (refused at once)."""
+    junk is cred:unreadable-login, nesting past the parser's depth cred:malformed-login (refused at once; the others
+    are judged on the rest of the client's evidence, here a bare user-agent logging in with no page view before)."""
     servicer = _servicer()
     driver = StreamDriver(servicer)
     headers = [("user-agent", "Mozilla/5.0"), ("content-type", "application/json")]
@@ -97,5 +98,5 @@ async def test_login_body_junk_is_read_as_unparsed_not_crash() -> None:
         refused = kinds[1] == "immediate_response"
         assert ["request_headers", kinds[1], *([] if refused else ["response_headers"])] == kinds
         assert kinds[1] in ("request_body", "immediate_response")
-        assert refused == body.startswith(b"[[")
+        assert refused or not body.startswith(b"[[")
     assert 0 == servicer.counters.errors

@@ -199,7 +199,8 @@ def _login_messages(user: str, client: str) -> list[ProcessingRequest]:
 
 
 async def test_login_route_asks_for_body_then_decides_on_it() -> None:
-    """On a login route botwall asks Envoy for the buffered body, tags in the body response, and logs the username."""
+    """On a login route botwall asks Envoy for the buffered body, tags in the body response, and logs the username
+    (a login with no page view before it from its address, and no botwall cookie, is tagged `cred:cold-login`)."""
     from botwall.edge.envoy_api import ProcessingMode
 
     log = io.StringIO()
@@ -208,7 +209,7 @@ async def test_login_route_asks_for_body_then_decides_on_it() -> None:
     assert ProcessingMode.BUFFERED == first.mode_override.request_body_mode
     assert ["x-botwall-score"] == list(first.request_headers.response.header_mutation.remove_headers)
     tags = {h.header.key: h.header.raw_value.decode() for h in second.request_body.response.header_mutation.set_headers}
-    assert ("0", "human") == (tags["x-botwall-score"], tags["x-botwall-verdict"])
+    assert ("suspect", "cred:cold-login") == (tags["x-botwall-verdict"], tags["x-botwall-reasons"])
     assert "response_headers" == third.WhichOneof("response")
     event = json.loads(log.getvalue())
     assert ("alice", "api-login", "allow") == (event["username"], event["login_route"], event["action"])

@@ -107,14 +107,64 @@ def test_password_spray_across_accounts() -> None:
     assert {"beh:password-spray", "cred:breached-password"} <= set(decision.reasons)
 
 
+def _page_token(engine: Engine, path: str, ip: str) -> tuple[str, str]:
+    """View a page as a browser and return the cookie header botwall's response hands it."""
+    _, context = engine.evaluate(_view(path, ip))
+    set_cookie = engine.response_cookie(context, 200)
+    assert set_cookie
+    return ("cookie", set_cookie.split(";", 1)[0])
+
+
 def test_failed_then_successful_human_login_passes() -> None:
-    """A person who mistypes once then succeeds is allowed both times without behaviour reasons."""
+    """A person who loads the login page, mistypes once then succeeds is allowed both times without reasons."""
     clock = FakeClock()
     engine = _engine(clock)
-    first = _login(engine, "198.51.100.40", "carol", "correct-horse-battery", 401)
+    cookie = _page_token(engine, "/login", "198.51.100.40")
+    clock.advance(5)
+    first = _login(engine, "198.51.100.40", "carol", "correct-horse-battery", 401, [*FIREFOX_XHR, cookie])
     clock.advance(8)
-    second = _login(engine, "198.51.100.40", "carol", "correct-horse-battery-staple", 200)
+    second = _login(engine, "198.51.100.40", "carol", "correct-horse-battery-staple", 200, [*FIREFOX_XHR, cookie])
     assert [("allow", ()), ("allow", ())] == [(str(d.action), d.reasons) for d in (first, second)]
+
+
+def test_a_login_with_no_history_behind_it_is_the_clients_own_evidence() -> None:
+    """A login with neither botwall's cookie nor a page view from its address is `cred:cold-login`; after a page
+    view without keeping the cookie it is `cred:tokenless-login`; with the cookie, neither."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    for n in range(20):  # the site's people hold botwall's cookie
+        engine.decide(
+            _view("/", f"198.51.100.{n + 100}", [*FIREFOX, _page_token(engine, "/", f"198.51.100.{n + 100}")])
+        )
+    cold = _login(engine, "203.0.113.70", "dave", "hunter2-x", 401)
+    engine.decide(_view("/login", "203.0.113.71"))
+    tokenless = _login(engine, "203.0.113.71", "erin", "hunter2-y", 401)
+    cookie = _page_token(engine, "/login", "203.0.113.72")
+    holder = _login(engine, "203.0.113.72", "frank", "hunter2-z", 401, [*FIREFOX_XHR, cookie])
+    assert ["cred:cold-login"] == [r for r in cold.reasons if r.startswith("cred:")]
+    assert ["cred:tokenless-login"] == [r for r in tokenless.reasons if r.startswith("cred:")]
+    assert [] == [r for r in holder.reasons if r.startswith("cred:")]
+
+
+def test_an_office_is_a_shared_address_and_each_colleague_is_judged_by_their_cookie() -> None:
+    """Three cookie holders behind one address make it shared: its many usernames are a crowd's (no refusal), a
+    colleague's own cookie trying many usernames is their own evidence."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    office = "198.51.100.77"
+    colleagues = [_page_token(engine, f"/products/{n}", office) for n in range(12)]
+    decisions = []
+    for n, cookie in enumerate(colleagues):
+        clock.advance(20)
+        decisions.append(
+            _login(engine, office, f"colleague{n}", f"pw-{n}", 401 if n % 3 else 200, [*FIREFOX_XHR, cookie])
+        )
+    assert "beh:many-usernames-many" in decisions[-1].reasons
+    assert {"allow"} == {str(d.action) for d in decisions}
+    clock.advance(20)
+    rogue = [_login(engine, office, f"victim{n}", f"x{n}", 401, [*FIREFOX_XHR, colleagues[0]]) for n in range(6)]
+    assert "beh:cookie-many-usernames" in rogue[-1].reasons
+    assert "block" == str(rogue[-1].action)
 
 
 def test_state_is_bounded_under_an_ip_flood() -> None:
@@ -219,3 +269,21 @@ def test_cold_requests_have_no_history_behind_them() -> None:
     assert cold("/api/products/3", api, "192.0.2.5")
     assert not cold("/api/products/3", [*api, ("cookie", "session=1")], "192.0.2.6")
     assert not cold("/api/products/4", api, "192.0.2.3")  # this address viewed a page just before
+
+
+def test_a_click_from_a_page_the_address_never_loaded_is_cold() -> None:
+    """Without a cookie, a page with this site's referer is cold when its address viewed no page lately (a scraper
+    claiming a click from the home page), and not cold after a page view; a search engine's referer never is."""
+    from botwall.evidence.behaviour import is_cold
+
+    own = _view("/products/3", "203.0.113.80", [*FIREFOX, ("referer", "https://shop.example/")])
+    search = _view("/products/3", "203.0.113.80", [*FIREFOX, ("referer", "https://www.google.com/")])
+    v6 = build_view(
+        [(":method", "GET"), (":path", "/p"), (":authority", "[2001:db8::1]:8443"), *FIREFOX,
+         ("referer", "https://[2001:db8::1]:8443/")],
+        {SOURCE_ADDRESS: "192.0.2.1:5000"},
+    )  # fmt: skip
+    assert (True, False) == (is_cold(own, "page", 0.0), is_cold(own, "page", 1.0))
+    assert (False, False) == (is_cold(search, "page", 0.0), is_cold(search, "page", 1.0))
+    assert is_cold(v6, "page", 0.0)
+    assert not is_cold(_view("/products/3", "203.0.113.80", [*FIREFOX, ("cookie", "a=1")]), "page", 0.0)

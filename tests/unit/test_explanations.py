@@ -67,3 +67,15 @@ def test_the_groups_cover_the_schema_and_never_make_a_signature() -> None:
     assert all(DEFAULT_WEIGHTS[group.reason] < SIGNATURE for group in FEATURE_GROUPS)
     data = json.loads((shipped_model_path().parent / "feature_baseline.json").read_text())
     assert SCHEMA_VERSION == data["schema_version"]
+
+
+def test_the_own_score_leaves_the_crowds_out_and_never_exceeds_the_score(records: list[Record]) -> None:
+    """Every simulated request's own score (the crowds at a typical person's values) is at most its score, and for
+    requests at or above suspect it is worked out separately: some requests score high on their crowds' evidence
+    while their own is low, and the refused bots' own scores are high too."""
+    suspect = load_config(None).thresholds.suspect
+    assert all(r.own <= r.score for r in records)
+    high = [r for r in records if r.score >= suspect]
+    assert any(r.own < r.score for r in high)
+    bots = [r for r in high if r.labels.intent == "bad"]
+    assert sum(r.own >= suspect for r in bots) > 0.8 * len(bots)

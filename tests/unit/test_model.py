@@ -226,19 +226,19 @@ def test_serve_refuses_a_mismatched_model(
 
 
 def test_a_crawlers_tell_less_first_page_does_not_teach() -> None:
-    """Training gives no weight to a browser-headed crawler's first page from a new address while its fingerprint
-    has no cold volume (it is a person's first page view by every feature), and keeps its later pages."""
+    """Training gives no weight to a browser-headed crawler's first page from a new address while its build does not
+    stand out (it is a person's first page view by every feature), and keeps its pages once the build does."""
     from botwall.lab.training import teaches
 
     scenario = Scenario(seed=9, mix={"human": 20, "price-monitor": 1}, duration=1800.0, users=40)
     clock = FakeClock(0.0)
     records = list(run(scenario, make_engine(training_config(load_config(None)), clock=clock), clock))
     monitor = [r for r in records if r.labels.persona == "price-monitor"]
-    fp_cold = FEATURE_NAMES.index("fp_cold")
+    ip_requests, excess = FEATURE_NAMES.index("ip_requests"), FEATURE_NAMES.index("fp_cold_excess")
     taught = [teaches(r) for r in monitor]
     assert not taught[0]
-    assert all(taught[i] for i, r in enumerate(monitor) if r.features[fp_cold] >= 5.0)
-    assert sum(taught) > len(monitor) // 2
+    assert all(taught[i] for i, r in enumerate(monitor) if r.features[ip_requests] > 1 or r.features[excess] >= 0.3)
+    assert 0 < sum(taught) < len(monitor)
     assert all(teaches(r) for r in records if r.labels.intent == "human")
     _, _, w = arrays(records)
     assert 0.0 == w[records.index(monitor[0])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 from botwall import policy
 from botwall.clock import FakeClock
@@ -47,15 +48,49 @@ def _evidence(path: str = "/", method: str = "GET") -> Evidence:
 def test_the_first_policy_that_takes_the_request_decides() -> None:
     """A low score is allowed; a high one on a page is challenged, and blocked when the client was challenged lately."""
     page = _evidence("/products")
-    assert Action.ALLOW == policy.decide(Score(10, ()), page, CONFIG).action
-    assert Action.CHALLENGE == policy.decide(Score(80, ()), page, CONFIG).action
-    assert Action.BLOCK == policy.decide(Score(80, ()), page, CONFIG, challenged_lately=True).action
+    assert Action.ALLOW == policy.decide(Score(10, (), 10), page, CONFIG).action
+    assert Action.CHALLENGE == policy.decide(Score(80, (), 80), page, CONFIG).action
+    assert Action.BLOCK == policy.decide(Score(80, (), 80), page, CONFIG, challenged_lately=True).action
+
+
+def test_a_crowds_evidence_challenges_a_page_and_refuses_nobody() -> None:
+    """A score the client's own evidence does not carry (own < suspect) sends a page to the challenge, lets an API
+    call and a login through (the login to its throttle), and a client back without the token is refused all the
+    same: coming back without it is its own evidence."""
+    crowd = Score(90, ("beh:fingerprint-cold-requests", "beh:fingerprint-stuffing"), 10)
+    page, api, login = _evidence("/products"), _evidence("/api/products"), _evidence("/login", "POST")
+    assert Action.CHALLENGE == policy.decide(crowd, page, CONFIG).action
+    assert Action.ALLOW == policy.decide(crowd, api, CONFIG).action
+    assert (Action.THROTTLE, "login") == (
+        policy.decide(crowd, login, CONFIG).action,
+        policy.decide(crowd, login, CONFIG).policy,
+    )
+    assert Action.BLOCK == policy.decide(crowd, page, CONFIG, challenged_lately=True).action
+    own = Score(90, ("cred:cold-login", "beh:fingerprint-stuffing"), 40)
+    assert Action.BLOCK == policy.decide(own, api, CONFIG).action
+
+
+def test_a_token_holder_is_refused_only_on_its_own_evidence_at_the_policys_score() -> None:
+    """Proof accrues to the client: a holder of botwall's token is not refused unless its own score reaches the
+    policy's min_score (a passed challenge is not followed by a block on the evidence that caused it)."""
+    page = replace(_evidence("/products"), token=True, token_id="ab")
+    assert Action.ALLOW == policy.decide(Score(90, (), 69), page, CONFIG).action
+    assert Action.BLOCK == policy.decide(Score(90, (), 70), page, CONFIG).action
+
+
+def test_behind_a_shared_address_each_token_holder_has_its_own_login_bucket() -> None:
+    """An `ip` throttle keys an office's cookie holders by their token; a client without one keeps the address's."""
+    login = _evidence("/login", "POST")
+    shared = replace(login, behaviour=replace(login.behaviour, ip_shared=True))
+    holder = replace(shared, token=True, token_id="ab")
+    assert "tb|login|ip|192.0.2.9" == policy.decide(Score(0, (), 0), shared, CONFIG).bucket
+    assert "tb|login|ip|tok:ab" == policy.decide(Score(0, (), 0), holder, CONFIG).bucket
 
 
 def test_a_throttle_decision_names_its_bucket_and_leaves_the_count_to_the_engine() -> None:
     """decide() only says which bucket a throttle takes from; calling it twice changes nothing."""
     login = _evidence("/login", "POST")
-    first, second = (policy.decide(Score(0, ()), login, CONFIG) for _ in range(2))
+    first, second = (policy.decide(Score(0, (), 0), login, CONFIG) for _ in range(2))
     assert first == second
     assert (Action.THROTTLE, "tb|login|ip|192.0.2.9") == (first.action, first.bucket)
 

@@ -38,7 +38,7 @@ ACTION_DECEIVE: Action
 ACTION_CHALLENGE: Action
 
 class DecisionEvent(_message.Message):
-    __slots__ = ("request_id", "score", "verdict", "action", "reasons", "fingerprint", "policy", "shadow", "enforced", "client_ip", "method", "authority", "path", "user_agent", "ja4", "retry_after_s", "timestamp_ms", "username", "login_route")
+    __slots__ = ("request_id", "score", "verdict", "action", "reasons", "fingerprint", "policy", "shadow", "enforced", "client_ip", "method", "authority", "path", "user_agent", "ja4", "retry_after_s", "timestamp_ms", "username", "login_route", "own_score")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class DecisionEvent(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     LOGIN_ROUTE_FIELD_NUMBER: _ClassVar[int]
+    OWN_SCORE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     score: int
     verdict: Verdict
@@ -77,4 +78,5 @@ class DecisionEvent(_message.Message):
     timestamp_ms: int
     username: str
     login_route: str
-    def __init__(self, request_id: _Optional[str] = ..., score: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., action: _Optional[_Union[Action, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., policy: _Optional[str] = ..., shadow: _Optional[bool] = ..., enforced: _Optional[bool] = ..., client_ip: _Optional[str] = ..., method: _Optional[str] = ..., authority: _Optional[str] = ..., path: _Optional[str] = ..., user_agent: _Optional[str] = ..., ja4: _Optional[str] = ..., retry_after_s: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., username: _Optional[str] = ..., login_route: _Optional[str] = ...) -> None: ...
+    own_score: int
+    def __init__(self, request_id: _Optional[str] = ..., score: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., action: _Optional[_Union[Action, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., policy: _Optional[str] = ..., shadow: _Optional[bool] = ..., enforced: _Optional[bool] = ..., client_ip: _Optional[str] = ..., method: _Optional[str] = ..., authority: _Optional[str] = ..., path: _Optional[str] = ..., user_agent: _Optional[str] = ..., ja4: _Optional[str] = ..., retry_after_s: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., username: _Optional[str] = ..., login_route: _Optional[str] = ..., own_score: _Optional[int] = ...) -> None: ...

@@ -79,6 +79,7 @@ def decision_event(
         timestamp_ms=now_ms if now_ms is not None else int(time.time() * 1000),
         username=login.username if login is not None else "",
         login_route=login.route if login is not None else "",
+        own_score=decision.own,
     )
 
 

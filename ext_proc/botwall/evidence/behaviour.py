@@ -37,20 +37,34 @@ def request_kind(view: RequestView) -> str:
 
 
 def is_cold(view: RequestView, kind: str, ip_pages: float) -> bool:
-    """A request with no history behind it: a page view with neither cookie nor referer, or an API call without a
-    cookie from an address that has viewed no page lately (`ip_pages`: the address's decayed page views before this
-    request; the engine passes 1 where it sees no pages at all, an API whose pages are served elsewhere).
+    """A request with no history behind it: without a cookie, a page view with no referer, or with a referer from
+    this site that its address never loaded (no page view from it lately), or an API call from an address that has
+    viewed no page lately (`ip_pages`: the address's decayed page views before this request; the engine passes 1
+    where it sees no pages at all, an API whose pages are served elsewhere).
 
     A person makes one per visit (the first page, typed or from a bookmark; a phone's API call just after changing
     networks) and then browses with a referer from the address that loaded the page; a scraper that drops cookies
-    and fetches every URL directly, from a new address every few requests, makes little else. Counted per
-    fingerprint, the share of cold requests shows a cookieless crawler even when it rotates its address.
+    and fetches every URL directly, from a new address every few requests, makes little else, and claiming a click
+    from the home page does not change that. Counted per fingerprint, the share of cold requests shows a cookieless
+    crawler even when it rotates its address.
     """
     if "cookie" in view.by_name:
         return False
     if kind == "page":
-        return "referer" not in view.by_name
+        referer = view.header("referer")
+        return not referer or (ip_pages < 0.5 and _same_site(referer, view.authority))
     return kind == "api" and ip_pages < 0.5
+
+
+def _same_site(referer: str, authority: str) -> bool:
+    """True when a referer names this site's host (a link followed from one of its pages)."""
+    host = _host(referer.partition("//")[2].partition("/")[0].rpartition("@")[2])
+    return host == _host(authority) != ""
+
+
+def _host(value: str) -> str:
+    value = value.lower()
+    return value[1:].partition("]")[0] if value.startswith("[") else value.partition(":")[0]
 
 
 def _decay(value: float, elapsed: float, horizon: float) -> float:
@@ -122,6 +136,7 @@ class ClientWindow:
     usernames: Distinct = b""
     ips: Distinct = b""
     networks: Distinct = b""  # ASNs (only counted for botwall's cookie)
+    tokens: Distinct = b""  # botwall cookies presented from the key (only counted for an address)
 
     def observe(
         self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int, cold: bool = False
@@ -266,16 +281,14 @@ class BehaviourEvidence:
     ip_usernames: int = 0
     ip_new_session_ratio: float = 0.0
     ip_cold: float = 0.0
-    fp_rate_medium: float = 0.0
-    fp_ips: int = 0
+    ip_tokens: int = 0  # distinct botwall cookies presented from the address lately
+    ip_shared: bool = False  # an office, a campus or a carrier gateway: several cookie holders behind the address
     fp_cold: float = 0.0
     fp_cold_share: float = 0.0
-    fp_asset_share: float = 0.0
-    fp_no_cookie_share: float = 0.0
+    fp_cold_excess: float = 0.0  # the build's cold share above the rest of the site's (the site's own baseline)
     fp_failed_login_ratio: float = 0.0
-    fp_login_failures: float = 0.0
+    fp_failure_excess: float = 0.0  # the build's failed-login share above the rest of the site's
     fp_usernames: int = 0
-    asn_rate_medium: float = 0.0
     user_ips: int = 0
     user_failures: float = 0.0
     password_usernames: int = 0
@@ -283,6 +296,12 @@ class BehaviourEvidence:
     token_networks: int = 0  # networks (ASNs) it was presented from
     token_paths: int = 0  # distinct paths requested with it
     token_rate_medium: float = 0.0
+    token_usernames: int = 0  # usernames tried with this request's botwall cookie
+    token_login_failures: float = 0.0
+    token_failed_login_ratio: float = 0.0
+    login: bool = False  # the request is a login attempt
+    cold_login: bool = False  # a login with neither botwall's cookie nor a page view from its address
+    tokenless_login: bool = False  # a login without botwall's cookie where the site's people hold it
     # The deployment as botwall sees it (one window for all traffic): whether pages pass through it at all (an API
     # behind Envoy with its pages on a CDN), and whether people hold its cookie (it may be turned off).
     site_page_share: float = 0.0
@@ -318,22 +337,61 @@ def site_shares(site: ClientWindow) -> tuple[float, float]:
     return pages, tokens
 
 
+# What the rest of the site is taken to look like before it has shown anything: a fifth of page views and API calls
+# cold (one first page per visit), a fifth of logins failing (typos, forgotten passwords).
+_COLD_SHARE = 0.2
+_FAILED_LOGINS = 0.2
+# Cookie holders behind one address from which it is shared (an office, a campus, a carrier gateway): per-address
+# behaviour is then a crowd's, and each holder's own is read from its cookie.
+SHARED_ADDRESS = 3
+
+
+def _excess(part: float, whole: float, rest_part: float, rest_whole: float, prior: float) -> float:
+    """`part/whole` above `rest_part/rest_whole`, both shrunk towards `prior`: how far one browser build stands out
+    from the rest of the site's traffic, which is the baseline (a wave of first visits raises every build's cold
+    share, an attacker cloning one build raises that build's alone)."""
+    mine = (part + _PRIOR * prior) / (whole + _PRIOR)
+    rest = (max(0.0, rest_part) + _PRIOR * prior) / (max(0.0, rest_whole) + _PRIOR)
+    return mine - rest
+
+
+@dataclass(frozen=True, slots=True)
+class LoginContext:
+    """What the engine knows of a login attempt before it is scored: whether it has any history behind it."""
+
+    cold: bool = False  # neither botwall's cookie nor a page view from its address (where botwall sees pages)
+    tokenless: bool = False  # no botwall cookie, on a site whose people hold it
+
+
 def snapshot(
     now: float,
     ip: ClientWindow,
     fp: ClientWindow,
-    asn: ClientWindow | None,
     account: AccountWindow | None,
     spray: SprayWindow | None,
     cold: bool = False,
     token: ClientWindow | None = None,
     site: ClientWindow | None = None,
+    login: LoginContext | None = None,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
     kinds = ip.pages + ip.apis + ip.assets
-    fp_kinds = fp.pages + fp.apis + fp.assets
-    site_pages, site_tokens = site_shares(site) if site is not None else (_SITE_PAGE_SHARE, _SITE_TOKEN_SHARE)
+    # Cold is said of page views and API calls (an asset is never cold), so shares of cold are of those: a browser's
+    # assets come with another header shape, hence under another fingerprint, than its page views.
+    fp_views = fp.pages + fp.apis
+    if site is not None:
+        site_pages, site_tokens = site_shares(site)
+        site_views = site.pages + site.apis
+        cold_excess = _excess(fp.cold, fp_views, site.cold - fp.cold, site_views - fp_views, _COLD_SHARE)
+        failure_excess = _excess(
+            fp.login_failures, fp.logins, site.login_failures - fp.login_failures, site.logins - fp.logins,
+            _FAILED_LOGINS,
+        )  # fmt: skip
+    else:
+        site_pages, site_tokens, cold_excess, failure_excess = _SITE_PAGE_SHARE, _SITE_TOKEN_SHARE, 0.0, 0.0
+    ip_tokens = distinct(ip.tokens)
+    attempt = login or _NO_LOGIN
     return BehaviourEvidence(
         cold=cold,
         ip_rate_short=ip_short,
@@ -351,16 +409,14 @@ def snapshot(
         ip_usernames=distinct(ip.usernames),
         ip_new_session_ratio=_ratio(ip.new_sessions, ip.responses),
         ip_cold=ip.cold,
-        fp_rate_medium=fp.rates(now)[1],
-        fp_ips=distinct(fp.ips),
+        ip_tokens=ip_tokens,
+        ip_shared=ip_tokens >= SHARED_ADDRESS,
         fp_cold=fp.cold,
-        fp_cold_share=_shrunk(fp.cold, fp_kinds, 0.0),
-        fp_asset_share=_shrunk(fp.assets, fp_kinds, 0.4),
-        fp_no_cookie_share=_shrunk(fp.no_cookie, fp.long, 0.5),
-        fp_failed_login_ratio=_ratio(fp.login_failures, fp.logins),
-        fp_login_failures=fp.login_failures,
+        fp_cold_share=_shrunk(fp.cold, fp_views, 0.0),
+        fp_cold_excess=cold_excess,
+        fp_failed_login_ratio=_shrunk(fp.login_failures, fp.logins, _FAILED_LOGINS),
+        fp_failure_excess=failure_excess,
         fp_usernames=distinct(fp.usernames),
-        asn_rate_medium=asn.rates(now)[1] if asn is not None else 0.0,
         user_ips=distinct(account.ips) if account is not None else 0,
         user_failures=account.failures if account is not None else 0.0,
         password_usernames=distinct(spray.usernames) if spray is not None else 0,
@@ -368,13 +424,26 @@ def snapshot(
         token_networks=distinct(token.networks) if token is not None else 0,
         token_paths=distinct(token.paths) if token is not None else 0,
         token_rate_medium=token.rates(now)[1] if token is not None else 0.0,
+        token_usernames=distinct(token.usernames) if token is not None else 0,
+        token_login_failures=token.login_failures if token is not None else 0.0,
+        token_failed_login_ratio=_ratio(token.login_failures, token.logins) if token is not None else 0.0,
+        login=login is not None,
+        cold_login=attempt.cold,
+        tokenless_login=attempt.tokenless,
         site_page_share=site_pages,
         site_token_share=site_tokens,
     )
 
 
+_NO_LOGIN = LoginContext()
+
+
 def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
-    """Reason codes of the behaviour pillar; thresholds are deliberately conservative (humans share NATs)."""
+    """Reason codes of the behaviour pillar; thresholds are deliberately conservative (humans share NATs).
+
+    Which of them are about this client and which about a crowd it belongs to is `scoring.rules.collective`'s to
+    say: per-address codes describe a crowd when the address is shared (`ip_shared`).
+    """
     out = []
     if b.ip_rate_short > 20.0:
         out.append("beh:very-high-rate")
@@ -386,11 +455,24 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
         out.append("beh:many-usernames-many")
     elif b.ip_usernames >= 4:
         out.append("beh:many-usernames")
-    if b.ip_login_failures >= 2.5 and b.ip_failed_login_ratio > 0.8:
+    failed = b.ip_login_failures >= 2.5 and b.ip_failed_login_ratio > 0.8
+    if failed:
         out.append("beh:failed-logins")
+    if b.token_usernames >= 4:
+        # One browser trying many accounts, from any number of addresses (a stuffer keeping a cookie jar).
+        out.append("beh:cookie-many-usernames")
+    if b.token_login_failures >= 2.5 and b.token_failed_login_ratio > 0.8 and (b.ip_shared or not failed):
+        # The cookie's own failures where the address does not already say so (behind a shared address it cannot).
+        out.append("beh:cookie-failed-logins")
+    if b.cold_login:
+        out.append("cred:cold-login")
+    elif b.tokenless_login:
+        out.append("cred:tokenless-login")
     if b.password_usernames >= 3:
         out.append("beh:password-spray")
-    if b.fp_usernames >= 10 and b.fp_failed_login_ratio > 0.8:
+    if b.login and b.fp_usernames >= 10 and b.fp_failed_login_ratio > 0.7 and b.fp_failure_excess > 0.3:
+        # The build's logins fail far more often than the rest of the site's: a combo list behind this build (said
+        # of its logins, not of every page its people view).
         out.append("beh:fingerprint-stuffing")
     if b.user_ips >= 5:
         out.append("beh:account-many-ips")
@@ -404,8 +486,9 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
         # One browser's cookie from many networks at once: a scraper keeping one cookie jar across a proxy pool (a
         # person moving between home, phone and office shows two or three).
         out.append("beh:cookie-many-networks")
-    if b.cold and b.fp_cold >= 20.0 and b.fp_cold_share >= 0.5:
-        # Most of this fingerprint's recent traffic is cold (no cookie, no referer or no page view behind it): a
-        # crawler that rotates addresses (a person behind the same browser build, arriving now, is the cost).
+    if b.cold and b.fp_cold >= 20.0 and b.fp_cold_share >= 0.5 and b.fp_cold_excess >= 0.3:
+        # Most of this build's recent traffic is cold (no cookie, no referer or no page view behind it), far more
+        # than the rest of the site's: a crawler that rotates addresses behind it. Thousands of first visits on a
+        # popular build are the site's success, not this: a wave raises every build's cold share alike.
         out.append("beh:fingerprint-cold-requests")
     return out

@@ -23,11 +23,22 @@ from botwall.lab.simulate import STANDARD_MIX, Record, Scenario, simulate
 from botwall.lab.training import EVAL_SEEDS, HELD_OUT, api_only_scenario, no_cookie_scenario, quiet_scenario
 from botwall.scoring.rules import RuleScorer, Scorer
 
-HUMANS = ("human", "human-office", "human-mobile", "human-sale")
-STUFFERS = ("stuffer", "stuffer-rotating-ua")
+HUMANS = (
+    "human",
+    "human-office",
+    "human-mobile",
+    "human-sale",
+    "human-wave",
+    "human-search",
+    "human-link",
+    "human-cgnat",
+    "human-office-busy",
+)
+STUFFERS = ("stuffer", "stuffer-rotating-ua", "stuffer-popular")
 SCRAPERS = ("scraper-library", "scraper-headless", "fake-googlebot", "price-monitor")
-# The stealth scraper, and the same scraper keeping botwall's cookie (both held out of training).
-STEALTH = ("scraper-stealth", "scraper-stealth-jar")
+# The stealth scraper, the same scraper keeping botwall's cookie, and the one cloning the popular browser
+# build (all held out of training).
+STEALTH = ("scraper-stealth", "scraper-stealth-jar", "scraper-popular")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +173,11 @@ def evaluate_records(records: Sequence[Record], config: Config) -> dict[str, Any
     return {
         "personas": persona_table(records, tag, block),
         "humans": humans(records, tag),
+        # Each kind of people on its own (an office, a wave, phones behind a carrier's gateway...), never only pooled.
+        "people": {
+            persona: humans([r for r in records if r.labels.persona == persona], tag)
+            for persona in sorted({r.labels.persona for r in records if r.labels.intent == "human"})
+        },
         "campaigns": campaigns(records, skip),
         "classification": classification(records, (tag, block)),
     }
@@ -185,6 +201,13 @@ def targets(runs: Sequence[Mapping[str, Any]], busy: Mapping[str, Any]) -> list[
         Target("humans: requests mitigated", _share(round(mitigated), requests), 0.001, above=False),
         Target("humans: requests tagged", _share(round(tagged), requests), 0.01, above=False),
     ]
+    for persona in sorted({p for run in (*runs, busy) for p in run["people"]}):
+        rows = [run["people"][persona] for run in (*runs, busy) if persona in run["people"]]
+        sessions = sum(h["sessions"] for h in rows)
+        challenged = sum(h["sessions_challenged"] * h["sessions"] for h in rows)
+        refused = sum(h["sessions_mitigated"] * h["sessions"] for h in rows)
+        out.append(Target(f"{persona}: sessions refused", _share(round(refused), sessions), 0.005, above=False))
+        out.append(Target(f"{persona}: sessions challenged", _share(round(challenged), sessions), 0.03, above=False))
     for persona in STUFFERS:
         out.append(Target(f"{persona}: login attempts mitigated after 20", _pooled(runs, persona), 0.99, above=True))
     for persona in SCRAPERS:

@@ -16,7 +16,7 @@ from botwall.evidence.tls import TlsEvidence
 from botwall.evidence.useragent import AUTOMATION, CRAWLER, HTTP_LIBRARY, MISSING, SCANNER, UserAgentInfo
 from botwall.request import RequestView
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class Evidence:
     login: LoginAttempt | None
     reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
     token: bool = False  # the request carries botwall's client cookie, valid for this client software
+    token_id: str = ""  # that cookie's keyed hash (hex): a key for what is counted per cookie holder
 
 
 def _f(flag: bool) -> float:
@@ -94,27 +95,26 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("ip_login_failures", "decayed failed logins of the IP (capped at 100)"),
     ("ip_usernames", "distinct usernames tried from the IP (capped at 256)"),
     ("ip_new_session_ratio", "share of the IP's responses that start a new session"),
-    ("fp_rate_medium", "fingerprint requests/s over 60 s (capped at 500)"),
-    ("fp_ips", "distinct IPs using the fingerprint (capped at 256)"),
-    ("fp_failed_login_ratio", "share of the fingerprint's logins that failed"),
-    ("fp_login_failures", "decayed failed logins of the fingerprint (capped at 1000)"),
-    ("fp_usernames", "distinct usernames tried by the fingerprint (capped at 256)"),
-    ("asn_rate_medium", "ASN requests/s over 60 s (capped at 500)"),
+    ("fp_failed_login_ratio", "share of the fingerprint's logins that failed (shrunk towards 0.2)"),
+    ("fp_failure_excess", "the fingerprint's failed-login share above the rest of the site's"),
     ("user_ips", "distinct IPs that tried this username (capped at 256)"),
     ("user_failures", "decayed failed logins of this username (capped at 100)"),
     ("password_usernames", "distinct usernames tried with this password (capped at 256)"),
     ("cold", "no cookie, and no referer (a page view) or no page view from the address lately (an API call)"),
     ("path_root", "the request is for the site's root, /"),
     ("ip_cold", "decayed cold requests of the IP (capped at 100)"),
-    ("fp_cold", "decayed cold requests of the fingerprint (capped at 1000)"),
-    ("fp_cold_share", "share of the fingerprint's requests that are cold (shrunk towards 0)"),
-    ("fp_asset_share", "share of the fingerprint's requests that are assets (shrunk towards 0.4)"),
-    ("fp_no_cookie_share", "share of the fingerprint's requests without a cookie (shrunk towards 0.5)"),
+    ("fp_cold_share", "share of the fingerprint's page views and API calls that are cold (shrunk towards 0)"),
+    ("fp_cold_excess", "the fingerprint's cold share above the rest of the site's"),
     ("token", "the request carries botwall's own cookie, valid for this client software"),
     ("token_ips", "distinct IPs that presented this request's botwall cookie (0 without one; estimated past 16)"),
     ("token_networks", "distinct networks (ASNs) this request's botwall cookie came from (0 without one)"),
     ("token_paths", "distinct paths requested with this request's botwall cookie (estimated past 16)"),
     ("token_rate_medium", "requests/s with this request's botwall cookie over 60 s (capped at 500)"),
+    ("token_usernames", "distinct usernames tried with this request's botwall cookie (capped at 256)"),
+    ("token_login_failures", "decayed failed logins with this request's botwall cookie (capped at 100)"),
+    ("ip_tokens", "distinct botwall cookies presented from the IP lately (capped at 256)"),
+    ("cold_login", "a login with neither botwall's cookie nor a page view from its address"),
+    ("tokenless_login", "a login without botwall's cookie on a site whose people hold it"),
     ("site_page_share", "share of all recent requests that are page views (0: only an API goes through botwall)"),
     ("site_token_share", "share of all recent requests that hold botwall's cookie (0: it is not handed out)"),
 )
@@ -189,27 +189,26 @@ def vectorize(e: Evidence) -> list[float]:
         _cap(b.ip_login_failures, 100.0),
         float(b.ip_usernames),
         b.ip_new_session_ratio,
-        _cap(b.fp_rate_medium, 500.0),
-        float(b.fp_ips),
         b.fp_failed_login_ratio,
-        _cap(b.fp_login_failures, 1000.0),
-        float(b.fp_usernames),
-        _cap(b.asn_rate_medium, 500.0),
+        b.fp_failure_excess,
         float(b.user_ips),
         _cap(b.user_failures, 100.0),
         float(b.password_usernames),
         _f(b.cold),
         _f(view.path == "/"),
         _cap(b.ip_cold, 100.0),
-        _cap(b.fp_cold, 1000.0),
         b.fp_cold_share,
-        b.fp_asset_share,
-        b.fp_no_cookie_share,
+        b.fp_cold_excess,
         _f(e.token),
         float(b.token_ips),
         float(b.token_networks),
         float(b.token_paths),
         _cap(b.token_rate_medium, 500.0),
+        float(b.token_usernames),
+        _cap(b.token_login_failures, 100.0),
+        float(b.ip_tokens),
+        _f(b.cold_login),
+        _f(b.tokenless_login),
         b.site_page_share,
         b.site_token_share,
     ]
@@ -227,8 +226,8 @@ class FeatureGroup:
 
 # Every feature in exactly one group. Individual evidence is about this client: its own request (tool tells, TLS,
 # kind, credentials), its address's own behaviour, its botwall token's history. Collective evidence is about a crowd
-# it belongs to: everyone on its browser build (the fingerprint), its network (the ASN), everyone trying the same
-# account or password. Site-wide shape is context, not evidence about anyone.
+# it belongs to: everyone on its browser build (the fingerprint), everyone trying the same account or password, the
+# site's shape. An address's behaviour is the client's own unless the address is shared (`crowd`).
 FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
     FeatureGroup(
         "ml:request-shape",
@@ -243,15 +242,33 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
     FeatureGroup(
         "ml:request-kind", False, ("kind_api", "kind_asset", "login", "login_common_password", "login_unparsed")
     ),
-    FeatureGroup("ml:cold-request", False, ("cold", "path_root")),
+    FeatureGroup("ml:cold-request", False, ("cold", "path_root", "cold_login", "tokenless_login")),
     FeatureGroup(
         "ml:address-behaviour",
         False,
         tuple(n for n in FEATURE_NAMES if n.startswith("ip_") and n.split("_", 1)[1].startswith(_IP_BEHAVIOUR)),
     ),
-    FeatureGroup("ml:token-behaviour", False, tuple(n for n in FEATURE_NAMES if n.startswith("token"))),
+    FeatureGroup("ml:shared-address", False, ("ip_tokens",)),
+    FeatureGroup(
+        "ml:token-behaviour", False, tuple(n for n in FEATURE_NAMES if n == "token" or n.startswith("token_"))
+    ),
     FeatureGroup("ml:fingerprint-crowd", True, tuple(n for n in FEATURE_NAMES if n.startswith("fp_"))),
-    FeatureGroup("ml:network-crowd", True, ("asn_rate_medium",)),
     FeatureGroup("ml:account-crowd", True, ("user_ips", "user_failures", "password_usernames")),
     FeatureGroup("ml:site-shape", True, ("site_page_share", "site_token_share")),
 )
+
+
+REQUEST_SHAPE = "ml:request-shape"
+ADDRESS_BEHAVIOUR = "ml:address-behaviour"
+
+
+def crowd(group: FeatureGroup, shared_address: bool, token: bool) -> bool:
+    """True when a group is left out of the client's own score (`scoring.rules.Score.own`): collective evidence;
+    the address's behaviour when the address is shared (an office, a carrier gateway: a crowd); and the request's
+    shape for a holder of botwall's token, whose software has shown it keeps what a browser keeps (a tool's
+    signature is a floor over it all the same)."""
+    if group.collective:
+        return True
+    if group.reason == ADDRESS_BEHAVIOUR:
+        return shared_address
+    return group.reason == REQUEST_SHAPE and token

@@ -26,7 +26,7 @@ import structlog
 
 from botwall.config import ModelSettings
 from botwall.errors import ModelError
-from botwall.scoring.features import FEATURE_GROUPS, FEATURE_NAMES, SCHEMA_VERSION, Evidence, vectorize
+from botwall.scoring.features import FEATURE_GROUPS, FEATURE_NAMES, SCHEMA_VERSION, Evidence, crowd, vectorize
 from botwall.scoring.rules import (
     DEFAULT_WEIGHTS,
     TOOL_FLOOR,
@@ -34,6 +34,7 @@ from botwall.scoring.rules import (
     RuleScorer,
     Score,
     Scorer,
+    own_reasons,
     signature_weight,
 )
 
@@ -136,21 +137,36 @@ class OnnxScorer:
         return cls(load_model(path))
 
     def score(self, evidence: Evidence) -> Score:
-        """Score one request."""
+        """Score one request, and the client's own evidence alone (`Score.own`) where the score is suspect."""
         vector = vectorize(evidence)
-        value = float(self.model.scores(np.asarray([vector], dtype=np.float32))[0])
+        row = np.asarray([vector], dtype=np.float32)
+        model = self.model
+        value = float(model.scores(row)[0])
         w = self._weights
         reasons = tuple(sorted(evidence.reasons, key=lambda code: -w.get(code, 10)))
-        # A signature (one reason that on its own weighs a block, such as an automation user-agent or a crawler
-        # outside its published ranges), and a request whose own shape adds up to a tool's, are floors the model
-        # cannot argue below: the simulated traffic it learned from cannot hold every place such a client comes from.
+        own_codes = own_reasons(reasons, evidence, w)
+        # A signature (one reason of the client's own that on its own weighs a block, such as an automation
+        # user-agent or a crawler outside its published ranges), and a request whose own shape adds up to a tool's,
+        # are floors the model cannot argue below: the simulated traffic it learned from cannot hold every place
+        # such a client comes from.
         tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
-        floor = max(signature_weight(reasons, w), tool if tool >= TOOL_FLOOR else 0)
+        floor = max(signature_weight(own_codes, w), tool if tool >= TOOL_FLOOR else 0)
         score = max(_points(value), floor)
-        if score < self.explain_from or sum(w.get(code, 10) for code in reasons) >= self.explain_from:
-            return Score(score, reasons)  # nothing to explain, or the evidence's own reasons already make it suspect
-        extra = tuple(code for code in self._explainer.explain(self.model, vector, value) if code not in reasons)
-        return Score(score, reasons + extra)
+        if score < self.explain_from:
+            return Score(score, reasons, score)  # below suspect, nothing refuses: the own score is not worked out
+        # One batch: the request with the crowds' features at a typical person's values (the own score), and, when
+        # the evidence's own reasons do not explain the score, one row per feature group (the explanation).
+        explain = sum(w.get(code, 10) for code in reasons) < self.explain_from
+        explainer = self._explainer
+        rows = explainer.own_row(row, evidence.behaviour.ip_shared, evidence.token)
+        if explain:
+            rows = np.concatenate((rows, explainer.group_rows(row)))
+        scores = model.scores(rows)
+        own = min(score, max(_points(float(scores[0])), floor))
+        if not explain:
+            return Score(score, reasons, own)
+        extra = tuple(code for code in explainer.named(value, scores[1:]) if code not in reasons)
+        return Score(score, reasons + extra, own)
 
     def reload_if_changed(self) -> bool:
         """Swap in the model file if it changed since it was loaded; a bad file keeps the current model."""
@@ -205,11 +221,13 @@ class Explainer:
     """Explains a model's score by feature groups (`FEATURE_GROUPS`), by occlusion: each group in turn is set to a
     typical person's values (the feature baseline) and the request scored again, all in one batch; a group that
     lowers the score by `EXPLAIN_MIN_POINTS` or more when typical is named by its reason code. Ten rows in one run,
-    only for requests at or above the suspect threshold. `FeatureGroup.collective` marks the groups that describe a
-    crowd (the browser build, the network, the account) rather than the client.
+    only for requests at or above the suspect threshold.
+
+    The same occlusion gives the client's own score: the groups `features.crowd` names (the browser build, the
+    account, the site; a shared address's behaviour; a token holder's request shape) set to typical at once.
     """
 
-    __slots__ = ("_baseline", "_groups")
+    __slots__ = ("_baseline", "_crowds", "_groups")
 
     def __init__(self, baseline: Sequence[float]) -> None:
         if len(baseline) != len(FEATURE_NAMES):
@@ -217,17 +235,38 @@ class Explainer:
         self._baseline = np.asarray(baseline, dtype=np.float32)
         index = {name: i for i, name in enumerate(FEATURE_NAMES)}
         self._groups = [(g.reason, np.asarray([index[f] for f in g.features])) for g in FEATURE_GROUPS]
+        self._crowds = {
+            (shared, token): np.asarray(
+                [index[f] for g in FEATURE_GROUPS if crowd(g, shared, token) for f in g.features], dtype=np.intp
+            )
+            for shared in (False, True)
+            for token in (False, True)
+        }
 
-    def explain(self, model: LoadedModel, vector: Sequence[float], value: float) -> tuple[str, ...]:
-        """The reason codes of the groups that pushed `value` up, strongest first."""
-        rows = np.tile(np.asarray(vector, dtype=np.float32), (len(self._groups), 1))
-        for row, (_, columns) in enumerate(self._groups):
-            rows[row, columns] = self._baseline[columns]
-        scores = model.scores(rows)
+    def own_row(self, row: npt.NDArray[np.float32], shared_address: bool, token: bool) -> npt.NDArray[np.float32]:
+        """The request (one row) with the crowds' features at the baseline."""
+        own = row.copy()
+        columns = self._crowds[(shared_address, token)]
+        own[0, columns] = self._baseline[columns]
+        return own
+
+    def group_rows(self, row: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """One row per feature group, that group at the baseline."""
+        rows = np.repeat(row, len(self._groups), axis=0)
+        for n, (_, columns) in enumerate(self._groups):
+            rows[n, columns] = self._baseline[columns]
+        return rows
+
+    def named(self, value: float, scores: npt.NDArray[np.float32]) -> tuple[str, ...]:
+        """The reason codes of the groups whose typical values lower `value` enough (scores of `group_rows`)."""
         pushed = sorted(
             ((value - float(scores[i]), reason) for i, (reason, _) in enumerate(self._groups)), reverse=True
         )
         return tuple(reason for delta, reason in pushed if delta >= EXPLAIN_MIN_POINTS)
+
+    def explain(self, model: LoadedModel, vector: Sequence[float], value: float) -> tuple[str, ...]:
+        """The reason codes of the groups that pushed `value` up, strongest first."""
+        return self.named(value, model.scores(self.group_rows(np.asarray([vector], dtype=np.float32))))
 
 
 def load_baseline(path: str | Path | None = None) -> list[float]:

@@ -6,7 +6,7 @@ interface as the ONNX model (`scoring.model`), and is what `model: {scorer: rule
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,10 +15,13 @@ from botwall.scoring.features import FEATURE_GROUPS, Evidence
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """A score (higher means more likely automated) and the reason codes behind it, strongest first."""
+    """A score (higher means more likely automated), the reason codes behind it, strongest first, and `own`: what
+    the client's own evidence scores without the crowds it belongs to (its browser build, a shared address, an
+    account or a password others try too). Policies refuse on `own` (see `policy.decide`)."""
 
     value: int
     reasons: tuple[str, ...]
+    own: int
 
 
 class Scorer(Protocol):
@@ -76,6 +79,12 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:no-assets": 15,
     "beh:fingerprint-cold-requests": 40,
     "beh:cookie-many-networks": 70,
+    "beh:cookie-many-usernames": 60,
+    "beh:cookie-failed-logins": 40,
+    # A login with no history behind it: no botwall cookie and no page view from its address (a person loads the
+    # login page first), or no cookie on a site where people hold one.
+    "cred:cold-login": 40,
+    "cred:tokenless-login": 30,
     # Why the model scored what it did, when its score is at least suspect (scoring.model, FEATURE_GROUPS): listed
     # after the evidence's own reasons, never a signature.
     **{group.reason: 0 for group in FEATURE_GROUPS},
@@ -91,10 +100,60 @@ TOOL_FLOOR = 90
 TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 
 
-def signature_weight(ranked: tuple[str, ...], weights: Mapping[str, int] = DEFAULT_WEIGHTS) -> int:
-    """The weight of the strongest reason (`ranked` is ordered by weight) when it is a signature, else 0."""
-    top = weights.get(ranked[0], 10) if ranked else 0
-    return top if top >= SIGNATURE else 0
+# Evidence about a crowd the client belongs to, never about the client alone: a browser build's cold share or
+# failed logins, an account or a password many try, a network many share. It may raise suspicion and send a page to
+# the challenge; it refuses nobody on its own.
+COLLECTIVE_REASONS = frozenset(
+    {
+        "beh:fingerprint-stuffing",
+        "beh:fingerprint-cold-requests",
+        "beh:account-many-ips",
+        "beh:password-spray",
+        "ip:vpn",
+        "ip:tor",
+        "ip:proxy",
+        *(group.reason for group in FEATURE_GROUPS if group.collective),
+    }
+)
+# Per-address behaviour: the client's own on its own address, a crowd's behind a shared one (`ip_shared`).
+ADDRESS_REASONS = frozenset(
+    {
+        "beh:very-high-rate",
+        "beh:high-rate",
+        "beh:regular-timing",
+        "beh:many-usernames",
+        "beh:many-usernames-many",
+        "beh:failed-logins",
+        "beh:new-session-every-request",
+        "beh:high-error-ratio",
+        "beh:no-assets",
+        "ml:address-behaviour",
+    }
+)
+
+
+def own_reasons(reasons: Iterable[str], evidence: Evidence, weights: Mapping[str, int] = DEFAULT_WEIGHTS) -> list[str]:
+    """The reasons that are about this client alone (see `Score.own` and `features.crowd`): collective ones out,
+    per-address ones out behind a shared address, and for a holder of botwall's token the request's shape out unless
+    it is a tool's (a signature, or tells adding up to `TOOL_FLOOR`)."""
+    shared = evidence.behaviour.ip_shared
+    out = [code for code in reasons if code not in COLLECTIVE_REASONS and not (shared and code in ADDRESS_REASONS)]
+    if evidence.token:
+        shape = [code for code in out if code.startswith(TOOL_PREFIXES)]
+        tool = sum(weights.get(code, 10) for code in shape)
+        if tool < TOOL_FLOOR and not any(weights.get(code, 10) >= SIGNATURE for code in shape):
+            out = [code for code in out if not code.startswith(TOOL_PREFIXES)]
+    return out
+
+
+def signature_weight(ranked: Iterable[str], weights: Mapping[str, int] = DEFAULT_WEIGHTS) -> int:
+    """The weight of the strongest reason of the client's own (`ranked` is ordered by weight) when it is a
+    signature, else 0. Collective evidence is never a signature."""
+    for code in ranked:
+        if code not in COLLECTIVE_REASONS:
+            top = weights.get(code, 10)
+            return top if top >= SIGNATURE else 0
+    return 0
 
 
 class RuleScorer:
@@ -106,7 +165,10 @@ class RuleScorer:
     def score(self, evidence: Evidence) -> Score:
         """Score one request from the reasons its evidence fired."""
         if not evidence.reasons:
-            return Score(0, ())
+            return Score(0, (), 0)
         w = self._weights
         ranked = sorted(evidence.reasons, key=lambda code: -w.get(code, 10))
-        return Score(min(100, sum(w.get(code, 10) for code in ranked)), tuple(ranked))
+        own = own_reasons(ranked, evidence, w)
+        return Score(
+            min(100, sum(w.get(code, 10) for code in ranked)), tuple(ranked), min(100, sum(w.get(c, 10) for c in own))
+        )

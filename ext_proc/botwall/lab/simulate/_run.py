@@ -114,6 +114,7 @@ class Record:
     score: int
     reasons: tuple[str, ...]
     features: list[float]
+    own: int = 0  # the client's own score (`scoring.rules.Score.own`)
 
 
 def build_world(scenario: Scenario) -> World:
@@ -384,6 +385,7 @@ def _process(
         score=decision.score,
         reasons=decision.reasons,
         features=features,
+        own=decision.own,
     )
     return record, reply, issued
 
