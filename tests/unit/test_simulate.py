@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 import random
 import statistics
 from dataclasses import replace
 from functools import lru_cache
+from importlib import resources
 from urllib.parse import parse_qs
+
+import pytest
 
 from botwall.config import load_config, parse_yaml
 from botwall.lab.simulate import (
@@ -16,6 +20,7 @@ from botwall.lab.simulate import (
     Reply,
     Request,
     Scenario,
+    _run,
     build_actors,
     build_world,
     simulate,
@@ -23,8 +28,9 @@ from botwall.lab.simulate import (
 )
 from botwall.lab.simulate import _clients as clients
 from botwall.lab.simulate import _network as net
-from botwall.lab.simulate._personas import SEARCH_ENGINES, SHARED_LINKS, Script, human_session
+from botwall.lab.simulate._personas import PLAIN_HTTP, SEARCH_ENGINES, SHARED_LINKS, Script, human_session
 from botwall.lab.simulate._run import SOME_KEEP_COOKIES, WAVE_SECONDS, _cookie_habits
+from botwall.request import RequestView
 from botwall.scoring.features import FEATURE_NAMES
 
 SMALL = Scenario(seed=7, mix=dict.fromkeys(PERSONAS, 1), duration=900.0, users=60)
@@ -370,7 +376,7 @@ def test_wave_arrives_within_minutes_of_the_email() -> None:
     assert 0.0 <= starts[0] <= starts[-1] <= WAVE_SECONDS
     assert statistics.median(starts) < 120.0
     assert [] == [r for r in firsts if {"cookie", "referer"} & set(dict(r.headers))]
-    assert {"none"} == {dict(r.headers)["sec-fetch-site"] for r in firsts}
+    assert {"none"} == {dict(r.headers)["sec-fetch-site"] for r in firsts if r.scheme == "https"}
     assert 3 <= len(riders) <= 9
 
 
@@ -422,3 +428,170 @@ def test_search_and_link_arrivals_carry_their_referers() -> None:
     assert "" in link_referers
     assert len(link_referers) >= 3
     assert 12 <= single <= 28
+
+
+def _captured_plain_http(engine: str, kind: str) -> list[str]:
+    """Header names a browser engine sent over plain HTTP outside a secure context, read from the capture file."""
+    text = resources.files("botwall").joinpath("data/header_profiles.json").read_text(encoding="utf-8")
+    for profile in json.loads(text)["profiles"]:
+        key = (profile["client"], profile["kind"], profile["transport"], profile["secure_context"])
+        if key == (engine, kind, "http", False):
+            return list(profile["headers"])
+    raise LookupError(f"no plain-HTTP capture of {engine} {kind}")
+
+
+_SECURE_ONLY = ("sec-ch-", "sec-fetch-", "priority")
+_PER_REQUEST = ("cookie", "referer", "origin", "content-type")
+
+
+def _plain_http_visit(client: clients.Client, seed: int) -> list[Request]:
+    """A person's typed-in visit on `client`, always over plain HTTP: pages, assets, searches and a login."""
+    world = build_world(Scenario(seed=3, users=60))
+    user = world.users[seed % len(world.users)]
+    script = human_session(
+        world,
+        random.Random(seed),  # noqa: S311 - reproducible test data
+        client,
+        lambda: "73.15.1.1",
+        f"person-{seed}",
+        account=(user, world.shop.accounts[user]),
+        logged_in=False,
+        pages=6,
+        landing="/",
+        wants_login=True,
+        arrives_from="",
+        plain_http=1.0,
+    )
+    return [r for _, r in _play(script)]
+
+
+@pytest.mark.parametrize(
+    ("client", "engine"),
+    [
+        (clients.chrome("windows", 156, "de-DE,de;q=0.9,en;q=0.8"), "chromium-headful"),
+        (clients.chrome("android", 155, "en-GB,en;q=0.9"), "chromium-headful"),
+        (clients.chrome("windows", 156, "en-US,en;q=0.9", edge=True), "chromium-headful"),
+        (clients.firefox("mac", 153, "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7"), "firefox-headless"),
+    ],
+)
+def test_plain_http_visit_sends_the_captured_http_order(client: clients.Client, engine: str) -> None:
+    """A visit over plain HTTP goes out with scheme http and no JA4, in the browser engine's captured http://shop.test
+    order with the https client's user-agent and language, without client hints or sec-fetch-*, offering gzip and
+    deflate only, and its referers and origins on http://."""
+    steps = _plain_http_visit(client, seed=6) + _plain_http_visit(client, seed=7)  # logins by the API and the form
+    kinds = {"navigation": 0, "xhr": 0, "style": 0}
+    for r in steps:
+        kind = "style" if r.path.startswith("/static/") else "xhr" if r.path.startswith("/api/") else "navigation"
+        kinds[kind] += 1
+        expected = [n for n in _captured_plain_http(engine, kind) if n not in _PER_REQUEST]
+        headers = dict(r.headers)
+        assert ("http", "") == (r.scheme, r.ja4)
+        assert expected == [n for n, _ in r.headers if n not in _PER_REQUEST]
+        assert (clients.user_agent(client), dict(client.navigation)["accept-language"], "gzip, deflate") == (
+            headers["user-agent"],
+            headers["accept-language"],
+            headers["accept-encoding"],
+        )
+        assert all(headers[n].startswith("http://shop.example") for n in ("referer", "origin") if n in headers)
+    assert [] == [n for r in steps for n, _ in r.headers if n.startswith(("sec-ch-", "sec-fetch-"))]
+    assert ("priority" in _captured_plain_http(engine, "navigation")) == any(
+        "priority" in dict(r.headers) for r in steps
+    )
+    assert all(kinds.values())
+    assert {"/login", "/api/login"} == {r.path for r in steps if r.method == "POST"}
+
+
+def test_plain_http_safari_drops_what_only_a_secure_context_sends() -> None:
+    """Safari over plain HTTP (not captured) keeps its hand-written order less sec-fetch-* and priority, offers gzip
+    and deflate only, and has no JA4; tools have no plain-HTTP browser variant."""
+    https = clients.safari("ios", 26, "es-ES,es;q=0.9")
+    plain = clients.plain_http(https)
+    steps = _plain_http_visit(https, seed=6) + _plain_http_visit(https, seed=7)
+    for template, derived in ((https.navigation, plain.navigation), (https.xhr, plain.xhr)):
+        assert [n for n, _ in template if not n.startswith(_SECURE_ONLY)] == [n for n, _ in derived]
+    assert ("http", "", "safari", clients.user_agent(https)) == (
+        plain.scheme,
+        plain.ja4,
+        plain.family,
+        clients.user_agent(plain),
+    )
+    assert {"gzip, deflate"} == {dict(r.headers)["accept-encoding"] for r in steps}
+    assert {("http", "")} == {(r.scheme, r.ja4) for r in steps}
+    assert [] == [n for r in steps for n, _ in r.headers if n.startswith(_SECURE_ONLY)]
+    with pytest.raises(ValueError, match="not a browser"):
+        clients.plain_http(clients.tool("curl"))
+
+
+def test_runner_sends_plain_http_over_http_without_ja4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner hands the engine a plain-HTTP request with scheme http, x-forwarded-proto http and no JA4, and an
+    HTTPS one with scheme https, x-forwarded-proto https, the browser's JA4 and its secure-context headers."""
+    views: list[RequestView] = []
+    build_view = _run.build_view
+
+    def spy(headers: list[tuple[str, str]], attributes: dict[str, str]) -> RequestView:
+        views.append(build_view(headers, attributes))
+        return views[-1]
+
+    monkeypatch.setattr(_run, "build_view", spy)
+    simulate(Scenario(seed=3, mix={"human-wave": 30}, duration=900.0, users=60), training_config(load_config(None)))
+    by_scheme: dict[str, set[tuple[str, bool, bool]]] = {}
+    for view in views:
+        secure = any(n.startswith(("sec-ch-", "sec-fetch-")) for n, _ in view.headers)
+        by_scheme.setdefault(view.scheme, set()).add((view.header("x-forwarded-proto"), bool(view.ja4), secure))
+    assert {"http": {("http", False, False)}, "https": {("https", True, True)}} == by_scheme
+
+
+def test_share_of_plain_http_visits() -> None:
+    """About one visit in fifteen among people who type the address or follow the e-mail is over plain HTTP (5-8 %
+    of the wave, and of home visits with no referer); people from search results, shared links and the sale never."""
+    mix = {"human-wave": 2000, "human": 1500, "human-search": 200, "human-link": 200, "human-sale": 100}
+    scenario = Scenario(seed=5, mix=mix, users=60)
+    firsts: dict[str, list[Request]] = {}
+    for actor in build_actors(scenario, build_world(scenario)):
+        firsts.setdefault(actor.persona, []).append(next(actor.script)[1])
+    wave = firsts["human-wave"]
+    typed = [r for r in firsts["human"] if "referer" not in dict(r.headers)]
+    searched = [r for r in firsts["human"] if "referer" in dict(r.headers)]
+    for visits in (wave, typed):
+        share = sum(r.scheme == "http" for r in visits) / len(visits)
+        assert 0.05 <= share <= 0.08
+    assert abs(PLAIN_HTTP - sum(r.scheme == "http" for r in wave) / len(wave)) < 0.015
+    others = searched + firsts["human-search"] + firsts["human-link"] + firsts["human-sale"]
+    assert {"https"} == {r.scheme for r in others}
+
+
+def _draws_taken(seed: int, rng: random.Random) -> int:
+    """How many `random()` calls take a fresh `Random(seed)` to `rng`'s state."""
+    fresh = random.Random(seed)  # noqa: S311 - reproducible test data
+    for n in range(10):
+        if fresh.getstate() == rng.getstate():
+            return n
+        fresh.random()
+    raise AssertionError("not a few random() calls away from its seed")
+
+
+def test_plain_http_draw_leaves_other_visits_alone() -> None:
+    """A visit that cannot be typed (it arrives from a link) draws nothing for plain HTTP, so it sends what it sent
+    before the draw existed; a typed visit draws once, after its other first draws (its first page keeps them)."""
+    world = build_world(Scenario(seed=3, users=60))
+    draws, firsts = {}, {}
+    for referer in ("https://www.bing.com/", ""):
+        rng = random.Random(8)  # noqa: S311 - reproducible test data
+        script = human_session(
+            world,
+            rng,
+            clients.popular_browser(),
+            lambda: "73.15.1.1",
+            "person",
+            account=None,
+            logged_in=False,
+            pages=8,
+            arrives_from=referer,
+            plain_http=PLAIN_HTTP,
+        )
+        firsts[referer] = next(script)[1]
+        draws[referer] = _draws_taken(8, rng)
+    # Before the first page: the warm-cache draw, and for the typed visit the plain-HTTP one after it.
+    assert {"https://www.bing.com/": 1, "": 2} == draws
+    link = firsts["https://www.bing.com/"]
+    assert ("https", clients.JA4_CHROME) == (link.scheme, link.ja4)

@@ -5,6 +5,11 @@ and HTTP libraries through a real Envoy by `tools/capture_profiles.py`) when tha
 copy of the same captures in `_FALLBACK` below. Platform variants (Chrome on Windows, macOS and Android; Edge) keep
 the captured Chromium order and change only the values that differ between platforms (user-agent and the client
 hints). Safari was not captured here: its order is hand-written from public captures and marked so.
+
+People who type an address without `https://` (or follow an old `http://` link) browse over plain HTTP: outside a
+secure context a browser sends no client hints and no `sec-fetch-*`, offers no brotli or zstd, speaks HTTP/1.1 (so
+Chromium sends no `priority` either) and has no TLS, so no JA4. `plain_http` gives a browser's plain-HTTP variant from
+the captures of http://shop.test (Safari's derived from its hand-written order).
 """
 
 from __future__ import annotations
@@ -138,6 +143,59 @@ _FALLBACK["chromium-headless"] = {
     for kind, headers in _FALLBACK["chromium-headful"].items()
 }
 
+# The captured orders over plain HTTP outside a secure context (http://shop.test, HTTP/1.1), same content as the JSON
+# file. Firefox keeps `priority` on HTTP/1.1; Chromium does not.
+_FALLBACK_PLAIN_HTTP: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "chromium-headful": {
+        "navigation": [
+            ("upgrade-insecure-requests", "1"),
+            (
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+            ),
+            (
+                "accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,image/jxl,image/avif,image/webp,image/apng,"
+                "*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+            ),
+            ("accept-encoding", "gzip, deflate"),
+            ("accept-language", "en-US,en;q=0.9"),
+        ],
+        "xhr": [
+            (
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+            ),
+            ("accept", "*/*"),
+            ("referer", ""),
+            ("accept-encoding", "gzip, deflate"),
+            ("accept-language", "en-US,en;q=0.9"),
+        ],
+    },
+    "firefox-headless": {
+        "navigation": [
+            ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"),
+            ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            ("accept-language", "en-US,en;q=0.9"),
+            ("accept-encoding", "gzip, deflate"),
+            ("upgrade-insecure-requests", "1"),
+            ("priority", ""),
+        ],
+        "xhr": [
+            ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"),
+            ("accept", "*/*"),
+            ("accept-language", "en-US,en;q=0.9"),
+            ("accept-encoding", "gzip, deflate"),
+            ("referer", ""),
+            ("priority", ""),
+        ],
+    },
+}
+_FALLBACK_PLAIN_HTTP["chromium-headless"] = {
+    kind: [(n, v.replace("Chrome/", "HeadlessChrome/") if n == "user-agent" else v) for n, v in headers]
+    for kind, headers in _FALLBACK_PLAIN_HTTP["chromium-headful"].items()
+}
+
 # Safari 18/26 on macOS and iOS: not captured here, order from public HTTP/2 captures.
 _SAFARI_NAVIGATION = [
     ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
@@ -162,22 +220,27 @@ _SAFARI_XHR = [
 ]
 
 
-@lru_cache(maxsize=1)
-def captured_profiles() -> dict[str, dict[str, list[tuple[str, str]]]]:
-    """Client -> request kind -> [(header, value)] from the capture file (https profiles), else the fallback copy."""
+@lru_cache(maxsize=2)
+def captured_profiles(transport: str = "https") -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Client -> request kind -> [(header, value)] from the capture file, else the fallback copy.
+
+    `transport` "https": the https profiles. "http": the browsers' plain-HTTP profiles outside a secure context (the
+    captures over http://127.0.0.1 are left out: loopback is a secure context, which no visitor from outside is in).
+    """
+    fallback = _FALLBACK if transport == "https" else _FALLBACK_PLAIN_HTTP
     try:
         text = resources.files("botwall").joinpath("data/header_profiles.json").read_text(encoding="utf-8")
         data: dict[str, Any] = json.loads(text)
     except (OSError, ValueError):
-        return _FALLBACK
+        return fallback
     out: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for profile in data.get("profiles", []):
-        if profile.get("transport") != "https":
+        if profile.get("transport") != transport or (transport == "http" and profile.get("secure_context", True)):
             continue
         values = profile.get("values", {})
         headers = [(name, values.get(name) or _DEFAULT_VALUES.get(name, "")) for name in profile["headers"]]
         out.setdefault(profile["client"], {})[profile["kind"]] = headers
-    for client, kinds in _FALLBACK.items():
+    for client, kinds in fallback.items():
         out.setdefault(client, kinds)
     return out
 
@@ -191,6 +254,7 @@ class Client:
     xhr: tuple[tuple[str, str], ...]
     ja4: str
     family: str  # "chrome", "firefox", "safari" for browsers; the tool's name otherwise
+    scheme: str = "https"  # "http": a browser browsing over plain HTTP (`plain_http`)
 
     def headers(
         self,
@@ -354,6 +418,32 @@ def safari(platform: str, major: int, language: str) -> Client:
     )
 
 
+# What only a secure context (or HTTP/2) sends: left out of Safari's plain-HTTP order.
+_SECURE_ONLY = ("sec-fetch-", "sec-ch-", "priority")
+
+
+def plain_http(client: Client) -> Client:
+    """The same browser (user-agent and language) browsing over plain HTTP: the captured http://shop.test order of its
+    engine, or Safari's order without what only a secure context sends, `gzip, deflate` and no JA4."""
+    if client.scheme == "http":
+        return client
+    values = {
+        "user-agent": user_agent(client),
+        "accept-language": next((v for n, v in client.navigation if n == "accept-language"), ""),
+    }
+    if client.family == "safari":
+        navigation: list[tuple[str, str]] = [(n, v) for n, v in client.navigation if not n.startswith(_SECURE_ONLY)]
+        xhr: list[tuple[str, str]] = [(n, v) for n, v in client.xhr if not n.startswith(_SECURE_ONLY)]
+        values["accept-encoding"] = "gzip, deflate"
+    elif client.family in ("chrome", "firefox"):
+        engine = "firefox-headless" if client.family == "firefox" else "chromium-headful"
+        base = captured_profiles("http")[engine]
+        navigation, xhr = base["navigation"], base["xhr"]
+    else:
+        raise ValueError(f"{client.name} is not a browser")
+    return Client(f"{client.name}-http", _replace(navigation, values), _replace(xhr, values), "", client.family, "http")
+
+
 def random_browser(rng: random.Random, mobile: bool = False) -> Client:
     """A browser as people use them: Chrome most, then Safari, Edge and Firefox, recent versions."""
     language = rng.choice(LANGUAGES)
@@ -406,7 +496,7 @@ def with_user_agent(client: Client, ua: str, name: str = "") -> Client:
     xhr = tuple((n, ua if n == "user-agent" else v) for n, v in client.xhr)
     if not any(n == "user-agent" for n, _ in nav):
         nav, xhr = (("user-agent", ua), *nav), (("user-agent", ua), *xhr)
-    return Client(name or client.name, nav, xhr, client.ja4, client.family)
+    return Client(name or client.name, nav, xhr, client.ja4, client.family, client.scheme)
 
 
 GOOGLEBOT_UAS = (

@@ -21,6 +21,10 @@ from botwall.lab.simulate._shop import ASSETS, SimShop
 
 HOST = "shop.example"
 ORIGIN = f"https://{HOST}"
+# The share of people's visits that arrive with no referer (an address typed without `https://`, an old bookmark, a
+# link in an e-mail) browsed over plain HTTP, which the site also serves: the whole visit, in a browser that is then
+# not in a secure context (`clients.plain_http`).
+PLAIN_HTTP = 0.065
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class Request:
     ja4: str
     session: str  # label: the session or bot identity this request belongs to
     body: bytes | None = None
+    scheme: str = "https"  # "http": sent over plain HTTP (no TLS, so no JA4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,24 @@ def _login_body(kind: str, user: str, password: str) -> bytes:
     return urlencode({"username": user, "password": password}).encode()
 
 
+def origin_of(client: clients.Client) -> str:
+    """The site's origin as the client sees it: `https://shop.example`, or `http://` for a plain-HTTP visit."""
+    return f"{client.scheme}://{HOST}"
+
+
+def _send(
+    client: clients.Client,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    ip: str,
+    session: str,
+    body: bytes | None = None,
+) -> Request:
+    """A request as `client` sends it: over its scheme, with its JA4."""
+    return Request(method, path, tuple(headers), ip, client.ja4, session, body, client.scheme)
+
+
 def _cookie_from(reply: Reply, current: str) -> str:
     for value in reply.set_cookies:
         return value.split(";", 1)[0]
@@ -156,12 +179,14 @@ def human_session(
     wants_login: bool = False,
     arrives_from: str | None = None,
     typo_rate: float = 0.1,
+    plain_http: float = 0.0,
 ) -> Script:
     """A person browsing: pages with their assets (cached after the first), searches, and maybe a login.
 
     A returning visitor's browser may have the assets cached already, and now and then a page is reached by typing
     its address or from a bookmark (no referer) rather than by a link. `arrives_from` is the first page's referer
-    ("" for none); left out, four visits in ten come from a search.
+    ("" for none); left out, four visits in ten come from a search. `plain_http` is the share of visits with no
+    referer that are made over plain HTTP (`PLAIN_HTTP` for people who type the address or follow an e-mail).
     """
     cookie = world.shop.new_session(account[0]) if account and logged_in else ""
     referer = arrives_from
@@ -170,26 +195,27 @@ def human_session(
     path = landing
     delay = 0.0
     assets_loaded = rng.random() < 0.35  # a warm cache
+    # Drawn after the visit's other first draws, and only for visits that can be typed, so the rest keep their streams.
+    if plain_http and not referer and rng.random() < plain_http:
+        client = clients.plain_http(client)
+    origin = origin_of(client)
     for page in range(pages):
         headers = client.headers(
             "navigation", referer=referer, cookie=cookie, fetch_site="cross-site" if page == 0 and referer else ""
         )
-        reply = yield delay, Request("GET", path, tuple(headers), ip_of(), client.ja4, session)
+        reply = yield delay, _send(client, "GET", path, headers, ip_of(), session)
         if reply.mitigated and rng.random() < 0.5:
             return  # a person refused by the site may try once more, then leaves
-        here = f"{ORIGIN}{path}"
+        here = f"{origin}{path}"
         if reply.status == 200 and (not assets_loaded or rng.random() < 0.05):
             assets_loaded = True
             for asset in ASSETS:
                 asset_headers = client.headers("asset", referer=here, cookie=cookie)
-                yield rng.uniform(0.01, 0.15), Request("GET", asset, tuple(asset_headers), ip_of(), client.ja4, session)
+                yield rng.uniform(0.01, 0.15), _send(client, "GET", asset, asset_headers, ip_of(), session)
         if rng.random() < 0.2:
             term = rng.choice(SEARCH_TERMS)
             xhr = client.headers("xhr", referer=here, cookie=cookie)
-            yield (
-                think(rng, 3.0),
-                Request("GET", f"/api/products?q={quote(term)}", tuple(xhr), ip_of(), client.ja4, session),
-            )
+            yield think(rng, 3.0), _send(client, "GET", f"/api/products?q={quote(term)}", xhr, ip_of(), session)
         if wants_login and account and not cookie and (page == pages // 2 or page == pages - 1):
             cookie = yield from _human_login(world, rng, client, ip_of, session, account, here, cookie, typo_rate)
             wants_login = False
@@ -225,41 +251,36 @@ def _human_login(
     typo_rate: float = 0.1,
 ) -> Generator[tuple[float, Request], Reply, str]:
     user, password = account
+    origin = origin_of(client)
     api = rng.random() < 0.25
     if not api:
         headers = client.headers("navigation", referer=referer, cookie=cookie)
-        yield think(rng, 4.0), Request("GET", "/login", tuple(headers), ip_of(), client.ja4, session)
+        yield think(rng, 4.0), _send(client, "GET", "/login", headers, ip_of(), session)
     attempts = [password]
     if rng.random() < typo_rate:
         attempts.insert(0, password[:-1] + ("x" if not password.endswith("x") else "y"))  # a typo first
     for attempt in attempts:
         if api:
             headers = client.headers(
-                "json", referer=f"{ORIGIN}/", cookie=cookie, content_type="application/json", origin=ORIGIN
+                "json", referer=f"{origin}/", cookie=cookie, content_type="application/json", origin=origin
             )
             body = _login_body("json", user, attempt)
-            reply = yield (
-                think(rng, 12.0, 0.5),
-                Request("POST", "/api/login", tuple(headers), ip_of(), client.ja4, session, body),
-            )
+            reply = yield think(rng, 12.0, 0.5), _send(client, "POST", "/api/login", headers, ip_of(), session, body)
         else:
             headers = client.headers(
                 "form",
-                referer=f"{ORIGIN}/login",
+                referer=f"{origin}/login",
                 cookie=cookie,
                 content_type="application/x-www-form-urlencoded",
-                origin=ORIGIN,
+                origin=origin,
             )
             body = _login_body("form", user, attempt)
-            reply = yield (
-                think(rng, 12.0, 0.5),
-                Request("POST", "/login", tuple(headers), ip_of(), client.ja4, session, body),
-            )
+            reply = yield think(rng, 12.0, 0.5), _send(client, "POST", "/login", headers, ip_of(), session, body)
         cookie = _cookie_from(reply, cookie)
         if reply.status in (200, 303):
             if reply.status == 303:
-                headers = client.headers("navigation", referer=f"{ORIGIN}/login", cookie=cookie)
-                yield 0.08, Request("GET", "/account", tuple(headers), ip_of(), client.ja4, session)
+                headers = client.headers("navigation", referer=f"{origin}/login", cookie=cookie)
+                yield 0.08, _send(client, "GET", "/account", headers, ip_of(), session)
             break
     return cookie
 
@@ -280,7 +301,8 @@ def _pages(rng: random.Random) -> int:
 
 
 def human_home(world: World, rng: random.Random, campaign: str) -> Script:
-    """A person at home: one broadband address, a desktop browser (sometimes a phone on the Wi-Fi)."""
+    """A person at home: one broadband address, a desktop browser (sometimes a phone on the Wi-Fi); a visit with no
+    referer is now and then over plain HTTP (`PLAIN_HTTP`)."""
     client = clients.random_browser(rng, mobile=rng.random() < 0.3)
     ip = net.random_ip(rng, net.BROADBAND)
     account = _account(world, rng)
@@ -295,6 +317,7 @@ def human_home(world: World, rng: random.Random, campaign: str) -> Script:
         pages=_pages(rng),
         landing=_landing(world, rng),
         wants_login=rng.random() < 0.3,
+        plain_http=PLAIN_HTTP,
     )
 
 
@@ -313,6 +336,7 @@ def human_office(world: World, rng: random.Random, campaign: str) -> Script:
         pages=_pages(rng),
         landing=_landing(world, rng),
         wants_login=rng.random() < 0.3,
+        plain_http=PLAIN_HTTP,
     )
 
 
@@ -344,6 +368,7 @@ def human_mobile(world: World, rng: random.Random, campaign: str) -> Script:
         pages=_pages(rng),
         landing=_landing(world, rng),
         wants_login=rng.random() < 0.25,
+        plain_http=PLAIN_HTTP,
     )
 
 
@@ -392,7 +417,8 @@ SHARED_LINKS = (
 def human_wave(world: World, rng: random.Random, campaign: str) -> Script:
     """A customer following the marketing e-mail minutes after it lands: a first visit with no cookie and no
     referer (a mail client's link), mostly to the promoted product, on whatever browser people use (so many share
-    the popular builds with each other, and with whoever clones them)."""
+    the popular builds with each other, and with whoever clones them); some e-mail links are `http://` ones, and
+    those visits are over plain HTTP (`PLAIN_HTTP`)."""
     client = clients.random_browser(rng, mobile=rng.random() < 0.45)
     ip = net.random_ip(rng, net.BROADBAND + net.MOBILE)
     roll = rng.random()
@@ -414,6 +440,7 @@ def human_wave(world: World, rng: random.Random, campaign: str) -> Script:
         landing=landing,
         wants_login=rng.random() < 0.3,
         arrives_from="",
+        plain_http=PLAIN_HTTP,
     )
 
 
@@ -482,6 +509,7 @@ def human_cgnat(world: World, rng: random.Random, campaign: str) -> Script:
         landing=_landing(world, rng),
         wants_login=rng.random() < 0.5,
         typo_rate=0.25,
+        plain_http=PLAIN_HTTP,
     )
 
 
@@ -501,6 +529,7 @@ def human_office_busy(world: World, rng: random.Random, campaign: str) -> Script
         pages=_pages(rng),
         landing=_landing(world, rng),
         wants_login=rng.random() < 0.6,
+        plain_http=PLAIN_HTTP,
     )
 
 

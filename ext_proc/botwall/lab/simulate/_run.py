@@ -1,10 +1,10 @@
 """Scenarios and the runner: actors' requests in simulated time, through the real decision engine, in-process.
 
 Each request becomes a `RequestView` exactly as the server builds one from Envoy's message (`build_view`, with the
-`source.address` and JA4 attributes and the headers Envoy adds), a login body goes through `engine.logins`, the
-engine reads the evidence and decides, and the shop's answer (or botwall's refusal) goes back to the actor and, for
-requests that reached the shop, into `engine.record_response`. The engine's clock is a `FakeClock` moved to each
-request's simulated time, so its windows see the simulated pace.
+`source.address` and JA4 attributes and the headers Envoy adds; a request over plain HTTP has scheme http and no
+JA4), a login body goes through `engine.logins`, the engine reads the evidence and decides, and the shop's answer (or
+botwall's refusal) goes back to the actor and, for requests that reached the shop, into `engine.record_response`. The
+engine's clock is a `FakeClock` moved to each request's simulated time, so its windows see the simulated pace.
 """
 
 from __future__ import annotations
@@ -342,14 +342,15 @@ def _process(
     jar: str,
 ) -> tuple[Record, Reply, str]:
     """One request through the engine (and the shop, unless refused); also returns botwall's cookie if one came."""
-    pseudo = [(":authority", HOST), (":path", request.path), (":method", request.method), (":scheme", "https")]
+    scheme = request.scheme  # "http": a plain-HTTP listener, where Envoy has no TLS and so no JA4
+    pseudo = [(":authority", HOST), (":path", request.path), (":method", request.method), (":scheme", scheme)]
     headers = list(request.headers)
     if jar:
         headers = with_cookie(headers, jar)
     if request.body is not None:
         headers.append(("content-length", str(len(request.body))))
     # What Envoy's connection manager adds before ext_proc sees the request.
-    headers.append(("x-forwarded-proto", "https"))
+    headers.append(("x-forwarded-proto", scheme))
     headers.append(("x-request-id", f"{ids.getrandbits(128):032x}"))
     attributes = {
         SOURCE_ADDRESS: f"{request.ip}:{ids.randrange(1024, 65535)}",
