@@ -114,7 +114,9 @@ class Engine:
         ip_hash = key(view.client_ip)
         # Behind a deployment where botwall sees pages, an API call with no page view from its address is cold; where
         # only the API passes through botwall (pages on a CDN), every API call would be, so none is.
-        pages_seen = site_shares(site)[0] >= _SITE_PAGES
+        # Cookie holders mean pages (botwall's cookie is handed out on page responses only), however much API traffic
+        # an attacker adds to push the page share down.
+        pages_seen = site_shares(site)[0] >= _SITE_PAGES or site.long - site.no_cookie >= _SITE_HOLDERS
         ip_pages = ip_window.pages if pages_seen else 1.0  # before this request counts
         cold = is_cold(view, kind, ip_pages)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
@@ -124,8 +126,10 @@ class Engine:
         if token:
             # The cookie is one browser: where it is presented from, and how much, is that browser's own behaviour;
             # how many cookies an address presents says whether it is shared (an office, a carrier gateway).
+            # Page views and API calls only: a page's assets arrive in bursts of dozens, and say nothing of its pace.
             token_window = store.record("tok", token, ClientWindow)
-            token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
+            if kind != "asset":
+                token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
             token_window.networks = add(token_window.networks, ip.asn or ip_hash)
             ip_window.tokens = add(ip_window.tokens, token_hash)
         account = spray = None
@@ -151,6 +155,9 @@ class Engine:
         # The site window counts a request "with cookie" when it holds botwall's token.
         site.observe(now, kind, 0, bool(token), 0, cold)
         behaviour = snapshot(now, ip_window, fp_window, account, spray, cold, token_window, site, login_context)
+        if cold and kind == "page" and "referer" in view.by_name:
+            # A click from this site's page that its address never loaded, without a cookie: the client's own claim.
+            behaviour = replace(behaviour, orphan_referer=True)
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)
@@ -261,6 +268,9 @@ class Engine:
 
 # The share of page views below which botwall takes it that it sees only an API (the pages are served elsewhere).
 _SITE_PAGES = 0.1
+
+# Decayed requests holding botwall's cookie from which botwall takes it that it sees the site's pages.
+_SITE_HOLDERS = 5.0
 
 # The share of requests holding botwall's cookie from which a login without one stands out.
 _SITE_TOKENS = 0.3

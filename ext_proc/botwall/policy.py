@@ -9,11 +9,13 @@ Whether this client was challenged moments ago is an input, read from the store 
 **A refusal needs the client's own evidence.** Evidence about a crowd the client belongs to (its browser build, a
 shared address, an account or a password others try too) may raise the score and send a page request to the
 challenge; it never refuses a client on its own. A policy that refuses on a score (block, throttle or deceive with a
-`min_score` above 0) takes a request only when the client's own score (`Score.own`) is at least `suspect`, and for a
-holder of botwall's token (a browser that passed the challenge, or kept the cookie a page handed it) at least the
-policy's own `min_score`: proof accrues to the client, and a passed challenge is not followed by a refusal on the
-crowd's evidence that caused it. A policy that does not take a request for this reason leaves it to the next. A
-client that came back from a challenge without the token is refused: that is its own evidence.
+`min_score` above 0, or a challenge that cannot be offered) takes a request only when the client's own score
+(`Score.own`: the crowds left out) is at least `suspect`. For a holder of botwall's token (a browser that passed the
+challenge, or kept the cookie a page handed it) the own score leaves the request's shape out too, unless it is a
+tool's: proof accrues to the client, and a passed challenge is not followed by a refusal on the crowd's or the
+request's evidence that caused it, only on what the client does since (its cookie's pace, networks and logins). A
+policy that does not take a request for this reason leaves it to the next. A client that came back from a challenge
+without the token is refused: that is its own evidence.
 """
 
 from __future__ import annotations
@@ -106,13 +108,13 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
                 and config.client_cookie.issue
                 and not challenged_lately
             )
-            if not challengeable and not challenged_lately and not convicts(score, policy, evidence.token, config):
+            if not challengeable and not challenged_lately and not convicts(score, config):
                 continue  # cannot be challenged, and only a crowd's evidence is against it
             action = Action.CHALLENGE if challengeable else Action.BLOCK
             return Decision(
                 action, not shadow, shadow, policy.name, score.value, label, score.reasons, fp, own=score.own
             )
-        if policy.action in _REFUSALS and policy.min_score > 0 and not convicts(score, policy, evidence.token, config):
+        if policy.action in _REFUSALS and policy.min_score > 0 and not convicts(score, config):
             continue
         return _take(policy, view, shadow, score, label, fp, evidence)
     return Decision(Action.ALLOW, True, config.shadow, "", score.value, label, score.reasons, fp, own=score.own)
@@ -121,10 +123,9 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
 _REFUSALS = frozenset((Action.BLOCK, Action.THROTTLE, Action.DECEIVE))
 
 
-def convicts(score: Score, policy: Policy, holds_token: bool, config: Config) -> bool:
-    """Whether the client's own evidence lets a policy that refuses on a score refuse it (see the module docstring):
-    its own score reaches `suspect`, or, for a holder of botwall's token, the policy's `min_score`."""
-    return score.own >= (policy.min_score if holds_token else config.thresholds.suspect)
+def convicts(score: Score, config: Config) -> bool:
+    """Whether the client's own evidence lets a policy that refuses on a score refuse it (see the module docstring)."""
+    return score.own >= config.thresholds.suspect
 
 
 def _take(

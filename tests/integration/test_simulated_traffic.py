@@ -2,10 +2,10 @@
 
 The personas of `botwall.lab.simulate` play in real time (their think times and bot paces, shortened to a run of
 `BOTWALL_E2E_SECONDS`) from one thread each, each request carrying its simulated client address in
-`x-forwarded-for` (Envoy trusts one hop) and `x-forwarded-proto: https`, as behind a TLS-terminating load balancer:
-so Envoy hands botwall no JA4, which the model was also trained for. Outcomes per persona come from what clients
-saw (403 blocked, 429 throttled; a challenge a browser reloaded past is counted apart) and from botwall's decision
-log (every decision logged: deceived, tagged).
+`x-forwarded-for` (Envoy trusts one hop) and `x-forwarded-proto` (https, or http for a person browsing over plain
+HTTP), as behind a TLS-terminating load balancer: so Envoy hands botwall no JA4, which the model was also trained
+for. Outcomes per persona come from what clients saw (403 blocked, 429 throttled; a challenge a browser reloaded
+past is counted apart) and from botwall's decision log (every decision logged: deceived, tagged).
 `make eval-e2e` runs a larger version (BOTWALL_E2E_SCALE, default 4 there).
 """
 
@@ -82,7 +82,7 @@ def _play(stack: Stack, persona: str, script: Script, deadline: float, tally: Ta
             time.sleep(min(delay, 1.0 if PERSONAS[persona][1] else 4.0))
             if time.monotonic() > deadline:
                 return
-            headers = [*request.headers, ("x-forwarded-for", request.ip), ("x-forwarded-proto", "https")]
+            headers = [*request.headers, ("x-forwarded-for", request.ip), ("x-forwarded-proto", request.scheme)]
             sent = with_cookie(list(headers), jar) if jar else headers
             response = stack.request(request.path, method=request.method, headers=sent, body=request.body)
             issued = _botwall_cookie(response.set_cookies)

@@ -287,3 +287,39 @@ def test_a_click_from_a_page_the_address_never_loaded_is_cold() -> None:
     assert (False, False) == (is_cold(search, "page", 0.0), is_cold(search, "page", 1.0))
     assert is_cold(v6, "page", 0.0)
     assert not is_cold(_view("/products/3", "203.0.113.80", [*FIREFOX, ("cookie", "a=1")]), "page", 0.0)
+
+
+def test_a_cookie_polling_faster_than_a_person_reads_is_its_own_evidence() -> None:
+    """A cookie holder polling the stock API every 0.6 s for a minute and a half fires `beh:cookie-high-rate`; a
+    person with a cookie reading pages with their assets does not, however many assets a page pulls in."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    bot = _page_token(engine, "/products/1", "198.51.100.60")
+    for _ in range(150):
+        clock.advance(0.6)
+        polled = engine.decide(_view("/api/stock/1", "198.51.100.60", [*FIREFOX_XHR, bot]))
+    person = _page_token(engine, "/products/2", "198.51.100.61")
+    reasons: set[str] = set()
+    for page in range(10):
+        clock.advance(8.0)
+        reasons |= set(engine.decide(_view(f"/products/{page}", "198.51.100.61", [*FIREFOX, person])).reasons)
+        for n in range(40):
+            asset = _view(f"/static/{page}-{n}.js", "198.51.100.61", [*FIREFOX, person])
+            reasons |= set(engine.decide(asset).reasons)
+    assert "beh:cookie-high-rate" in polled.reasons
+    assert "beh:cookie-high-rate" not in reasons
+
+
+def test_an_api_flood_does_not_make_botwall_think_it_sees_no_pages() -> None:
+    """Where people hold botwall's cookie (handed out on pages only), a flood of API calls that pushes the page share
+    under a tenth still leaves a login with no page view behind it cold."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    for n in range(10):
+        cookie = _page_token(engine, "/", f"198.51.100.{n + 10}")
+        engine.decide(_view("/products/1", f"198.51.100.{n + 10}", [*FIREFOX, cookie]))
+    for n in range(400):
+        clock.advance(0.05)
+        engine.decide(_view(f"/api/stock/{n}", f"203.0.113.{n % 250}", FIREFOX_XHR))
+    login = _login(engine, "192.0.2.77", "zed", "pw-zed-1", 401)
+    assert "cred:cold-login" in login.reasons

@@ -299,6 +299,7 @@ class BehaviourEvidence:
     token_usernames: int = 0  # usernames tried with this request's botwall cookie
     token_login_failures: float = 0.0
     token_failed_login_ratio: float = 0.0
+    orphan_referer: bool = False  # a page with this site's referer, no cookie, from an address that loaded no page
     login: bool = False  # the request is a login attempt
     cold_login: bool = False  # a login with neither botwall's cookie nor a page view from its address
     tokenless_login: bool = False  # a login without botwall's cookie where the site's people hold it
@@ -482,6 +483,11 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
         out.append("beh:high-error-ratio")
     if b.ip_requests >= 20 and b.ip_asset_share < 0.02 and b.ip_api_share < 0.5:
         out.append("beh:no-assets")
+    if b.token_rate_medium > 1.0:
+        # Over a page view or API call a second under one cookie for a minute (assets not counted): a person reads.
+        out.append("beh:cookie-high-rate")
+    if b.orphan_referer:
+        out.append("beh:orphan-referer")
     if b.token_networks >= 6:
         # One browser's cookie from many networks at once: a scraper keeping one cookie jar across a proxy pool (a
         # person moving between home, phone and office shows two or three).

@@ -19,21 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from botwall.config import Config, load_config
-from botwall.lab.simulate import STANDARD_MIX, Record, Scenario, simulate
+from botwall.lab.simulate import PERSONAS, STANDARD_MIX, Record, Scenario, simulate
 from botwall.lab.training import EVAL_SEEDS, HELD_OUT, api_only_scenario, no_cookie_scenario, quiet_scenario
 from botwall.scoring.rules import RuleScorer, Scorer
 
-HUMANS = (
-    "human",
-    "human-office",
-    "human-mobile",
-    "human-sale",
-    "human-wave",
-    "human-search",
-    "human-link",
-    "human-cgnat",
-    "human-office-busy",
-)
+HUMANS = tuple(persona for persona, (_, _, intent, _) in PERSONAS.items() if intent == "human")
 STUFFERS = ("stuffer", "stuffer-rotating-ua", "stuffer-popular")
 SCRAPERS = ("scraper-library", "scraper-headless", "fake-googlebot", "price-monitor")
 # The stealth scraper, the same scraper keeping botwall's cookie, and the one cloning the popular browser

@@ -162,7 +162,9 @@ class OnnxScorer:
         if explain:
             rows = np.concatenate((rows, explainer.group_rows(row)))
         scores = model.scores(rows)
-        own = min(score, max(_points(float(scores[0])), floor))
+        # The model may not argue the client's own reasons below their rule weights (as with a signature's floor).
+        rule_own = min(100, sum(w.get(code, 10) for code in own_codes))
+        own = min(score, max(_points(float(scores[0])), floor, rule_own))
         if not explain:
             return Score(score, reasons, own)
         extra = tuple(code for code in explainer.named(value, scores[1:]) if code not in reasons)

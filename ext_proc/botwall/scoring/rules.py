@@ -81,6 +81,9 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:cookie-many-networks": 70,
     "beh:cookie-many-usernames": 60,
     "beh:cookie-failed-logins": 40,
+    "beh:cookie-high-rate": 50,
+    # A click from this site's page that the address never loaded, without a cookie (a scraper's spoofed referer).
+    "beh:orphan-referer": 30,
     # A login with no history behind it: no botwall cookie and no page view from its address (a person loads the
     # login page first), or no cookie on a site where people hold one.
     "cred:cold-login": 40,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -323,8 +323,12 @@ def human_home(world: World, rng: random.Random, campaign: str) -> Script:
 
 def human_office(world: World, rng: random.Random, campaign: str) -> Script:
     """A person behind an office or campus NAT: many colleagues share the address."""
+    yield from _colleague(world, rng, campaign, world.offices, login_share=0.3)
+
+
+def _colleague(world: World, rng: random.Random, campaign: str, addresses: Sequence[str], login_share: float) -> Script:
     client = clients.random_browser(rng)
-    ip = rng.choice(world.offices)
+    ip = rng.choice(addresses)
     yield from human_session(
         world,
         rng,
@@ -335,7 +339,7 @@ def human_office(world: World, rng: random.Random, campaign: str) -> Script:
         logged_in=rng.random() < 0.3,
         pages=_pages(rng),
         landing=_landing(world, rng),
-        wants_login=rng.random() < 0.3,
+        wants_login=rng.random() < login_share,
         plain_http=PLAIN_HTTP,
     )
 
@@ -516,21 +520,7 @@ def human_cgnat(world: World, rng: random.Random, campaign: str) -> Script:
 def human_office_busy(world: World, rng: random.Random, campaign: str) -> Script:
     """A colleague at a busy office during the busy stretch: one company's two egress addresses, dozens of
     colleagues on them within twenty minutes, most signed in or signing in (a company account at a supplier)."""
-    client = clients.random_browser(rng)
-    ip = rng.choice(world.busy_office)
-    yield from human_session(
-        world,
-        rng,
-        client,
-        lambda: ip,
-        campaign,
-        account=_account(world, rng),
-        logged_in=rng.random() < 0.3,
-        pages=_pages(rng),
-        landing=_landing(world, rng),
-        wants_login=rng.random() < 0.6,
-        plain_http=PLAIN_HTTP,
-    )
+    yield from _colleague(world, rng, campaign, world.busy_office, login_share=0.6)
 
 
 # ----------------------------------------------------------------------------------------------------------------
