@@ -41,7 +41,7 @@ def load_resources(config: Config, scorer: Scorer | None = None) -> Resources:
         tls=TlsAnalyzer(),
         ip_intel=load_ip_intel(config.ip_data or InfraSettings()),
         logins=LoginReader(load_password_checker(config.hibp_path or None)),
-        scorer=scorer if scorer is not None else scorer_for(config.model),
+        scorer=scorer if scorer is not None else scorer_for(config.model, config.thresholds.suspect),
     )
 
 

@@ -11,7 +11,7 @@ import structlog
 from sklearn.ensemble import GradientBoostingClassifier
 
 from botwall.clock import FakeClock
-from botwall.config import load_config
+from botwall.config import load_config, parse_yaml
 from botwall.lab.simulate import Scenario, make_engine, run, training_config
 from botwall.lab.training import _logit, arrays, model_metadata, to_onnx_bytes
 from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION
@@ -266,3 +266,14 @@ def test_a_tool_behind_a_browser_user_agent_teaches_from_its_first_request() -> 
     ]
     assert first_gets
     assert all(teaches(r) for r in first_gets)
+
+
+def test_a_lower_suspect_threshold_is_where_the_model_explains_and_works_out_the_own_score() -> None:
+    """The scorer built for a config explains scores, and works out the client's own score, from the config's suspect
+    threshold, not from a fixed 30."""
+    from botwall.resources import load_resources
+
+    config = parse_yaml("thresholds: {suspect: 12, bot: 70}\n", "t.yaml")
+    scorer = load_resources(config).scorer
+    assert isinstance(scorer, OnnxScorer)
+    assert 12 == scorer.explain_from

@@ -289,11 +289,14 @@ def shipped_model_path() -> Path:
     return Path(str(resources.files("botwall") / "data" / "botwall.onnx"))
 
 
-def scorer_for(settings: ModelSettings) -> Scorer:
-    """The scorer a config asks for: the rules, the shipped model, or the operator's model file (ModelError)."""
+def scorer_for(settings: ModelSettings, suspect: int = 30) -> Scorer:
+    """The scorer a config asks for: the rules, the shipped model, or the operator's model file (ModelError).
+
+    `suspect`: the config's suspect threshold, from which a model's score is explained and its own score worked out.
+    """
     if settings.scorer == "rules":
         return RuleScorer()
-    return OnnxScorer.from_file(settings.path or shipped_model_path())
+    return OnnxScorer(load_model(settings.path or shipped_model_path()), explain_from=suspect)
 
 
 def watch_interval(settings: ModelSettings) -> float:
