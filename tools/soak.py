@@ -115,7 +115,10 @@ def start_shop(workdir: Path) -> tuple[subprocess.Popen[str], int]:
     """The demo shop in its own process (its memory is not botwall's); returns it and its bound port."""
     with (workdir / "shop.log").open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "botwall.lab.demo.shop", "--port", "0"], stdout=subprocess.PIPE, stderr=log, text=True
+            [sys.executable, "-m", "botwall.lab.demo.shop", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
     assert proc.stdout is not None
     line = proc.stdout.readline()
