@@ -268,19 +268,15 @@ def embed(
                 },
             },
         }
+    # The gateway's own upstream stands in only: a loopback port nobody listens on, never a common one.
+    nowhere = {"socket_address": {"address": "127.0.0.1", "port_value": free_port()}}
     upstream = {
         "name": "upstream",
         "type": "STATIC",
         "connect_timeout": "1s",
         "load_assignment": {
             "cluster_name": "upstream",
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 8000}}}}
-                    ]
-                }
-            ],
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": nowhere}}]}],
         },
     }
     return {"static_resources": {"listeners": [listener], "clusters": [*clusters, upstream]}}
