@@ -116,7 +116,8 @@ class Engine:
         # only the API passes through botwall (pages on a CDN), every API call would be, so none is.
         # Cookie holders mean pages (botwall's cookie is handed out on page responses only), however much API traffic
         # an attacker adds to push the page share down.
-        pages_seen = site_shares(site)[0] >= _SITE_PAGES or site.long - site.no_cookie >= _SITE_HOLDERS
+        site_pages, site_tokens = site_shares(site)  # before this request counts
+        pages_seen = site_pages >= _SITE_PAGES or site.long - site.no_cookie >= _SITE_HOLDERS
         ip_pages = ip_window.pages if pages_seen else 1.0  # before this request counts
         cold = is_cold(view, kind, ip_pages)
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
@@ -139,7 +140,7 @@ class Engine:
             # botwall sees pages), or no cookie where the site's people hold one. The client's own evidence.
             login_context = LoginContext(
                 cold=not token and ip_pages < 0.5,
-                tokenless=not token and self.config.client_cookie.issue and site_shares(site)[1] >= _SITE_TOKENS,
+                tokenless=not token and self.config.client_cookie.issue and site_tokens >= _SITE_TOKENS,
             )
         if login is not None and login.username:
             user_hash = key(login.username)
@@ -154,10 +155,9 @@ class Engine:
                 spray.usernames = add(spray.usernames, user_hash)
         # The site window counts a request "with cookie" when it holds botwall's token.
         site.observe(now, kind, 0, bool(token), 0, cold)
-        behaviour = snapshot(now, ip_window, fp_window, account, spray, cold, token_window, site, login_context)
-        if cold and kind == "page" and "referer" in view.by_name:
-            # A click from this site's page that its address never loaded, without a cookie: the client's own claim.
-            behaviour = replace(behaviour, orphan_referer=True)
+        # A cold page with a referer is a click from this site's page that its address never loaded (`is_cold`).
+        orphan = cold and kind == "page" and "referer" in view.by_name
+        behaviour = snapshot(now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan)
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)

@@ -374,6 +374,7 @@ def snapshot(
     token: ClientWindow | None = None,
     site: ClientWindow | None = None,
     login: LoginContext | None = None,
+    orphan_referer: bool = False,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
@@ -431,6 +432,7 @@ def snapshot(
         login=login is not None,
         cold_login=attempt.cold,
         tokenless_login=attempt.tokenless,
+        orphan_referer=orphan_referer,
         site_page_share=site_pages,
         site_token_share=site_tokens,
     )
