@@ -74,12 +74,12 @@ clean: ## remove the virtualenv and caches
 # chromium; never `npx playwright install`) in a scratch directory.
 PLAYWRIGHT_DIR ?= /tmp/botwall-playwright
 PLAYWRIGHT_VERSION := 1.65.1
-TEST_APT := chromium curl
+TEST_APT := chromium curl redis-server
 CAPTURE_APT := $(TEST_APT) wget firefox-esr xvfb xauth golang-go libnss3-tools
 
 .PHONY: test-tools capture-tools capture-profiles
-test-tools: install ## what tests/integration/test_tool_clients.py needs: chromium, curl, requests, playwright-core
-	@command -v chromium >/dev/null && command -v curl >/dev/null || { \
+test-tools: install ## what the integration tests need: chromium, curl, redis-server, requests, playwright-core
+	@command -v chromium >/dev/null && command -v curl >/dev/null && command -v redis-server >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(TEST_APT); }
 	@$(PY) -c 'import requests, httpx' 2>/dev/null || $(PY) -m pip install -q requests httpx

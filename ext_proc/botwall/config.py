@@ -73,11 +73,30 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where replicas share their state (`state.backend: redis`), see `botwall.state.shared`.
+
+    `url` is redis:// or rediss:// (TLS), with the password in it (`redis://:secret@host:6379/0`, or user and
+    password for an ACL user) or in the environment variable `password_env` names, so a Kubernetes secret can hold it.
+    Every key starts with `prefix:`, so deployments can share one Redis.
+    """
+
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "botwall"
+    password_env: str = ""
+    ca_file: str = ""
+    sync_interval_ms: int = 50
+    timeout_ms: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class StateSettings:
-    """Bounds of the in-memory state store."""
+    """Bounds of the in-memory state store, and whether replicas share it through Redis (`backend: redis`)."""
 
     max_entries: int = 100_000
     ttl_seconds: float = 900.0
+    backend: str = "memory"
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,11 +429,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         raise r.fail(
             "thresholds.suspect", f"a value no higher than thresholds.bot ({thresholds.bot})", thresholds.suspect
         )
-    s = r.mapping(m.get("state", {}), "state", {"max_entries", "ttl_seconds"})
-    state = StateSettings(
-        max_entries=r.integer(s.get("max_entries", _BASE.state.max_entries), "state.max_entries", 100, 100_000_000),
-        ttl_seconds=r.number(s.get("ttl_seconds", _BASE.state.ttl_seconds), "state.ttl_seconds", 1, 7 * 86_400),
-    )
+    state = _parse_state(r, m.get("state", {}), base_dir)
     log = _parse_decision_log(r, m.get("decision_log", {}))
     raw_policies = m.get("policies", [])
     if not isinstance(raw_policies, list):
@@ -452,6 +467,43 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         decision_log=log,
         policies=policies,
         login_routes=login_routes,
+    )
+
+
+def _parse_state(r: Reader, raw: object, base_dir: Path | None) -> StateSettings:
+    s = r.mapping(raw, "state", {"max_entries", "ttl_seconds", "backend", "redis"})
+    backend = s.get("backend", _BASE.state.backend)
+    if backend not in ("memory", "redis"):
+        raise r.fail("state.backend", "memory or redis", backend)
+    if "redis" in s and backend != "redis":
+        raise r.fail("state.redis", "no redis section unless state.backend is redis", show_got=False)
+    keys = {"url", "prefix", "password_env", "ca_file", "sync_interval_ms", "timeout_ms"}
+    x = r.mapping(s.get("redis", {}), "state.redis", keys)
+    base = RedisSettings()
+    url = r.string(x.get("url", base.url), "state.redis.url")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise r.fail("state.redis.url", "a redis://, rediss:// (TLS) or unix:// URL", url)
+    prefix = r.string(x.get("prefix", base.prefix), "state.redis.prefix")
+    if not prefix or len(prefix) > 64 or any(c.isspace() or c in "{}" for c in prefix):
+        raise r.fail("state.redis.prefix", "1-64 characters without spaces or braces", prefix)
+    ca_file = r.string(x["ca_file"], "state.redis.ca_file") if "ca_file" in x else ""
+    if ca_file and base_dir is not None and not Path(ca_file).is_absolute():
+        ca_file = str(base_dir / ca_file)
+    redis = RedisSettings(
+        url=url,
+        prefix=prefix,
+        password_env=r.string(x["password_env"], "state.redis.password_env") if "password_env" in x else "",
+        ca_file=ca_file,
+        sync_interval_ms=r.integer(
+            x.get("sync_interval_ms", base.sync_interval_ms), "state.redis.sync_interval_ms", 5, 5000
+        ),
+        timeout_ms=r.integer(x.get("timeout_ms", base.timeout_ms), "state.redis.timeout_ms", 10, 60_000),
+    )
+    return StateSettings(
+        max_entries=r.integer(s.get("max_entries", _BASE.state.max_entries), "state.max_entries", 100, 100_000_000),
+        ttl_seconds=r.number(s.get("ttl_seconds", _BASE.state.ttl_seconds), "state.ttl_seconds", 1, 7 * 86_400),
+        backend=backend,
+        redis=redis,
     )
 
 

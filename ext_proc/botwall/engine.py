@@ -57,6 +57,8 @@ class RequestContext:
     software: str = ""  # what botwall's cookie is bound to (fingerprint.software)
     issue_cookie: bool = False  # a page request without botwall's token: its response hands one out
     secure: bool = False  # the client reached us over HTTPS (the token cookie is then Secure)
+    # The store's (namespace, key) of each record the response phase counts into, so a shared store pushes it again.
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 class Engine:
@@ -172,8 +174,13 @@ class Engine:
             view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token), token_id
         )
         issue = kind == "page" and not token and self.config.client_cookie.issue
+        keys: tuple[tuple[str, str], ...] = (("ip", view.client_ip), ("fp", fp))
+        if token:
+            keys += (("tok", token),)
+        if account is not None and login is not None:
+            keys += (("user", login.username),)
         context = RequestContext(
-            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view)
+            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys
         )
         return evidence, context
 
@@ -253,6 +260,10 @@ class Engine:
                     window.logins += 1.0
                     if failed:
                         window.login_failures += 1.0
+        store = self.store
+        for namespace, key in context.keys:
+            store.touch(namespace, key)
+        store.aggregate("site", ClientWindow)
         return outcome
 
     def response_cookie(self, context: RequestContext, status: int, cache_control: str = "") -> str:

@@ -219,9 +219,11 @@ class RunningServer:
             wake.cancel()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Turn health to NOT_SERVING, refuse new streams, and let in-flight ones finish for up to `grace` seconds."""
+        """Turn health to NOT_SERVING, refuse new streams, let in-flight ones finish for up to `grace` seconds, then
+        push what the store holds for the other replicas."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.servicer.engine.store.close()
 
 
 async def start_server(engine: Engine, decision_log: DecisionLog, address: str) -> RunningServer:
@@ -237,6 +239,7 @@ async def start_server(engine: Engine, decision_log: DecisionLog, address: str) 
         port = 0
     if port == 0:
         raise OSError(f"cannot listen on {address}")
+    await engine.store.start()  # a shared store's sync with the other replicas (it never waits for Redis)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -101,6 +101,23 @@ def add(items: Distinct, value: int) -> Distinct:
     return bitmap
 
 
+def add_bit(items: Distinct, index: int) -> Distinct:
+    """`items` with bit `index` of the bitmap set (an item another replica knew only as a bit), as a bitmap."""
+    if isinstance(items, int):
+        return items | (1 << (index & _MASK))
+    bitmap = 1 << (index & _MASK)
+    for (item,) in _HASH.iter_unpack(items):
+        bitmap |= 1 << (item & _MASK)
+    return bitmap
+
+
+def members(items: Distinct) -> list[str]:
+    """The items as text another replica can `add` back: `h` and the hash while exact, `b` and a bit's index after."""
+    if isinstance(items, int):
+        return [f"b{i}" for i in range(_BITS) if items >> i & 1]
+    return [f"h{item:016x}" for (item,) in _HASH.iter_unpack(items)]
+
+
 def distinct(items: Distinct) -> int:
     """How many distinct items: exact up to 16, then a linear-counting estimate (saturating at 256)."""
     if not isinstance(items, int):

@@ -268,3 +268,54 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[P
             capture_output=True,
         )
     return cert, key
+
+
+@dataclass
+class RedisProcess:
+    """A `redis-server` subprocess on a Unix socket (no port to race for), for tests and the two-replica demo."""
+
+    proc: subprocess.Popen[bytes]
+    socket: Path
+    log_path: Path
+    password: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}" + (f"?password={self.password}" if self.password else "")
+
+    def logs(self) -> str:
+        return _tail(self.log_path)
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+    def kill(self) -> None:
+        """Stop it at once, as a crash would (no save, no goodbye to clients)."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def find_redis() -> str:
+    """The `redis-server` binary (Debian's package; `make test` installs it)."""
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
+    if found is None:
+        raise StackError("redis-server is needed (Debian: apt-get install redis-server; `make test-tools` does it)")
+    return found
+
+
+def start_redis(workdir: Path, password: str = "", timeout: float = 20.0) -> RedisProcess:
+    """Start an empty, non-persistent redis-server listening on a Unix socket in `workdir`, and wait for it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    socket = workdir / "redis.sock"
+    socket.unlink(missing_ok=True)
+    log_path = workdir / "redis.log"
+    argv = [
+        find_redis(), "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--save", "",
+        "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log_path),
+    ]  # fmt: skip
+    if password:
+        argv += ["--requirepass", password]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    log_path.touch()
+    _wait_for(lambda: socket.exists() or None, timeout, "redis-server", proc, log_path)
+    return RedisProcess(proc, socket, log_path, password)

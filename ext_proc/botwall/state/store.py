@@ -2,8 +2,9 @@
 
 `MemoryStore` keeps everything in bounded tables (`BoundedTable`), one per kind of key: a flood of distinct keys
 evicts the least recently used entries instead of growing the process, and a flood of one kind (client IPs, say)
-never evicts another (the usernames under attack). A Redis-backed store will implement the same protocol, with
-replication off the hot path, so callers never wait on the network. `create_store` is the one place that picks.
+never evicts another (the usernames under attack). `state.shared.SharedStore` implements the same protocol over a
+MemoryStore, merging with the other replicas through Redis off the hot path, so callers never wait on the network.
+`create_store` is the one place that picks.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ class Store(Protocol):
 
     def marked(self, namespace: str, key: str) -> bool:
         """True while a mark of `key` in `namespace` has not expired."""
+        ...
+
+    def touch(self, namespace: str, key: str) -> None:
+        """The record of `key` changed after the request that fetched it (a response counted into it)."""
+        ...
+
+    async def start(self) -> None:
+        """Start what the store runs in the background (a shared store's sync with the other replicas)."""
+        ...
+
+    async def close(self) -> None:
+        """Push what is pending and stop the background work."""
         ...
 
     def __len__(self) -> int: ...
@@ -194,6 +207,47 @@ class MemoryStore:
             table.put(key, found)
         return found  # type: ignore[return-value]
 
+    def fetch(self, namespace: str, key: str, factory: Callable[[], T]) -> tuple[T, bool]:
+        """`record`, and whether the record was created by this call."""
+        made: list[T] = []
+
+        def make() -> T:
+            made.append(factory())
+            return made[0]
+
+        return self.record(namespace, key, make), bool(made)
+
+    def peek(self, namespace: str, key: str) -> object | None:
+        """The live record of `key` in `namespace`, or None; never creates one."""
+        table = self._namespaces.get(namespace)
+        if table is None or key not in table:
+            return None
+        return table[key]
+
+    def touch(self, namespace: str, key: str) -> None:
+        """A record changed after the request that fetched it (nothing to do for a store in one process)."""
+
+    def bucket_tokens(self, key: str, rate: float, burst: int, now: float) -> float:
+        """The tokens the bucket `key` holds at `now` (a full bucket when there is none)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return float(burst)
+        return min(float(burst), bucket[0] + max(0.0, now - bucket[1]) * rate)
+
+    def set_bucket(self, key: str, tokens: float, now: float) -> None:
+        """Set the bucket `key` to `tokens` (below zero: a debt that refills first) as of `now`."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets.put(key, [tokens, now])
+        else:
+            bucket[0], bucket[1] = tokens, now
+
+    async def start(self) -> None:
+        """Nothing runs in the background of a store in one process."""
+
+    async def close(self) -> None:
+        """Nothing to flush."""
+
     def sizes(self) -> dict[str, int]:
         """Entries held per namespace (token buckets under `buckets`), expired ones not yet dropped included."""
         return {"buckets": self._buckets.held()} | {name: table.held() for name, table in self._namespaces.items()}
@@ -244,5 +298,9 @@ def retry_after_seconds(wait: float) -> int:
 
 
 def create_store(settings: StateSettings, clock: Clock = monotonic) -> Store:
-    """Pick the store implementation for the settings (in-memory only, for now)."""
+    """The store the settings name: in-process memory, or memory shared with the other replicas through Redis."""
+    if settings.backend == "redis":
+        from botwall.state.shared import SharedStore
+
+        return SharedStore(settings, clock)
     return MemoryStore(settings, clock)
