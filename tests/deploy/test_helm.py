@@ -20,7 +20,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from botwall.config import parse_yaml
+from botwall.config import Config, parse_yaml
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
 from botwall.lab.testing import captured_headers
@@ -41,6 +41,16 @@ ENVOY_CONFIG_MASK = "<files/gateway.yaml with this release's values: see test_he
 # Firefox's own navigation headers, as captured through Envoy to 127.0.0.1.
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 CURL = [("user-agent", "curl/8.14.1"), ("accept", "*/*")]
+# Every container's security context.
+HARDENED = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+BUNDLED_REDIS_URL = "redis://botwall-redis.botwall.svc.cluster.local:6379/0"
 
 
 def golden_text(rendered: dict[str, str]) -> str:
@@ -69,9 +79,21 @@ def envoy_config(rendered: dict[str, str]) -> dict[str, Any]:
     return loaded
 
 
+def botwall_config(rendered: dict[str, str], name: str = "botwall") -> Config:
+    """botwall's config as botwall itself parses it (`botwall.config.parse_config`), from the rendered ConfigMap."""
+    text = find(objects(rendered), "ConfigMap", name)["data"]["botwall.yaml"]
+    return parse_yaml(text, f"configmap/{name}")
+
+
+def botwall_pod(rendered: dict[str, str]) -> dict[str, Any]:
+    """The pod spec of botwall's Deployment (a release with the bundled Redis has a second Deployment)."""
+    spec: dict[str, Any] = find(objects(rendered), "Deployment", "botwall")["spec"]["template"]["spec"]
+    return spec
+
+
 def botwall_container(rendered: dict[str, str]) -> dict[str, Any]:
     """The botwall container of the Deployment (an init container in sidecar mode)."""
-    spec = find(objects(rendered), "Deployment")["spec"]["template"]["spec"]
+    spec = botwall_pod(rendered)
     containers = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == "botwall"]
     assert 1 == len(containers)
     return containers[0]
@@ -113,17 +135,9 @@ def test_every_object_is_valid_kubernetes(case: str) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_hardened_by_default(case: str) -> None:
     """Every container runs non-root on a read-only root filesystem with no capabilities and seccomp RuntimeDefault."""
-    spec = find(objects(render(case_values(case))), "Deployment")["spec"]["template"]["spec"]
-    expected = {
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    spec = botwall_pod(render(case_values(case)))
     for container in spec.get("initContainers", []) + spec["containers"]:
-        assert expected == container["securityContext"], container["name"]
+        assert HARDENED == container["securityContext"], container["name"]
     assert (True, 10001, "RuntimeDefault") == (
         spec["securityContext"]["runAsNonRoot"],
         spec["securityContext"]["runAsUser"],
@@ -173,8 +187,7 @@ def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
 
 
 def _envoy_container(rendered: dict[str, str]) -> dict[str, Any]:
-    spec = find(objects(rendered), "Deployment")["spec"]["template"]["spec"]
-    containers = [c for c in spec["containers"] if c["name"] == "envoy"]
+    containers = [c for c in botwall_pod(rendered)["containers"] if c["name"] == "envoy"]
     assert 1 == len(containers)
     return containers[0]
 
@@ -187,7 +200,7 @@ def test_drain_delay_keeps_botwall_judging_until_traffic_has_moved(delay: int) -
     args = botwall_container(service)["args"]
     sidecar = render({**case_values("sidecar"), "drainDelaySeconds": delay})
     sidecar_args = botwall_container(sidecar)["args"]
-    pod = find(objects(service), "Deployment")["spec"]["template"]["spec"]
+    pod = botwall_pod(service)
     assert (str(delay), "0", ["sleep", str(delay)]) == (
         args[args.index("--drain-delay") + 1],
         sidecar_args[sidecar_args.index("--drain-delay") + 1],
@@ -212,6 +225,137 @@ def test_default_botwall_config_is_valid() -> None:
     )
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if not case_values(c).get("config", {}).get("existingConfigMap")])
+def test_rendered_botwall_config_is_valid(case: str) -> None:
+    """botwall accepts every case's rendered config, whose state section the chart wrote from the state values."""
+    values = case_values(case)
+    state = botwall_config(render(values)).state
+    assert (values.get("state", {}).get("backend", "memory"), 100_000, 900.0) == (
+        state.backend,
+        state.max_entries,
+        state.ttl_seconds,
+    )
+
+
+def test_bundled_redis_is_where_the_config_points() -> None:
+    """redis.enabled: a hardened Redis pod of the official image, in memory only, behind a Service that botwall's
+    config names, with the release name as the key prefix and no password."""
+    rendered = render(case_values("service-redis-bundled"))
+    objs = objects(rendered)
+    redis = botwall_config(rendered).state.redis
+    assert (BUNDLED_REDIS_URL, "botwall", "", "", 50) == (
+        redis.url,
+        redis.prefix,
+        redis.password_env,
+        redis.ca_file,
+        redis.sync_interval_ms,
+    )
+    service = find(objs, "Service", "botwall-redis")["spec"]
+    pod = find(objs, "Deployment", "botwall-redis")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert ([(6379, "redis")], [("redis", 6379)]) == (
+        [(p["port"], p["targetPort"]) for p in service["ports"]],
+        [(p["name"], p["containerPort"]) for p in container["ports"]],
+    )
+    assert service["selector"] == find(objs, "Deployment", "botwall-redis")["spec"]["selector"]["matchLabels"]
+    assert service["selector"] != find(objs, "Service", "botwall")["spec"]["selector"]
+    expected_args = ["redis-server", "--save", "", "--appendonly", "no", "--maxmemory", "192mb"]
+    assert ("redis:7", expected_args) == (container["image"], container["args"][:7])
+    assert (HARDENED, 999, True) == (
+        container["securityContext"],
+        pod["securityContext"]["runAsUser"],
+        pod["securityContext"]["runAsNonRoot"],
+    )
+    assert ({"cpu", "memory"}, {"cpu", "memory"}) == (
+        set(container["resources"]["requests"]),
+        set(container["resources"]["limits"]),
+    )
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert [("data", "/data")] == [(m["name"], m["mountPath"]) for m in container["volumeMounts"]]
+    assert "emptyDir" in volumes["data"]
+    assert "BOTWALL_REDIS_PASSWORD" not in {e["name"] for e in botwall_container(rendered)["env"]}
+
+
+def test_bundled_redis_takes_the_release_name_as_prefix() -> None:
+    """Another release name: another Redis Service and another key prefix, so releases never share keys."""
+    with helm.Chart.load(str(CHART)) as chart:
+        rendered = chart.render(case_values("service-redis-bundled"), name="shop", namespace="edge")
+    redis = botwall_config(rendered, "shop-botwall").state.redis
+    assert ("redis://shop-botwall-redis.edge.svc.cluster.local:6379/0", "shop") == (redis.url, redis.prefix)
+    assert ["Deployment", "Service"] == sorted(
+        o["kind"] for o in objects(rendered) if o["metadata"]["name"] == "shop-botwall-redis"
+    )
+
+
+def test_bundled_redis_requires_the_secrets_password() -> None:
+    """redis.enabled with state.redis.existingSecret: the bundled Redis requires the password botwall is given."""
+    values = {**case_values("service-redis-bundled"), "state": {"backend": "redis", "redis": {"existingSecret": "rs"}}}
+    rendered = render(values)
+    container = find(objects(rendered), "Deployment", "botwall-redis")["spec"]["template"]["spec"]["containers"][0]
+    ref = {"name": "rs", "key": "password"}
+    assert (["--requirepass", "$(REDIS_PASSWORD)"], ref) == (
+        container["args"][-2:],
+        {e["name"]: e for e in container["env"]}["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"],
+    )
+    env = {e["name"]: e for e in botwall_container(rendered)["env"]}
+    assert ref == env["BOTWALL_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert "BOTWALL_REDIS_PASSWORD" == botwall_config(rendered).state.redis.password_env
+
+
+def test_existing_redis_gets_its_password_and_ca_from_secrets() -> None:
+    """An existing Redis over TLS: botwall's config names its URL, prefix and interval, the password's environment
+    variable (set from the Secret) and the CA file (mounted from the other Secret); no Redis is bundled."""
+    rendered = render(case_values("service-redis-existing"))
+    redis = botwall_config(rendered).state.redis
+    assert (
+        "rediss://redis.data.svc.cluster.local:6380/0",
+        "shop-botwall",
+        "BOTWALL_REDIS_PASSWORD",
+        "/etc/botwall-redis-ca/ca.crt",
+        100,
+    ) == (redis.url, redis.prefix, redis.password_env, redis.ca_file, redis.sync_interval_ms)
+    container = botwall_container(rendered)
+    env = {e["name"]: e for e in container["env"]}
+    assert {"name": "botwall-redis", "key": "redis-password"} == env["BOTWALL_REDIS_PASSWORD"]["valueFrom"][
+        "secretKeyRef"
+    ]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in botwall_pod(rendered)["volumes"]}
+    assert ("/etc/botwall-redis-ca", True) == (mounts["redis-ca"]["mountPath"], mounts["redis-ca"]["readOnly"])
+    assert {"secretName": "redis-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]} == volumes["redis-ca"]["secret"]
+    assert [] == [o for o in objects(rendered) if "redis" in o["metadata"]["name"]]
+
+
+@pytest.mark.parametrize(
+    ("values", "warned"),
+    [
+        ({}, True),
+        ({"replicas": 1}, False),
+        ({"replicas": 1, "autoscaling": {"enabled": True}}, True),
+        ({"mode": "sidecar", "envoy": {"upstream": {"host": "app"}}}, True),
+        ({"state": {"backend": "redis", "redis": {"url": "redis://redis:6379/0"}}}, False),
+    ],
+    ids=["two-replicas", "one-replica", "autoscaled", "sidecar", "redis"],
+)
+def test_notes_warn_that_memory_state_is_per_replica(values: dict[str, Any], warned: bool) -> None:
+    """With more than one replica and state in memory, NOTES.txt warns that each replica sees only its own traffic."""
+    notes = render(values)["botwall/templates/NOTES.txt"]
+    assert warned == ("WARNING:" in notes and "half of its attempts" in notes)
+
+
+def test_notes_tell_the_staleness_of_shared_state() -> None:
+    """With Redis, NOTES.txt names the Redis (without a password), the sync interval and the staleness it means,
+    and sends production to a managed Redis when the bundled one is on."""
+    values = {"state": {"backend": "redis", "redis": {"url": "rediss://:hunter2@redis.example:6380/1"}}}
+    notes = render(values)["botwall/templates/NOTES.txt"]
+    bundled = render(case_values("service-redis-bundled"))["botwall/templates/NOTES.txt"]
+    assert "rediss://redis.example:6380/1" in notes
+    assert "hunter2" not in notes
+    assert "every 50 ms" in notes
+    assert "within about 100 ms" in notes
+    assert "managed or highly available Redis" in bundled
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -225,8 +369,47 @@ def test_default_botwall_config_is_valid() -> None:
             {"drainDelaySeconds": 25, "pod": {"terminationGracePeriodSeconds": 30}},
             "pod.terminationGracePeriodSeconds (30) must be more than drainDelaySeconds (25) + 10 seconds",
         ),
+        ({"state": {"backend": "disk"}}, 'state.backend must be "memory" or "redis", got "disk"'),
+        (
+            {"redis": {"enabled": True}},
+            "redis.enabled is set but state.backend is memory: set state.backend=redis",
+        ),
+        (
+            {"state": {"redis": {"url": "redis://redis:6379/0"}}},
+            "state.redis.url is set but state.backend is memory: set state.backend=redis",
+        ),
+        ({"state": {"backend": "redis"}}, "state.backend redis needs state.redis.url (an existing Redis) or"),
+        (
+            {"state": {"backend": "redis", "redis": {"url": "redis://redis:6379/0"}}, "redis": {"enabled": True}},
+            "state.redis.url and redis.enabled exclude each other",
+        ),
+        (
+            {"state": {"backend": "redis", "redis": {"url": "redis://redis:6379/0", "caSecret": "ca"}}},
+            "state.redis.caSecret is for a TLS Redis: state.redis.url must start with rediss://",
+        ),
+        (
+            {"state": {"backend": "redis", "redis": {"url": "redis://redis:6379/0", "prefix": "my shop"}}},
+            'state.redis.prefix must be 1-64 characters without spaces or braces, got "my shop"',
+        ),
+        (
+            {"config": {"botwall": "shadow: true\nstate: {backend: redis}\n"}},
+            "config.botwall must leave out the state section: the chart appends it from the state values",
+        ),
     ],
-    ids=["bad-mode", "no-upstream", "tls-without-secret", "grace-shorter-than-drain"],
+    ids=[
+        "bad-mode",
+        "no-upstream",
+        "tls-without-secret",
+        "grace-shorter-than-drain",
+        "bad-backend",
+        "bundled-redis-on-memory",
+        "redis-url-on-memory",
+        "redis-nowhere",
+        "redis-url-and-bundled",
+        "ca-without-tls",
+        "prefix-with-space",
+        "state-in-config",
+    ],
 )
 def test_unusable_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
     """Values that cannot work stop the render with a message naming the key."""

@@ -50,6 +50,61 @@ app.kubernetes.io/component: {{ ternary "gateway" "ext-proc" (eq .Values.mode "s
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* Shared state: the bundled Redis's names and labels, where botwall finds Redis (state.redis.url, else the bundled
+one), where the CA Secret is mounted, and the config's state section. */}}
+{{- define "botwall.redis.fullname" -}}
+{{- printf "%s-redis" (include "botwall.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "botwall.redis.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "botwall.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "botwall.redis.labels" -}}
+helm.sh/chart: {{ include "botwall.chart" . }}
+{{ include "botwall.redis.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.redis.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: state
+{{- end }}
+
+{{- define "botwall.redis.url" -}}
+{{- default (printf "redis://%s.%s.svc.cluster.local:6379/0" (include "botwall.redis.fullname" .) .Release.Namespace) .Values.state.redis.url }}
+{{- end }}
+
+{{- define "botwall.redis.caDir" -}}
+/etc/botwall-redis-ca
+{{- end }}
+
+{{/*
+The config's `state` section, appended to config.botwall: a comment, then the values in the shape
+botwall.config.parse_config reads (tests/deploy/test_helm.py parses every case's result).
+*/}}
+{{- define "botwall.stateConfig" -}}
+{{- $s := .Values.state -}}
+# Shared state. memory: each replica counts only the requests it judges, so a client spread over N replicas
+# shows each of them 1/N of its requests. redis: the replicas share their counts (state.redis: url, prefix,
+# password_env, ca_file, sync_interval_ms, timeout_ms). The Helm chart writes this section from its state values.
+state:
+  backend: {{ $s.backend }}
+  max_entries: {{ int $s.maxEntries }}
+  ttl_seconds: {{ int $s.ttlSeconds }}
+  {{- if eq $s.backend "redis" }}
+  redis:
+    url: {{ include "botwall.redis.url" . | quote }}
+    prefix: {{ default .Release.Name $s.redis.prefix | quote }}
+    {{- if $s.redis.existingSecret }}
+    password_env: BOTWALL_REDIS_PASSWORD
+    {{- end }}
+    {{- if $s.redis.caSecret }}
+    ca_file: {{ include "botwall.redis.caDir" . }}/ca.crt
+    {{- end }}
+    sync_interval_ms: {{ int $s.redis.syncIntervalMs }}
+    timeout_ms: {{ int $s.redis.timeoutMs }}
+  {{- end }}
+{{- end }}
+
 {{/* Fail early, with a message, on values that cannot work. */}}
 {{- define "botwall.validate" -}}
 {{- if not (has .Values.mode (list "service" "sidecar")) }}
@@ -62,6 +117,33 @@ app.kubernetes.io/component: {{ ternary "gateway" "ext-proc" (eq .Values.mode "s
 {{- if and .Values.envoy.tls.enabled (not .Values.envoy.tls.secretName) }}
 {{- fail "envoy.tls.enabled needs envoy.tls.secretName: a kubernetes.io/tls Secret with tls.crt and tls.key" }}
 {{- end }}
+{{- end }}
+{{- $state := .Values.state }}
+{{- if not (has $state.backend (list "memory" "redis")) }}
+{{- fail (printf "state.backend must be \"memory\" or \"redis\", got %q" (toString $state.backend)) }}
+{{- end }}
+{{- if eq $state.backend "memory" }}
+{{- range $key, $set := dict "redis.enabled" .Values.redis.enabled "state.redis.url" $state.redis.url "state.redis.existingSecret" $state.redis.existingSecret "state.redis.caSecret" $state.redis.caSecret }}
+{{- if $set }}
+{{- fail (printf "%s is set but state.backend is memory: set state.backend=redis to share state through Redis" $key) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- if and .Values.redis.enabled $state.redis.url }}
+{{- fail "state.redis.url and redis.enabled exclude each other: the url names an existing Redis, redis.enabled bundles one" }}
+{{- end }}
+{{- if not (or .Values.redis.enabled $state.redis.url .Values.config.existingConfigMap) }}
+{{- fail "state.backend redis needs state.redis.url (an existing Redis) or redis.enabled (a bundled one, for trying it out)" }}
+{{- end }}
+{{- if and $state.redis.caSecret (or $state.redis.url .Values.redis.enabled) (not (hasPrefix "rediss://" (include "botwall.redis.url" .))) }}
+{{- fail "state.redis.caSecret is for a TLS Redis: state.redis.url must start with rediss://" }}
+{{- end }}
+{{- if not (regexMatch "^[^\\s{}]{1,64}$" (default .Release.Name $state.redis.prefix)) }}
+{{- fail (printf "state.redis.prefix must be 1-64 characters without spaces or braces, got %q" (toString $state.redis.prefix)) }}
+{{- end }}
+{{- end }}
+{{- if and (not .Values.config.existingConfigMap) (hasKey (fromYaml .Values.config.botwall) "state") }}
+{{- fail "config.botwall must leave out the state section: the chart appends it from the state values (state.backend, state.maxEntries, state.ttlSeconds, state.redis)" }}
 {{- end }}
 {{- if lt (int .Values.drainDelaySeconds) 0 }}
 {{- fail (printf "drainDelaySeconds must be 0 or more, got %v" .Values.drainDelaySeconds) }}
@@ -115,6 +197,13 @@ healthcheck module inside the container instead.
         secretKeyRef:
           name: {{ default (printf "%s-cookie" (include "botwall.fullname" .)) .Values.cookieSecret.existingSecret }}
           key: {{ .Values.cookieSecret.key }}
+    {{- if and (eq .Values.state.backend "redis") .Values.state.redis.existingSecret }}
+    - name: BOTWALL_REDIS_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ .Values.state.redis.existingSecret }}
+          key: {{ .Values.state.redis.passwordKey }}
+    {{- end }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -137,6 +226,11 @@ healthcheck module inside the container instead.
     {{- if .Values.model.volume }}
     - name: model
       mountPath: {{ .Values.model.mountPath }}
+      readOnly: true
+    {{- end }}
+    {{- if and (eq .Values.state.backend "redis") .Values.state.redis.caSecret }}
+    - name: redis-ca
+      mountPath: {{ include "botwall.redis.caDir" . }}
       readOnly: true
     {{- end }}
     {{- with .Values.extraVolumeMounts }}
