@@ -50,6 +50,24 @@ policies:
     ("text", "message"),
     [
         ("policies: {}", "bad.yaml: policies: expected a list of policies, got {}"),
+        ("state: {backend: etcd}", "bad.yaml: state.backend: expected memory or redis, got 'etcd'"),
+        (
+            "state: {redis: {url: 'redis://r:6379/0'}}",
+            "bad.yaml: state.redis: expected no redis section unless state.backend is redis",
+        ),
+        (
+            "state: {backend: redis, redis: {url: 'http://r:6379'}}",
+            "bad.yaml: state.redis.url: expected a redis://, rediss:// (TLS) or unix:// URL, got 'http://r:6379'",
+        ),
+        (
+            "state: {backend: redis, redis: {prefix: 'a b'}}",
+            "bad.yaml: state.redis.prefix: expected 1-64 characters without spaces or braces, got 'a b'",
+        ),
+        (
+            "state: {backend: redis, redis: {sync_interval_ms: 0}}",
+            "bad.yaml: state.redis.sync_interval_ms: expected an integer from 5 to 5000, got 0",
+        ),
+        ("state: {backend: redis, redis: {uri: x}}", "bad.yaml: state.redis.uri: expected one of the keys"),
         ("shadow: yes-please", "bad.yaml: shadow: expected true or false, got 'yes-please'"),
         ("colour: red", "bad.yaml: colour: expected one of the keys"),
         (
