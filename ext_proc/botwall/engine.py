@@ -260,10 +260,9 @@ class Engine:
                     window.logins += 1.0
                     if failed:
                         window.login_failures += 1.0
-        store = self.store
+        store = self.store  # the site's window is pushed with every request's round (`observe` fetches it)
         for namespace, key in context.keys:
             store.touch(namespace, key)
-        store.aggregate("site", ClientWindow)
         return outcome
 
     def response_cookie(self, context: RequestContext, status: int, cache_control: str = "") -> str:

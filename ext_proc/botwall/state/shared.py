@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -79,7 +80,7 @@ _MAX_PENDING = 100_000
 _NEVER = 1e18
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Shape:
     """Which fields of a record type merge, and how: decayed counters (with their horizons, decayed from `last`),
     plain counts, and distinct sets. Other fields stay local (a client's gap statistics: one replica's view)."""
@@ -88,7 +89,7 @@ class Shape:
     counts: tuple[str, ...] = ()
     distinct: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def fields(self) -> tuple[tuple[str, float], ...]:
         """Every merged number with its horizon (a count's: one that never decays)."""
         return self.decayed + tuple((name, _NEVER) for name in self.counts)
@@ -210,8 +211,6 @@ end
 return out
 """
 
-_BASE = struct.Struct("<d")  # a base's time, then its values, packed
-
 
 @dataclass
 class SyncStats:
@@ -223,7 +222,6 @@ class SyncStats:
     connected: bool = False
     last_round_seconds: float = 0.0
     dropped: int = 0  # keys not queued for a push because the queue was full
-    lost: int = 0  # records whose last shared value was evicted: their increments since were not pushed
 
 
 @dataclass
@@ -263,13 +261,12 @@ class SharedStore:
         self._pending = _Pending()
         # Each record's value as of the last round, packed: what this replica counted since is the difference.
         self._bases: dict[str, BoundedTable[bytes]] = {}
-        self._names: dict[tuple[str, str], str] = {}
         self.stats = SyncStats()
         self._client: Any = None
         self._merge: Any = None
         self._buckets_script: Any = None
         self._task: asyncio.Task[None] | None = None
-        self._down_since = 0.0
+        self._warned = False  # this outage was logged
 
     # The Store protocol: every call is local.
 
@@ -360,10 +357,10 @@ class SharedStore:
                 raise
             except Exception as exc:  # Redis down, slow or answering nonsense: run on local state, retry later
                 self.stats.failures += 1
-                if self.stats.connected or self._down_since == 0.0:
+                if not self._warned:
                     error = re.sub(r"(password=)[^&\s]*", r"\1...", f"{type(exc).__name__}: {exc}")[:300]
                     log.warning("redis_unavailable", error=error, retry_seconds=backoff)
-                    self._down_since = self._wall()
+                    self._warned = True
                 self.stats.connected = False
                 await self._drop_client()
                 await asyncio.sleep(backoff)
@@ -372,7 +369,7 @@ class SharedStore:
             if not self.stats.connected:
                 log.info("redis_connected", url=_safe_url(self._redis_settings.url))
                 self.stats.connected = True
-                self._down_since = 0.0
+                self._warned = False  # this outage was logged
             backoff = interval
             await asyncio.sleep(interval)
 
