@@ -17,12 +17,16 @@ from botwall import policy
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config
 from botwall.evidence.behaviour import (
+    POLLING,
     AccountWindow,
     ClientWindow,
+    EndpointBaseline,
+    EndpointWindow,
     LoginContext,
     SprayWindow,
     add,
     behaviour_reasons,
+    endpoint_of,
     is_cold,
     request_kind,
     site_shares,
@@ -135,6 +139,10 @@ class Engine:
                 token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
             token_window.networks = add(token_window.networks, ip.asn or ip_hash)
             ip_window.tokens = add(ip_window.tokens, token_hash)
+        endpoint_calls = 0.0
+        if kind == "api":
+            holder = token_window if token_window is not None else ip_window
+            endpoint_calls = self._endpoint_calls(view, token or view.client_ip, token_hash or ip_hash, holder, now)
         account = spray = None
         login_context = None
         if login is not None:
@@ -159,7 +167,9 @@ class Engine:
         site.observe(now, kind, 0, bool(token), 0, cold)
         # A cold page with a referer is a click from this site's page that its address never loaded (`is_cold`).
         orphan = cold and kind == "page" and "referer" in view.by_name
-        behaviour = snapshot(now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan)
+        behaviour = snapshot(
+            now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan, endpoint_calls
+        )
         reasons = (
             ua_reasons(ua)
             + ip_reasons(ip, crawler)
@@ -183,6 +193,23 @@ class Engine:
             ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys
         )
         return evidence, context
+
+    def _endpoint_calls(
+        self, view: RequestView, holder: str, holder_hash: int, window: ClientWindow, now: float
+    ) -> float:
+        """Count an API call in its client's window for the endpoint (the client: its botwall cookie, else its
+        address) and in the endpoint's site-wide baseline; returns the client's calls to it within about a minute
+        where they are its own evidence, else 0: where the client's API calls do not outnumber its page views three
+        to one (a page that asks the endpoint as it loads), or where the site's own clients poll the endpoint."""
+        endpoint = format(self.keys(endpoint_of(view.path, view.query)), "x")
+        calls = self.store.record("ep", f"{holder}|{endpoint}", EndpointWindow).observe(now)
+        baseline = self.store.record("endpoint", endpoint, EndpointBaseline)
+        baseline.clients = add(baseline.clients, holder_hash)
+        if calls >= POLLING:
+            baseline.pollers = add(baseline.pollers, holder_hash)
+        if window.apis < 3.0 * window.pages or baseline.polled():
+            return 0.0
+        return calls
 
     def evaluate(
         self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None

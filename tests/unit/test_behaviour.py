@@ -310,6 +310,75 @@ def test_a_cookie_polling_faster_than_a_person_reads_is_its_own_evidence() -> No
     assert "beh:cookie-high-rate" not in reasons
 
 
+def test_a_client_polling_one_endpoint_is_its_own_evidence() -> None:
+    """A cookie holder asking one product's stock about once a second (a page view every few polls, a timestamp to
+    bust caches) fires `beh:endpoint-polling` within its first 50 requests and is refused on it; a person whose pages
+    each ask the API as they load, and one typing a search (a new query per keystroke), never do."""
+    clock, rng = FakeClock(), random.Random(5)  # noqa: S311 - reproducible timing, not security
+    engine = _engine(clock)
+    bot = _page_token(engine, "/products/4", "198.51.100.70")
+    first = 0
+    for n in range(1, 120):
+        clock.advance(0.7 + rng.random() * 0.3)
+        if n % 8 == 0:
+            engine.decide(_view("/products/4", "198.51.100.70", [*FIREFOX, bot]))
+            continue
+        polled = engine.decide(_view(f"/api/products/4?_={1796461007000 + n}", "198.51.100.70", [*FIREFOX_XHR, bot]))
+        if "beh:endpoint-polling" in polled.reasons and not first:
+            first = n
+            assert polled.action.value == "block", polled
+    assert 0 < first <= 50
+    person = _page_token(engine, "/products/1", "198.51.100.71")
+    reasons: set[str] = set()
+    for n in range(40):
+        clock.advance(3.0 + rng.random() * 4)
+        reasons |= set(engine.decide(_view(f"/products/{n % 5}", "198.51.100.71", [*FIREFOX, person])).reasons)
+        for _ in range(2):  # the page asks for its product's stock and reviews as it loads
+            call = _view(f"/api/products/{n % 5}", "198.51.100.71", [*FIREFOX_XHR, person])
+            reasons |= set(engine.decide(call).reasons)
+    typist = _page_token(engine, "/search", "198.51.100.72")
+    for word in ("running shoes", "trail runners", "waterproof jacket"):
+        for end in range(1, len(word) + 1):
+            clock.advance(0.25)
+            call = _view("/api/search", "198.51.100.72", [*FIREFOX_XHR, typist])
+            reasons |= set(engine.decide(replace(call, query=f"q={word[:end]}")).reasons)
+    assert "beh:endpoint-polling" not in reasons
+
+
+def test_an_endpoint_the_sites_own_pages_poll_is_not_polling() -> None:
+    """Where the site's pages poll an endpoint themselves (a live auction's price, asked every second by every
+    open page), the clients polling it are the site's normal: from the 20th client polling it, polling it is
+    nobody's evidence (the first 19 to get there are refused until then: the cost of learning it, once per endpoint
+    and table lifetime); a client polling another endpoint still is."""
+    clock = FakeClock()
+    engine = _engine(clock)
+    cookies = [_page_token(engine, "/auction", f"198.51.100.{100 + n}") for n in range(30)]
+    rounds = []
+    for _ in range(70):
+        clock.advance(1.0)
+        decisions = [
+            engine.decide(_view("/api/auction/price", f"198.51.100.{100 + n}", [*FIREFOX_XHR, cookie]))
+            for n, cookie in enumerate(cookies)
+        ]
+        rounds.append(sum("beh:endpoint-polling" in decision.reasons for decision in decisions))
+    assert 0 < sum(rounds) <= 19
+    assert sum(rounds[-25:]) == 0
+    bot = _page_token(engine, "/products/4", "198.51.100.90")
+    for _ in range(60):
+        clock.advance(1.0)
+        polled = engine.decide(_view("/api/products/4", "198.51.100.90", [*FIREFOX_XHR, bot]))
+    assert "beh:endpoint-polling" in polled.reasons
+
+
+def test_endpoint_of_drops_cache_busting_timestamps_only() -> None:
+    from botwall.evidence.behaviour import endpoint_of
+
+    assert endpoint_of("/api/stock/4", "") == "/api/stock/4"
+    assert endpoint_of("/api/stock/4", "_=1796461007123&size=9") == "/api/stock/4?size=9"
+    assert endpoint_of("/api/search", "q=running") != endpoint_of("/api/search", "q=runnin")
+    assert endpoint_of("/api/orders", "id=12345") == "/api/orders?id=12345"
+
+
 def test_an_api_flood_does_not_make_botwall_think_it_sees_no_pages() -> None:
     """Where people hold botwall's cookie (handed out on pages only), a flood of API calls that pushes the page share
     under a tenth still leaves a login with no page view behind it cold."""

@@ -249,6 +249,51 @@ class ClientWindow:
         return math.sqrt(self.gap_var) / self.gap_mean
 
 
+# Calls of one client to one API endpoint within about a minute (decayed over MEDIUM) from which it is polling it: a
+# person's page asks an endpoint once or twice per view, a sneaker bot asks for the stock every second.
+POLLING = 30.0
+# Clients polling one endpoint from which the site's own pages poll it (a live widget every visitor runs): then
+# polling it is the site's normal, not a bot's (when they are also at least half of the endpoint's clients).
+_POLLED_BY = 20
+
+
+def endpoint_of(path: str, query: str) -> str:
+    """An API endpoint as a client asks for it: the path and the query, less any value of ten digits or more (a
+    timestamp added to dodge a cache), so a poller is one endpoint however it busts caches, while a person typing a
+    search or scrolling pages asks for a new one with each query."""
+    if not query:
+        return path
+    kept = [part for part in query.split("&") if not (len(value := part.partition("=")[2]) >= 10 and value.isdigit())]
+    return f"{path}?{'&'.join(kept)}"
+
+
+@dataclass(slots=True)
+class EndpointWindow:
+    """One client's calls to one API endpoint (`endpoint_of`), decayed over the medium horizon."""
+
+    last: float = 0.0
+    calls: float = 0.0
+
+    def observe(self, now: float) -> float:
+        """Count one call; returns the calls within about the last minute, this one included."""
+        self.calls = _decay(self.calls, now - self.last, MEDIUM) + 1.0 if self.last else 1.0
+        self.last = now
+        return self.calls
+
+
+@dataclass(slots=True)
+class EndpointBaseline:
+    """Who calls one API endpoint, site-wide: its distinct clients, and those that polled it (`POLLING`)."""
+
+    clients: Distinct = b""
+    pollers: Distinct = b""
+
+    def polled(self) -> bool:
+        """True where the site's own clients poll the endpoint: many of them, and at least half of its clients."""
+        pollers = distinct(self.pollers)
+        return pollers >= _POLLED_BY and 2 * pollers >= distinct(self.clients)
+
+
 @dataclass(slots=True)
 class AccountWindow:
     """Decayed login activity against one username."""
@@ -316,6 +361,9 @@ class BehaviourEvidence:
     token_usernames: int = 0  # usernames tried with this request's botwall cookie
     token_login_failures: float = 0.0
     token_failed_login_ratio: float = 0.0
+    # This client's calls to this API endpoint within about a minute (per cookie, or per address where that is not
+    # shared), where they are its own evidence: 0 where the client mostly views pages or the site polls the endpoint.
+    endpoint_calls: float = 0.0
     orphan_referer: bool = False  # a page with this site's referer, no cookie, from an address that loaded no page
     login: bool = False  # the request is a login attempt
     cold_login: bool = False  # a login with neither botwall's cookie nor a page view from its address
@@ -392,6 +440,7 @@ def snapshot(
     site: ClientWindow | None = None,
     login: LoginContext | None = None,
     orphan_referer: bool = False,
+    endpoint_calls: float = 0.0,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
@@ -446,6 +495,8 @@ def snapshot(
         token_usernames=distinct(token.usernames) if token is not None else 0,
         token_login_failures=token.login_failures if token is not None else 0.0,
         token_failed_login_ratio=_ratio(token.login_failures, token.logins) if token is not None else 0.0,
+        # Behind a shared address without a cookie, the address's calls are a crowd's.
+        endpoint_calls=endpoint_calls if token is not None or ip_tokens < SHARED_ADDRESS else 0.0,
         login=login is not None,
         cold_login=attempt.cold,
         tokenless_login=attempt.tokenless,
@@ -505,6 +556,10 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
     if b.token_rate_medium > 1.0:
         # Over a page view or API call a second under one cookie for a minute (assets not counted): a person reads.
         out.append("beh:cookie-high-rate")
+    if b.endpoint_calls >= POLLING:
+        # One client asking one API endpoint over and over, far more than it views pages (a sneaker bot polling the
+        # stock of a drop), where the site's own pages do not poll it.
+        out.append("beh:endpoint-polling")
     if b.orphan_referer:
         out.append("beh:orphan-referer")
     if b.token_networks >= 6:

@@ -54,6 +54,8 @@ from botwall.evidence.behaviour import (
     AccountWindow,
     ClientWindow,
     Distinct,
+    EndpointBaseline,
+    EndpointWindow,
     SprayWindow,
     add,
     add_bit,
@@ -135,6 +137,8 @@ SHAPES: dict[type, Shape] = {
         decayed=(("attempts", LONG), ("failures", LONG), ("successes", LONG)), distinct=("ips", "fingerprints")
     ),
     SprayWindow: Shape(distinct=("usernames",)),
+    EndpointWindow: Shape(decayed=(("calls", MEDIUM),)),
+    EndpointBaseline: Shape(distinct=("clients", "pollers")),
 }
 
 
