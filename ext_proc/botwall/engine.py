@@ -17,7 +17,6 @@ from botwall import policy
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config
 from botwall.evidence.behaviour import (
-    POLLING,
     AccountWindow,
     ClientWindow,
     EndpointBaseline,
@@ -139,10 +138,10 @@ class Engine:
                 token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
             token_window.networks = add(token_window.networks, ip.asn or ip_hash)
             ip_window.tokens = add(ip_window.tokens, token_hash)
-        endpoint_calls = 0.0
+        polling = False
         if kind == "api":
             holder = token_window if token_window is not None else ip_window
-            endpoint_calls = self._endpoint_calls(view, token or view.client_ip, token_hash or ip_hash, holder, now)
+            polling = self._endpoint_polling(view, token or view.client_ip, token_hash or ip_hash, holder, now)
         account = spray = None
         login_context = None
         if login is not None:
@@ -168,7 +167,7 @@ class Engine:
         # A cold page with a referer is a click from this site's page that its address never loaded (`is_cold`).
         orphan = cold and kind == "page" and "referer" in view.by_name
         behaviour = snapshot(
-            now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan, endpoint_calls
+            now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan, polling
         )
         reasons = (
             ua_reasons(ua)
@@ -194,22 +193,20 @@ class Engine:
         )
         return evidence, context
 
-    def _endpoint_calls(
+    def _endpoint_polling(
         self, view: RequestView, holder: str, holder_hash: int, window: ClientWindow, now: float
-    ) -> float:
+    ) -> bool:
         """Count an API call in its client's window for the endpoint (the client: its botwall cookie, else its
-        address) and in the endpoint's site-wide baseline; returns the client's calls to it within about a minute
-        where they are its own evidence, else 0: where the client's API calls do not outnumber its page views three
-        to one (a page that asks the endpoint as it loads), or where the site's own clients poll the endpoint."""
+        address) and in the endpoint's site-wide baseline; returns whether the client is polling it, where that is
+        its own evidence: not where its API calls do not outnumber its page views three to one (a page that asks the
+        endpoint as it loads), nor where the site's own clients poll the endpoint."""
         endpoint = format(self.keys(endpoint_of(view.path, view.query)), "x")
-        calls = self.store.record("ep", f"{holder}|{endpoint}", EndpointWindow).observe(now)
+        polling = self.store.record("ep", f"{holder}|{endpoint}", EndpointWindow).observe(now)
         baseline = self.store.record("endpoint", endpoint, EndpointBaseline)
         baseline.clients = add(baseline.clients, holder_hash)
-        if calls >= POLLING:
+        if polling:
             baseline.pollers = add(baseline.pollers, holder_hash)
-        if window.apis < 3.0 * window.pages or baseline.polled():
-            return 0.0
-        return calls
+        return polling and window.apis >= 3.0 * window.pages and not baseline.polled()
 
     def evaluate(
         self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None

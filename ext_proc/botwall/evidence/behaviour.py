@@ -269,16 +269,23 @@ def endpoint_of(path: str, query: str) -> str:
 
 @dataclass(slots=True)
 class EndpointWindow:
-    """One client's calls to one API endpoint (`endpoint_of`), decayed over the medium horizon."""
+    """One client's calls to one API endpoint (`endpoint_of`), decayed over the medium horizon, and whether it is
+    polling it: from `POLLING` calls within about a minute until it slows under half that (a poller that backs off
+    for a few seconds after each refusal keeps polling, at half the pace, and stays caught)."""
 
     last: float = 0.0
     calls: float = 0.0
+    polling: bool = False
 
-    def observe(self, now: float) -> float:
-        """Count one call; returns the calls within about the last minute, this one included."""
+    def observe(self, now: float) -> bool:
+        """Count one call; returns whether the client is polling the endpoint."""
         self.calls = _decay(self.calls, now - self.last, MEDIUM) + 1.0 if self.last else 1.0
         self.last = now
-        return self.calls
+        if self.calls >= POLLING:
+            self.polling = True
+        elif self.calls < POLLING / 2:
+            self.polling = False
+        return self.polling
 
 
 @dataclass(slots=True)
@@ -361,9 +368,9 @@ class BehaviourEvidence:
     token_usernames: int = 0  # usernames tried with this request's botwall cookie
     token_login_failures: float = 0.0
     token_failed_login_ratio: float = 0.0
-    # This client's calls to this API endpoint within about a minute (per cookie, or per address where that is not
-    # shared), where they are its own evidence: 0 where the client mostly views pages or the site polls the endpoint.
-    endpoint_calls: float = 0.0
+    # This client (its cookie, or its address where that is not shared) polls this API endpoint (`EndpointWindow`),
+    # where that is its own evidence: not where it mostly views pages, nor where the site's own pages poll it.
+    endpoint_polling: bool = False
     orphan_referer: bool = False  # a page with this site's referer, no cookie, from an address that loaded no page
     login: bool = False  # the request is a login attempt
     cold_login: bool = False  # a login with neither botwall's cookie nor a page view from its address
@@ -440,7 +447,7 @@ def snapshot(
     site: ClientWindow | None = None,
     login: LoginContext | None = None,
     orphan_referer: bool = False,
-    endpoint_calls: float = 0.0,
+    endpoint_polling: bool = False,
 ) -> BehaviourEvidence:
     """The signals, read from the windows after this request was counted."""
     ip_short, ip_medium, ip_long = ip.rates(now)
@@ -496,7 +503,7 @@ def snapshot(
         token_login_failures=token.login_failures if token is not None else 0.0,
         token_failed_login_ratio=_ratio(token.login_failures, token.logins) if token is not None else 0.0,
         # Behind a shared address without a cookie, the address's calls are a crowd's.
-        endpoint_calls=endpoint_calls if token is not None or ip_tokens < SHARED_ADDRESS else 0.0,
+        endpoint_polling=endpoint_polling and (token is not None or ip_tokens < SHARED_ADDRESS),
         login=login is not None,
         cold_login=attempt.cold,
         tokenless_login=attempt.tokenless,
@@ -556,7 +563,7 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
     if b.token_rate_medium > 1.0:
         # Over a page view or API call a second under one cookie for a minute (assets not counted): a person reads.
         out.append("beh:cookie-high-rate")
-    if b.endpoint_calls >= POLLING:
+    if b.endpoint_polling:
         # One client asking one API endpoint over and over, far more than it views pages (a sneaker bot polling the
         # stock of a drop), where the site's own pages do not poll it.
         out.append("beh:endpoint-polling")
