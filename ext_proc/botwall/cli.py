@@ -9,12 +9,13 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 
-from botwall.config import Config, load_config
+from botwall.config import Config, RedisSettings, load_config
 from botwall.errors import BotwallError, UsageError
 
 if TYPE_CHECKING:
@@ -23,8 +24,11 @@ if TYPE_CHECKING:
 
 def _configure_logging() -> None:
     """Service logs as JSON lines on stderr; decision logs go to stdout (see events.DecisionLog)."""
+    from botwall.edge.workers import worker_processors
+
     structlog.configure(
         processors=[
+            *worker_processors(),  # a worker of `serve --workers N` says which it is
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.processors.format_exc_info,
@@ -88,6 +92,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _workers(text: str) -> int:
+    """`--workers`: a count of processes, 1 to 256."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if not 1 <= count <= 256:
+        raise argparse.ArgumentTypeError(f"expected 1 to 256 processes, got {count}")
+    return count
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a config file, and the data files it names, and summarize it."""
     config = _engine(load_config(args.file)).config
@@ -124,6 +139,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     log = structlog.get_logger("botwall")
     log.info(
         "serving",
+        pid=os.getpid(),
         listen=listen,
         port=running.port,
         config=config.source,
@@ -141,9 +157,25 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the ext_proc processor only, for an existing Envoy."""
-    _check_bindable(*_split_host_port(args.listen, "--listen"), "--listen")
-    engine = _engine(load_config(args.config))
+    """Run the ext_proc processor only, for an existing Envoy (with `--workers N`, N of them on consecutive ports)."""
+    host, port = _split_host_port(args.listen, "--listen")
+    config = load_config(args.config)
+    if args.workers > 1:
+        from botwall.edge.workers import WorkerOptions, serve_workers
+
+        options = WorkerOptions(
+            host, port, args.workers, args.config, args.drain_delay, args.shutdown_grace,
+            Path(args.ready_file) if args.ready_file else None,
+        )  # fmt: skip
+        if port and port + args.workers - 1 > 65535:
+            _usage_error(f"--workers {args.workers} from port {port} runs past port 65535")
+        for worker_port in options.ports():
+            _check_bindable(host, worker_port, "--listen")
+        return serve_workers(options, config)
+    _check_bindable(host, port, "--listen")
+    if args.state_url:  # a worker of `--workers N`: the supervisor's private Redis
+        config = replace(config, state=replace(config.state, backend="redis", redis=RedisSettings(url=args.state_url)))
+    engine = _engine(config)
     asyncio.run(_serve(engine, args))
     return 0
 
@@ -180,8 +212,12 @@ def cmd_envoy_config(args: argparse.Namespace) -> int:
     """Print the Envoy pieces (or a whole standalone config) that put botwall in front of an upstream."""
     from botwall.deploy.envoy_config import BootstrapOptions, EnvoyConfigOptions, render
 
+    botwall = _split_host_port(args.botwall_address, "--botwall-address")
+    if botwall[1] + args.botwall_workers - 1 > 65535:
+        _usage_error(f"--botwall-workers {args.botwall_workers} from port {botwall[1]} runs past port 65535")
     options = EnvoyConfigOptions(
-        botwall=_split_host_port(args.botwall_address, "--botwall-address"),
+        botwall=botwall,
+        botwall_workers=args.botwall_workers,
         fail_closed=args.failure_mode == "closed",
         message_timeout=args.message_timeout,
         login_routes=tuple(args.login_route),
@@ -291,6 +327,15 @@ def _add_serve(sub: Any) -> None:
         help="after the drain delay, seconds in-flight streams get to finish while new ones are refused (default 10, "
         "or $BOTWALL_SHUTDOWN_GRACE)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.environ.get("BOTWALL_WORKERS", "1"),
+        help="processes to judge with, one per core, on consecutive ports from --listen's (Envoy's cluster lists "
+        "each: `botwall envoy-config --botwall-workers N`); they share state through Redis (state.backend: redis, "
+        "or a private redis-server when state is in memory) (default 1, or $BOTWALL_WORKERS)",
+    )
+    serve.add_argument("--state-url", help=argparse.SUPPRESS)  # set by --workers for its workers
     serve.set_defaults(func=cmd_serve)
 
 
@@ -332,6 +377,13 @@ def _add_envoy_config(sub: Any) -> None:
         help="snippet: pieces for an existing Envoy (default); bootstrap: a complete standalone Envoy config",
     )
     envoy.add_argument("--botwall-address", default="127.0.0.1:9191", help="botwall's HOST:PORT (IP or DNS name)")
+    envoy.add_argument(
+        "--botwall-workers",
+        type=_workers,
+        default=1,
+        help="botwall serve's --workers: one endpoint per worker, on consecutive ports from --botwall-address's "
+        "(default 1)",
+    )
     envoy.add_argument(
         "--failure-mode",
         choices=["open", "closed"],

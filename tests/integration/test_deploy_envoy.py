@@ -188,6 +188,7 @@ SNIPPET_VARIANTS = {
     "routes": ["--login-route", "/login", "--login-route", "/api/login", "--health-route", "/healthz"],
     "tls": ["--tls"],
     "dns-botwall": ["--botwall-address", "botwall.botwall.svc.cluster.local:9191", "--message-timeout", "0.5s"],
+    "workers": ["--botwall-workers", "4"],
     "everything": [*SNIPPET_ARGS, "--failure-mode", "closed", "--message-timeout", "100ms"],
 }
 
@@ -205,6 +206,7 @@ BOOTSTRAP_VARIANTS = {
     "fail-closed-routes": ["--failure-mode", "closed", "--login-route", "/login", "--health-route", "/healthz"],
     "tls": ["--tls", "--login-route", "/login"],
     "dns-upstream-hops": ["--upstream", "shop.default.svc.cluster.local:80", "--trusted-hops", "2"],
+    "dns-workers": ["--botwall-address", "botwall.botwall.svc.cluster.local:9191", "--botwall-workers", "2"],
     "everything": [*SNIPPET_ARGS, "--failure-mode", "closed", "--message-timeout", "0.5s", "--listen", "0.0.0.0:80"],
 }
 
@@ -225,6 +227,19 @@ def test_failure_mode_and_timeout_reach_the_filter() -> None:
         ext_proc["typed_config"]["failure_mode_allow"],
         ext_proc["typed_config"]["message_timeout"],
     )
+
+
+def test_each_worker_is_an_endpoint_of_the_cluster() -> None:
+    """--botwall-workers N lists botwall's host at N consecutive ports, so Envoy spreads streams over the workers of
+    `botwall serve --workers N`; the snippet's header names the flag, to render it again."""
+    text = _envoy_config_cli("--botwall-address", "10.0.0.7:9300", "--botwall-workers", "3").stdout
+    (cluster,) = yaml.safe_load(text)["clusters"]
+    (locality,) = cluster["load_assignment"]["endpoints"]
+    addresses = [e["endpoint"]["address"]["socket_address"] for e in locality["lb_endpoints"]]
+    assert [("10.0.0.7", 9300), ("10.0.0.7", 9301), ("10.0.0.7", 9302)] == [
+        (a["address"], a["port_value"]) for a in addresses
+    ]
+    assert "--botwall-workers 3" in text.splitlines()[3]
 
 
 def test_login_override_spells_out_all_six_modes() -> None:
@@ -262,6 +277,8 @@ BAD_OPTIONS = {
     "relative-route": (["--login-route", "login"], "--login-route expects an absolute path"),
     "both-kinds": (["--login-route", "/x", "--health-route", "/x"], "/x cannot be both"),
     "bad-address": (["--botwall-address", "botwall"], "--botwall-address expects HOST:PORT"),
+    "no-workers": (["--botwall-workers", "0"], "--botwall-workers: expected 1 to 256 processes"),
+    "workers-past-65535": (["--botwall-address", "h:65535", "--botwall-workers", "2"], "runs past port 65535"),
     "negative-hops": (["--form", "bootstrap", "--trusted-hops", "-1"], "--trusted-hops expects 0 or more"),
 }
 

@@ -56,11 +56,17 @@ class EnvoyConfigOptions:
     """What the user chose; every field has the default `botwall envoy-config` uses."""
 
     botwall: tuple[str, int] = ("127.0.0.1", 9191)  # host (IP or DNS name) and port of `botwall serve`
+    botwall_workers: int = 1  # `botwall serve --workers N`: one endpoint per worker, on consecutive ports
     fail_closed: bool = False  # Envoy's failure_mode_allow is `not fail_closed`
     message_timeout: str = DEFAULT_MESSAGE_TIMEOUT  # how long Envoy waits for each answer from botwall
     login_routes: tuple[str, ...] = ()  # exact paths whose request body botwall sees (BUFFERED)
     health_routes: tuple[str, ...] = ()  # exact paths that skip botwall
     tls: bool = False  # add the JA4/JA3 pieces (TLS inspector, filter state, request attributes)
+
+    def worker_ports(self) -> tuple[int, ...]:
+        """The cluster's ports with several workers (consecutive from botwall's), or () for botwall's port alone."""
+        port = self.botwall[1]
+        return tuple(range(port, port + self.botwall_workers)) if self.botwall_workers > 1 else ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def render_snippet(options: EnvoyConfigOptions) -> dict[str, Any]:
     filters = http_filters(fail_closed=options.fail_closed, message_timeout=options.message_timeout, tls=options.tls)
     snippet: dict[str, Any] = {
         "http_filters": [data(f) for f in filters],
-        "clusters": [data(botwall_cluster(*options.botwall, name=CLUSTER_NAME))],
+        "clusters": [data(botwall_cluster(*options.botwall, name=CLUSTER_NAME, ports=options.worker_ports()))],
         "per_route": _per_route(options),
     }
     if options.tls:
@@ -203,6 +209,7 @@ def bootstrap_settings(options: EnvoyConfigOptions, where: BootstrapOptions | No
         tls_cert=where.tls_cert,
         tls_key=where.tls_key,
         botwall=options.botwall,
+        botwall_ports=options.worker_ports(),
         upstream=where.upstream,
         trusted_hops=where.trusted_hops,
         fail_closed=options.fail_closed,
@@ -239,6 +246,7 @@ def _address(address: tuple[str, int]) -> str:
 # The flag of each option, and how its value is written.
 _FLAGS: dict[str, tuple[str, Any]] = {
     "botwall": ("--botwall-address", _address),
+    "botwall_workers": ("--botwall-workers", str),
     "fail_closed": ("--failure-mode", lambda closed: "closed" if closed else "open"),
     "message_timeout": ("--message-timeout", str),
     "login_routes": ("--login-route", None),

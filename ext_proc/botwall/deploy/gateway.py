@@ -57,6 +57,7 @@ class EnvoySettings:
     tls_cert: Path | None = None  # the HTTPS listener's certificate chain and key files
     tls_key: Path | None = None
     botwall: tuple[str, int] | None = ("127.0.0.1", 0)  # None: no ext_proc filter (Envoy alone)
+    botwall_ports: tuple[int, ...] = ()  # each worker's port (`botwall serve --workers N`); () : botwall's port alone
     upstream: tuple[str, int] | None = None  # None: answer every request with a direct 200 (benchmarks)
     upstream_timeout: str = "30s"  # the route timeout of a request to the upstream
     trusted_hops: int = 0  # proxies in front of Envoy whose X-Forwarded-For entries are trusted
@@ -165,7 +166,9 @@ def gateway(settings: EnvoySettings) -> bootstrap_pb2.Bootstrap:
         if bind is not None:
             config.static_resources.listeners.append(_listener(settings, name, bind, tls=tls))
     if settings.botwall is not None:
-        config.static_resources.clusters.append(botwall_cluster(*settings.botwall, name=CLUSTER_NAME))
+        config.static_resources.clusters.append(
+            botwall_cluster(*settings.botwall, name=CLUSTER_NAME, ports=settings.botwall_ports)
+        )
     if settings.upstream is not None:
         config.static_resources.clusters.append(upstream_cluster(*settings.upstream, name=UPSTREAM_CLUSTER))
     return config

@@ -220,21 +220,20 @@ def _connect_timeout(milliseconds: int) -> duration_pb2.Duration:
     return duration
 
 
-def _load_assignment(name: str, host: str, port: int) -> endpoint_pb2.ClusterLoadAssignment:
-    endpoint = endpoint_components_pb2.Endpoint(address=socket(host, port))
+def _load_assignment(name: str, host: str, *ports: int) -> endpoint_pb2.ClusterLoadAssignment:
+    endpoints = [
+        endpoint_components_pb2.LbEndpoint(endpoint=endpoint_components_pb2.Endpoint(address=socket(host, port)))
+        for port in ports
+    ]
     return endpoint_pb2.ClusterLoadAssignment(
-        cluster_name=name,
-        endpoints=[
-            endpoint_components_pb2.LocalityLbEndpoints(
-                lb_endpoints=[endpoint_components_pb2.LbEndpoint(endpoint=endpoint)]
-            )
-        ],
+        cluster_name=name, endpoints=[endpoint_components_pb2.LocalityLbEndpoints(lb_endpoints=endpoints)]
     )
 
 
-def botwall_cluster(host: str, port: int, name: str = CLUSTER_NAME) -> cluster_pb2.Cluster:
+def botwall_cluster(host: str, port: int, name: str = CLUSTER_NAME, ports: tuple[int, ...] = ()) -> cluster_pb2.Cluster:
     """The HTTP/2 cluster to botwall: STATIC for an IP, STRICT_DNS for a name (a headless Service spreads streams
-    over every replica), with circuit breakers raised for one stream per in-flight request."""
+    over every replica), with circuit breakers raised for one stream per in-flight request. `ports`: one endpoint
+    per worker of `botwall serve --workers N` (Envoy spreads the streams over them, round robin), else `port`."""
     limit = wrappers_pb2.UInt32Value(value=CIRCUIT_BREAKER_LIMIT)
     cluster = cluster_pb2.Cluster(
         name=name,
@@ -247,7 +246,7 @@ def botwall_cluster(host: str, port: int, name: str = CLUSTER_NAME) -> cluster_p
                 )
             ]
         ),
-        load_assignment=_load_assignment(name, host, port),
+        load_assignment=_load_assignment(name, host, *(ports or (port,))),
     )
     http2 = http_protocol_options_pb2.HttpProtocolOptions(
         explicit_http_config=http_protocol_options_pb2.HttpProtocolOptions.ExplicitHttpConfig(

@@ -33,6 +33,7 @@ import structlog
 
 from botwall._proto import decision_pb2
 from botwall.config import Action, DecisionLogSettings
+from botwall.edge.workers import worker_processors
 from botwall.evidence.credentials import LoginAttempt
 from botwall.policy import ON_ERROR_POLICY, Decision, Verdict
 from botwall.request import RequestView
@@ -216,7 +217,7 @@ class DecisionLog:
         self._clock = clock
         self._log = structlog.wrap_logger(
             structlog.PrintLogger(stream or sys.stdout),
-            processors=[structlog.processors.JSONRenderer()],
+            processors=[*worker_processors(), structlog.processors.JSONRenderer()],
         )
         self._start = clock()
         # Key: fingerprint, action, policy, top reason, login route. None of them comes from the client's bytes

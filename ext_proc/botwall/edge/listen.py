@@ -29,8 +29,17 @@ def bind_error(host: str, port: int) -> str | None:
     return problem
 
 
-def write_ready_file(path: Path, port: int) -> None:
-    """Atomically publish a processor's bound port, so a reader never sees a half-written file."""
+def write_ready_file(path: Path, port: int, ports: list[int] | None = None) -> None:
+    """Atomically publish a processor's bound port (and with `--workers`, every worker's, the first's in `port`), so
+    a reader never sees a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"port": port}))
+    tmp.write_text(json.dumps({"port": port} | ({"ports": ports} if ports else {})))
     tmp.replace(path)
+
+
+def read_ready_file(path: Path) -> int | None:
+    """The port a ready file publishes, or None while there is none (or only a partial one)."""
+    try:
+        return int(json.loads(path.read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

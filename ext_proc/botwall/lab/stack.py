@@ -22,7 +22,13 @@ from typing import Any
 
 import yaml
 
+from botwall.edge.listen import read_ready_file
 from botwall.errors import StackError
+
+# A private Redis for the tests and the two-replica demo (`botwall serve --workers` starts one too).
+from botwall.state.redis_server import RedisProcess as RedisProcess
+from botwall.state.redis_server import find_redis as find_redis
+from botwall.state.redis_server import start_redis as start_redis
 
 
 def find_envoy() -> str:
@@ -187,6 +193,7 @@ class BotwallProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     port: int
+    ports: tuple[int, ...] = ()  # every worker's, with `--workers N` (`port` is the first's)
 
     def logs(self) -> str:
         return _tail(self.log_path, 200)
@@ -204,18 +211,13 @@ def start_processor(workdir: Path, argv: list[str], name: str = "botwall", timeo
     with log_path.open("wb") as log:
         proc = subprocess.Popen([*argv, "--ready-file", str(ready_file)], stdout=log, stderr=subprocess.STDOUT)
 
-    def port() -> int | None:
-        try:
-            return int(json.loads(ready_file.read_text())["port"])
-        except (OSError, ValueError, KeyError):
-            return None
-
     try:
-        bound = _wait_for(port, timeout, name, proc, log_path)
+        bound = _wait_for(lambda: read_ready_file(ready_file), timeout, name, proc, log_path)
     except BaseException:
         _terminate(proc)
         raise
-    return BotwallProcess(proc, log_path, bound)
+    ports = tuple(json.loads(ready_file.read_text()).get("ports", ()))
+    return BotwallProcess(proc, log_path, bound, ports)
 
 
 def start_botwall(
@@ -224,10 +226,11 @@ def start_botwall(
     listen: str = "127.0.0.1:0",
     timeout: float = 30.0,
     drain_delay: float | None = 0.0,
+    workers: int = 1,
 ) -> BotwallProcess:
     """Run `botwall serve` in a subprocess and wait until it serves. Its drain delay is 0 unless given (tests and
     benchmarks stop it at once; None keeps `serve`'s default)."""
-    argv = [sys.executable, "-m", "botwall", "serve", "--listen", listen]
+    argv = [sys.executable, "-m", "botwall", "serve", "--listen", listen, "--workers", str(workers)]
     if drain_delay is not None:
         argv += ["--drain-delay", str(drain_delay)]
     if config is not None:
@@ -268,54 +271,3 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[P
             capture_output=True,
         )
     return cert, key
-
-
-@dataclass
-class RedisProcess:
-    """A `redis-server` subprocess on a Unix socket (no port to race for), for tests and the two-replica demo."""
-
-    proc: subprocess.Popen[bytes]
-    socket: Path
-    log_path: Path
-    password: str = ""
-
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}" + (f"?password={self.password}" if self.password else "")
-
-    def logs(self) -> str:
-        return _tail(self.log_path)
-
-    def stop(self) -> None:
-        _terminate(self.proc)
-
-    def kill(self) -> None:
-        """Stop it at once, as a crash would (no save, no goodbye to clients)."""
-        self.proc.kill()
-        self.proc.wait(10)
-
-
-def find_redis() -> str:
-    """The `redis-server` binary (Debian's package; `make test` installs it)."""
-    found = shutil.which("redis-server") or shutil.which("valkey-server")
-    if found is None:
-        raise StackError("redis-server is needed (Debian: apt-get install redis-server; `make test-tools` does it)")
-    return found
-
-
-def start_redis(workdir: Path, password: str = "", timeout: float = 20.0) -> RedisProcess:
-    """Start an empty, non-persistent redis-server listening on a Unix socket in `workdir`, and wait for it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    socket = workdir / "redis.sock"
-    socket.unlink(missing_ok=True)
-    log_path = workdir / "redis.log"
-    argv = [
-        find_redis(), "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--save", "",
-        "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log_path),
-    ]  # fmt: skip
-    if password:
-        argv += ["--requirepass", password]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    log_path.touch()
-    _wait_for(lambda: socket.exists() or None, timeout, "redis-server", proc, log_path)
-    return RedisProcess(proc, socket, log_path, password)
