@@ -17,6 +17,7 @@ from botwall import policy
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config
 from botwall.evidence.behaviour import (
+    POLLER_MEMORY,
     AccountWindow,
     ClientWindow,
     EndpointBaseline,
@@ -138,10 +139,18 @@ class Engine:
                 token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
             token_window.networks = add(token_window.networks, ip.asn or ip_hash)
             ip_window.tokens = add(ip_window.tokens, token_hash)
-        polling = False
+        polling = site_polled = False
         if kind == "api":
             holder = token_window if token_window is not None else ip_window
-            polling = self._endpoint_polling(view, token or view.client_ip, token_hash or ip_hash, holder, now)
+            polling, site_polled = self._endpoint_polling(
+                view, token or view.client_ip, token_hash or ip_hash, holder, now
+            )
+        if token_window is not None:
+            # A cookie caught polling is a poller on all its requests for a while (its page views between polls too),
+            # unless what it polls turned out to be what the site's own pages poll.
+            if polling or site_polled:
+                token_window.polling_until = now + POLLER_MEMORY if polling else 0.0
+            polling = polling or token_window.polling_until > now
         account = spray = None
         login_context = None
         if login is not None:
@@ -195,18 +204,19 @@ class Engine:
 
     def _endpoint_polling(
         self, view: RequestView, holder: str, holder_hash: int, window: ClientWindow, now: float
-    ) -> bool:
+    ) -> tuple[bool, bool]:
         """Count an API call in its client's window for the endpoint (the client: its botwall cookie, else its
-        address) and in the endpoint's site-wide baseline; returns whether the client is polling it, where that is
-        its own evidence: not where its API calls do not outnumber its page views three to one (a page that asks the
-        endpoint as it loads), nor where the site's own clients poll the endpoint."""
+        address) and in the endpoint's site-wide baseline. Returns whether the client is polling it where that is
+        its own evidence (not where its API calls do not outnumber its page views three to one: a page that asks the
+        endpoint as it loads), and whether it polls an endpoint the site's own clients poll (then it is not)."""
         endpoint = format(self.keys(endpoint_of(view.path, view.query)), "x")
         polling = self.store.record("ep", f"{holder}|{endpoint}", EndpointWindow).observe(now)
         baseline = self.store.record("endpoint", endpoint, EndpointBaseline)
         baseline.clients = add(baseline.clients, holder_hash)
         if polling:
             baseline.pollers = add(baseline.pollers, holder_hash)
-        return polling and window.apis >= 3.0 * window.pages and not baseline.polled()
+        site = polling and baseline.polled()
+        return polling and not site and window.apis >= 3.0 * window.pages, site
 
     def evaluate(
         self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None

@@ -154,6 +154,7 @@ class ClientWindow:
     ips: Distinct = b""
     networks: Distinct = b""  # ASNs (only counted for botwall's cookie)
     tokens: Distinct = b""  # botwall cookies presented from the key (only counted for an address)
+    polling_until: float = 0.0  # a cookie caught polling an endpoint (`EndpointWindow`) is a poller until then
 
     def observe(
         self, now: float, kind: str, path_hash: int, has_cookie: bool, ip_hash: int, cold: bool = False
@@ -251,7 +252,9 @@ class ClientWindow:
 
 # Calls of one client to one API endpoint within about a minute (decayed over MEDIUM) from which it is polling it: a
 # person's page asks an endpoint once or twice per view, a sneaker bot asks for the stock every second.
-POLLING = 30.0
+POLLING = 15.0
+# Seconds for which a cookie caught polling is a poller on every request (its page views too), from its last poll.
+POLLER_MEMORY = 60.0
 # Clients polling one endpoint from which the site's own pages poll it (a live widget every visitor runs): then
 # polling it is the site's normal, not a bot's (when they are also at least half of the endpoint's clients).
 _POLLED_BY = 20

@@ -82,7 +82,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:cookie-many-usernames": 60,
     "beh:cookie-failed-logins": 40,
     "beh:cookie-high-rate": 50,
-    # One client polling one API endpoint (30 calls in about a minute, three API calls or more per page view) that
+    # One client polling one API endpoint (15 calls in about a minute, three API calls or more per page view) that
     # the site's own pages do not poll: the client's own behaviour, and a bot's (a sneaker bot watching a drop).
     "beh:endpoint-polling": 70,
     # A click from this site's page that the address never loaded, without a cookie (a scraper's spoofed referer).
