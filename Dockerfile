@@ -34,6 +34,13 @@ ENV PATH=/opt/botwall/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     BOTWALL_HEALTH_ADDRESS=127.0.0.1:9191
+# redis-server: `botwall serve --workers N` with state in memory shares its workers' state through a private one, on a
+# Unix socket under /tmp (the Helm chart's botwall.workers); a single process never starts it. Unpinned: the base
+# image's Debian release picks the version, as it does for the rest of the system.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 botwall \
     && useradd --system --uid 10001 --gid botwall --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin botwall

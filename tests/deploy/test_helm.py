@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 import yaml
 
 from botwall.config import Config, parse_yaml
+from botwall.deploy.envoy_config import EnvoyConfigOptions, render_snippet
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import find_envoy, self_signed_certificate, start_envoy, start_processor
 from botwall.lab.testing import captured_headers
@@ -51,6 +53,7 @@ HARDENED = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 BUNDLED_REDIS_URL = "redis://botwall-redis.botwall.svc.cluster.local:6379/0"
+SIDECAR_CASES = [c for c in CASES if case_values(c).get("mode") == "sidecar"]
 
 
 def golden_text(rendered: dict[str, str]) -> str:
@@ -167,6 +170,7 @@ def test_service_mode_is_headless_with_grpc_probes() -> None:
     assert ("None", [9191]) == (service["spec"]["clusterIP"], [p["port"] for p in service["spec"]["ports"]])
     expected_args = ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"]
     assert [*expected_args, "--drain-delay", "15"] == container["args"]
+    assert [("grpc", 9191)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert {"port": 9191} == container[probe]["grpc"]
     assert 180 == container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
@@ -184,6 +188,53 @@ def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
     probes = ("startupProbe", "livenessProbe", "readinessProbe")
     assert [command] * 3 == [container[p]["exec"]["command"] for p in probes]
     assert [("http", 80, "http")] == [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
+
+
+def test_service_mode_workers_get_a_port_each() -> None:
+    """botwall.workers 2: `botwall serve --workers 2`, worker i on 9191 + i, each port declared by the container
+    (grpc, grpc-1) and exposed by the Service, and NOTES.txt's cluster (and envoy-config command) lists both."""
+    rendered = render(case_values("service-workers"))
+    container = botwall_container(rendered)
+    service = find(objects(rendered), "Service")
+    args = container["args"]
+    assert "2" == args[args.index("--workers") + 1]
+    assert [("grpc", 9191), ("grpc-1", 9192)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
+    assert [("grpc", 9191, "grpc"), ("grpc-1", 9192, "grpc-1")] == [
+        (p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]
+    ]
+    assert {"kubernetes.io/h2c"} == {p["appProtocol"] for p in service["spec"]["ports"]}
+    # The probes ask the first worker.
+    assert {"port": 9191} == container["readinessProbe"]["grpc"]
+    # NOTES.txt prints the cluster to add, with both ports, and the `botwall envoy-config` command that renders it.
+    notes = rendered["botwall/templates/NOTES.txt"]
+    block = notes[notes.index("  clusters:\n") : notes.index("\n\n", notes.index("  clusters:\n"))]
+    (printed,) = yaml.safe_load(textwrap.dedent(block))["clusters"]
+    address = ("botwall.botwall.svc.cluster.local", 9191)
+    command = f"  botwall envoy-config --botwall-address {address[0]}:{address[1]} --botwall-workers 2\n"
+    (rendered_cluster,) = render_snippet(EnvoyConfigOptions(botwall=address, botwall_workers=2))["clusters"]
+    assert command in notes
+    assert rendered_cluster["load_assignment"] == printed["load_assignment"]
+
+
+def test_port_names_fit_kubernetes_for_every_worker_count() -> None:
+    """The last worker's port name of the largest count is a valid IANA service name of at most 15 characters."""
+    container = botwall_container(render({"botwall": {"workers": 256}}))
+    names = [p["name"] for p in container["ports"]]
+    assert (256, "grpc-255", 9191 + 255) == (len(set(names)), names[-1], container["ports"][-1]["containerPort"])
+    assert all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?", n) and "--" not in n for n in names)
+
+
+def test_sidecar_cluster_lists_every_worker() -> None:
+    """Sidecar mode with botwall.workers 2: botwall runs `--workers 2` on loopback and Envoy's botwall cluster lists
+    127.0.0.1 at both workers' ports, in one locality (round robin over the workers)."""
+    rendered = render(case_values("sidecar-workers"))
+    args = botwall_container(rendered)["args"]
+    (cluster,) = [c for c in envoy_config(rendered)["static_resources"]["clusters"] if c["name"] == "botwall"]
+    (locality,) = cluster["load_assignment"]["endpoints"]
+    sockets = [e["endpoint"]["address"]["socket_address"] for e in locality["lb_endpoints"]]
+    assert ("2", "127.0.0.1:9191") == (args[args.index("--workers") + 1], args[args.index("--listen") + 1])
+    assert [("127.0.0.1", 9191), ("127.0.0.1", 9192)] == [(s["address"], s["port_value"]) for s in sockets]
+    assert "STATIC" == cluster["type"]
 
 
 def _envoy_container(rendered: dict[str, str]) -> dict[str, Any]:
@@ -395,6 +446,21 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
             {"config": {"botwall": "shadow: true\nstate: {backend: redis}\n"}},
             "config.botwall must leave out the state section: the chart appends it from the state values",
         ),
+        ({"botwall": {"workers": 0}}, "botwall.workers must be a whole number from 1 to 256"),
+        ({"botwall": {"workers": 1.5}}, "botwall.workers must be a whole number from 1 to 256 (botwall processes"),
+        ({"botwall": {"workers": 257}}, "botwall.workers must be a whole number from 1 to 256"),
+        (
+            {"port": 65535, "botwall": {"workers": 2}},
+            "botwall.workers 2 from port 65535 runs past port 65535",
+        ),
+        (
+            {"mode": "sidecar", "envoy": {"upstream": {"host": "app"}, "adminPort": 9192}, "botwall": {"workers": 2}},
+            "envoy.adminPort (9192) is one of botwall's ports in the pod (9191 to 9192",
+        ),
+        (
+            {"extraEnv": [{"name": "BOTWALL_WORKERS", "value": "4"}]},
+            "set botwall.workers, not BOTWALL_WORKERS in extraEnv",
+        ),
     ],
     ids=[
         "bad-mode",
@@ -409,6 +475,12 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
         "ca-without-tls",
         "prefix-with-space",
         "state-in-config",
+        "no-workers",
+        "fractional-workers",
+        "too-many-workers",
+        "workers-past-65535",
+        "envoy-port-on-a-worker",
+        "workers-in-extra-env",
     ],
 )
 def test_unusable_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
@@ -447,12 +519,15 @@ def _gateway_settings(values: dict[str, Any]) -> EnvoySettings:
     envoy = {**defaults["envoy"], **values.get("envoy", {})}
     upstream = {**defaults["envoy"]["upstream"], **envoy["upstream"]}
     tls = {**defaults["envoy"]["tls"], **envoy["tls"]}
+    port = values.get("port", defaults["port"])
+    workers = {**defaults["botwall"], **values.get("botwall", {})}["workers"]
     return EnvoySettings(
         http=("0.0.0.0", envoy["httpPort"]),
         tls=("0.0.0.0", tls["port"]) if tls["enabled"] else None,
         tls_cert=Path("/etc/envoy/tls/tls.crt"),
         tls_key=Path("/etc/envoy/tls/tls.key"),
-        botwall=("127.0.0.1", values.get("port", defaults["port"])),
+        botwall=("127.0.0.1", port),
+        botwall_ports=tuple(range(port, port + workers)) if workers > 1 else (),
         upstream=(upstream["host"], upstream["port"]),
         upstream_timeout=upstream["timeout"],
         trusted_hops=envoy["trustedHops"],
@@ -462,15 +537,16 @@ def _gateway_settings(values: dict[str, Any]) -> EnvoySettings:
     )
 
 
-@pytest.mark.parametrize("case", ["sidecar", "sidecar-tls-fail-closed"])
+@pytest.mark.parametrize("case", SIDECAR_CASES)
 def test_sidecar_envoy_config_is_what_botwall_renders(case: str) -> None:
     """The sidecar's Envoy config is exactly the gateway botwall renders for the release's values: the listeners'
-    ports, the upstream (by DNS), the TLS listener, failure mode, message timeout, trusted hops and route timeout."""
+    ports, botwall's cluster (an endpoint per worker), the upstream (by DNS), the TLS listener, failure mode, message
+    timeout, trusted hops and route timeout."""
     values = case_values(case)
     assert render_gateway(_gateway_settings(values)) == envoy_config(render(values))
 
 
-@pytest.mark.parametrize("case", ["sidecar", "sidecar-tls-fail-closed"])
+@pytest.mark.parametrize("case", SIDECAR_CASES)
 def test_sidecar_envoy_config_passes_envoy_validate(case: str, tmp_path: Path) -> None:
     """Envoy 1.40 accepts the sidecar's Envoy config (`envoy --mode validate`; TLS files swapped for a test pair)."""
     cert, key = self_signed_certificate(tmp_path / "tls")
@@ -483,45 +559,53 @@ def test_sidecar_envoy_config_passes_envoy_validate(case: str, tmp_path: Path) -
     assert 0 == result.returncode, result.stdout + result.stderr
 
 
-def _loopback(config: dict[str, Any], botwall_port: int, upstream_port: int) -> dict[str, Any]:
+def _loopback(config: dict[str, Any], botwall_ports: tuple[int, ...], upstream_port: int) -> dict[str, Any]:
     """Only addresses and ports change: listeners and admin on ephemeral loopback ports, botwall's cluster on its
-    ephemeral port, the upstream at the demo shop; access log to a file the test can read."""
+    workers' ephemeral ports (one endpoint each), the upstream at the demo shop; access log to a file the test can
+    read."""
     config = copy.deepcopy(config)
     loopback = {"address": "127.0.0.1", "port_value": 0}
     config["admin"]["address"]["socket_address"] = dict(loopback)
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"] = dict(loopback)
     for cluster in config["static_resources"]["clusters"]:
-        endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-        port = botwall_port if cluster["name"] == "botwall" else upstream_port
-        endpoint["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": port}
+        endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        ports = botwall_ports if cluster["name"] == "botwall" else (upstream_port,)
+        assert len(ports) == len(endpoints), cluster["name"]
+        for lb_endpoint, port in zip(endpoints, ports, strict=True):
+            lb_endpoint["endpoint"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": port}
     return config
 
 
 @pytest.mark.integration
-def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> None:
+@pytest.mark.parametrize("case", ["sidecar", "sidecar-workers"])
+def test_sidecar_boots_and_filters_real_traffic(case: str, tmp_path: Path, shop: Any) -> None:
     """The sidecar case's botwall arguments and Envoy config, run as local processes in front of the demo shop: curl
-    gets 403, a browser reaches the shop tagged, Envoy's probe route answers, and botwall's exec probe passes."""
-    rendered = render(case_values("sidecar"))
+    gets 403, a browser reaches the shop tagged, Envoy's probe route answers, and botwall's exec probe passes. With
+    two workers, Envoy's cluster reaches both: each judges some of the requests."""
+    rendered = render(case_values(case))
     container = botwall_container(rendered)
     botwall_yaml = tmp_path / "botwall.yaml"
     botwall_yaml.write_text(find(objects(rendered), "ConfigMap", "botwall")["data"]["botwall.yaml"])
     args = list(container["args"])
-    args[args.index("--listen") + 1] = "127.0.0.1:0"
+    args[args.index("--listen") + 1] = "127.0.0.1:0"  # with --workers 2: an ephemeral port for each worker
     args[args.index("--config") + 1] = str(botwall_yaml)
-    botwall = start_processor(tmp_path, [sys.executable, "-m", "botwall", *args])
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+    botwall = start_processor(tmp_path, [sys.executable, "-m", "botwall", *args], timeout=30.0 * workers)
+    ports = botwall.ports if workers > 1 else (botwall.port,)
     before = len(shop.requests)
     envoy = None
     try:
-        envoy = start_envoy(_loopback(envoy_config(rendered), botwall.port, shop.port), tmp_path)
+        assert (workers, botwall.port) == (len(ports), ports[0])
+        envoy = start_envoy(_loopback(envoy_config(rendered), ports, shop.port), tmp_path)
         port = envoy.ports["http"]
         human = http_get(port, "/_echo", BROWSER)
-        bot = http_get(port, "/", CURL)
+        bots = [http_get(port, "/", CURL) for _ in range(1 if workers == 1 else 20)]
         probe = http_get(port, "/envoy/healthz", [])
         # The probe's own command, `python -m botwall.edge.healthcheck --address 127.0.0.1:9191`, at botwall's port.
         command = [a.replace(":9191", f":{botwall.port}") for a in container["livenessProbe"]["exec"]["command"]]
         health = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, timeout=30)
-        assert 403 == bot.status, bot.body
+        assert [403] * len(bots) == [bot.status for bot in bots], bots[0].body
         assert 200 == human.status, human.body
         seen = dict(json.loads(human.body)["headers"])
         assert "human" == seen["x-botwall-verdict"]
@@ -529,6 +613,10 @@ def test_sidecar_boots_and_filters_real_traffic(tmp_path: Path, shop: Any) -> No
         assert ["/_echo"] == [r["path"] for r in list(shop.requests)[before:]]
         assert (200, b"ok\n") == (probe.status, probe.body)
         assert (0, f"botwall health 127.0.0.1:{botwall.port}: SERVING\n") == (health.returncode, health.stdout)
+        if workers > 1:
+            lines = [json.loads(line) for line in botwall.log_path.read_text().splitlines() if line.startswith("{")]
+            judged = {e.get("worker") for e in lines if e.get("event") == "decision" and e.get("path") == "/"}
+            assert set(range(workers)) == judged
     finally:
         if envoy is not None:
             envoy.stop()

@@ -176,6 +176,21 @@ def test_entrypoint_cmd_and_healthcheck() -> None:
     assert {"interval": "10s", "timeout": "3s", "start-period": "60s", "retries": "3"} == healthcheck.flags
 
 
+def test_runtime_installs_redis_server_for_workers() -> None:
+    """The final stage installs Debian's redis-server (as root, before USER, without recommends, apt lists removed):
+    `botwall serve --workers N` with state in memory shares its workers' state through a private one (the Helm
+    chart's botwall.workers), and without it exits 2."""
+    stage = final_stage()
+    keywords = [i.keyword for i in stage.instructions]
+    runs = [i for i in stage.instructions if i.keyword == "RUN" and "redis-server" in i.args]
+    assert 1 == len(runs), [i.args for i in runs]
+    steps = [step.split() for step in runs[0].args.split("&&")]
+    install = next(step for step in steps if step[:2] == ["apt-get", "install"])
+    assert {"-y", "--no-install-recommends", "redis-server"} <= set(install), install
+    assert ["rm", "-rf", "/var/lib/apt/lists/*"] in steps
+    assert stage.instructions.index(runs[0]) < keywords.index("USER")
+
+
 def test_copied_paths_are_in_the_build_context() -> None:
     """Every COPY source exists and .dockerignore keeps it in the context (a missing one would fail the build)."""
     sources = []

@@ -2,9 +2,10 @@
 Sidecar mode's Envoy config: files/gateway.yaml, the standalone gateway botwall renders for this chart (Envoy on every
 address, botwall on 127.0.0.1, the upstream named by DNS, the certificate from the TLS Secret; `make envoy-configs`
 writes it, from botwall.deploy, like every Envoy config in the repository), with this release's values filled in:
-the ports, the upstream, the failure mode, the message timeout, the trusted hops and the route timeout; the HTTPS
-listener only with TLS on. tests/deploy/test_helm.py checks that the result is what botwall itself renders for these
-values, validates it with Envoy and boots it with real traffic.
+the ports (botwall's cluster gets one endpoint per worker, botwall.workers), the upstream, the failure mode, the
+message timeout, the trusted hops and the route timeout; the HTTPS listener only with TLS on. tests/deploy/test_helm.py
+checks that the result is what botwall itself renders for these values, validates it with Envoy and boots it with real
+traffic.
 */}}
 
 {{- define "botwall.envoyConfig" -}}
@@ -46,16 +47,30 @@ values, validates it with Envoy and boots it with real traffic.
 {{- end }}
 {{- end }}
 {{- $_ := set $cfg.static_resources "listeners" $listeners }}
+{{- $workers := int .Values.botwall.workers }}
 {{- range $cluster := $cfg.static_resources.clusters }}
-{{- $socket := (index (index $cluster.load_assignment.endpoints 0).lb_endpoints 0).endpoint.address.socket_address }}
+{{- $locality := index $cluster.load_assignment.endpoints 0 }}
+{{- $first := index $locality.lb_endpoints 0 }}
 {{- if eq $cluster.name "botwall" }}
-{{- $_ := set $socket "port_value" (int $.Values.port) }}
+{{- /* One endpoint per worker (botwall.workers), at port + i, as `botwall envoy-config --botwall-workers N`. */}}
+{{- $endpoints := list }}
+{{- range $i := until $workers }}
+{{- $endpoint := deepCopy $first }}
+{{- $_ := set $endpoint.endpoint.address.socket_address "port_value" (add (int $.Values.port) $i) }}
+{{- $endpoints = append $endpoints $endpoint }}
+{{- end }}
+{{- $_ := set $locality "lb_endpoints" $endpoints }}
 {{- else if eq $cluster.name "upstream" }}
+{{- $socket := $first.endpoint.address.socket_address }}
 {{- $_ := set $socket "address" $v.upstream.host }}
 {{- $_ := set $socket "port_value" (int $v.upstream.port) }}
 {{- end }}
 {{- end }}
-# Envoy in front of {{ $v.upstream.host }}:{{ $v.upstream.port }}, with botwall as its ext_proc processor on 127.0.0.1:{{ .Values.port }}:
+{{- $at := printf "127.0.0.1:%d" (int .Values.port) }}
+{{- if gt $workers 1 }}
+{{- $at = printf "127.0.0.1, ports %d to %d (%d workers)" (int .Values.port) (add (int .Values.port) $workers -1) $workers }}
+{{- end }}
+# Envoy in front of {{ $v.upstream.host }}:{{ $v.upstream.port }}, with botwall as its ext_proc processor on {{ $at }}:
 # the chart's files/gateway.yaml with this release's values. failure_mode_allow: {{ $v.failureModeAllow }}, that is
 # {{ ternary "fail-open: when botwall is down or slow, requests pass untagged." "fail-closed: Envoy answers 500 when botwall is down, 504 when it is slow." $v.failureModeAllow }}
 {{ toYaml $cfg }}

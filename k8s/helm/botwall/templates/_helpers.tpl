@@ -145,12 +145,41 @@ state:
 {{- if and (not .Values.config.existingConfigMap) (hasKey (fromYaml .Values.config.botwall) "state") }}
 {{- fail "config.botwall must leave out the state section: the chart appends it from the state values (state.backend, state.maxEntries, state.ttlSeconds, state.redis)" }}
 {{- end }}
+{{- $workers := .Values.botwall.workers }}
+{{- if or (lt (int $workers) 1) (gt (int $workers) 256) (ne (toString (int $workers)) (toString $workers)) }}
+{{- fail (printf "botwall.workers must be a whole number from 1 to 256 (botwall processes per pod), got %v" $workers) }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if eq (toString .name) "BOTWALL_WORKERS" }}
+{{- fail "set botwall.workers, not BOTWALL_WORKERS in extraEnv: the chart declares a port per worker and lists each in Envoy's cluster" }}
+{{- end }}
+{{- end }}
+{{- $lastPort := add (int .Values.port) (int $workers) -1 }}
+{{- if gt $lastPort 65535 }}
+{{- fail (printf "botwall.workers %d from port %d runs past port 65535 (worker i listens on port + i)" (int $workers) (int .Values.port)) }}
+{{- end }}
+{{- if eq .Values.mode "sidecar" }}
+{{- $envoyPorts := dict "envoy.httpPort" .Values.envoy.httpPort "envoy.adminPort" .Values.envoy.adminPort }}
+{{- if .Values.envoy.tls.enabled }}
+{{- $_ := set $envoyPorts "envoy.tls.port" .Values.envoy.tls.port }}
+{{- end }}
+{{- range $key, $envoyPort := $envoyPorts }}
+{{- if and (ge (int $envoyPort) (int $.Values.port)) (le (int $envoyPort) $lastPort) }}
+{{- fail (printf "%s (%d) is one of botwall's ports in the pod (%d to %d: port plus botwall.workers): pick another" $key (int $envoyPort) (int $.Values.port) $lastPort) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if lt (int .Values.drainDelaySeconds) 0 }}
 {{- fail (printf "drainDelaySeconds must be 0 or more, got %v" .Values.drainDelaySeconds) }}
 {{- end }}
 {{- if le (int .Values.pod.terminationGracePeriodSeconds) (add (int .Values.drainDelaySeconds) 10) }}
 {{- fail (printf "pod.terminationGracePeriodSeconds (%d) must be more than drainDelaySeconds (%d) + 10 seconds for in-flight streams" (int .Values.pod.terminationGracePeriodSeconds) (int .Values.drainDelaySeconds)) }}
 {{- end }}
+{{- end }}
+
+{{/* Worker i's port name (grpc, grpc-1, grpc-2, ...: at most 15 characters, as Kubernetes requires). */}}
+{{- define "botwall.workerPortName" -}}
+{{- if eq (int .) 0 }}grpc{{ else }}{{ printf "grpc-%d" (int .) }}{{ end }}
 {{- end }}
 
 {{/*
@@ -174,6 +203,11 @@ healthcheck module inside the container instead.
     - {{ $listen | quote }}
     - --config
     - /etc/botwall/botwall.yaml
+    {{- /* botwall.workers processes, worker i on port + i (one process, the image's default, without the flag). */}}
+    {{- if gt (int .Values.botwall.workers) 1 }}
+    - --workers
+    - {{ int .Values.botwall.workers | quote }}
+    {{- end }}
     {{- /* Service mode: NOT_SERVING yet still judging for drainDelaySeconds after SIGTERM, so that the Service and
     Envoy stop sending first. Sidecar mode: 0, as the sidecar gets SIGTERM only once Envoy (which drained) has exited. */}}
     - --drain-delay
@@ -185,9 +219,11 @@ healthcheck module inside the container instead.
   restartPolicy: Always
   {{- else }}
   ports:
-    - name: grpc
-      containerPort: {{ .Values.port }}
+    {{- range $i := until (int .Values.botwall.workers) }}
+    - name: {{ include "botwall.workerPortName" $i }}
+      containerPort: {{ add (int $.Values.port) $i }}
       protocol: TCP
+    {{- end }}
   {{- end }}
   env:
     - name: BOTWALL_HEALTH_ADDRESS
