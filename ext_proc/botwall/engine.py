@@ -271,6 +271,14 @@ class Engine:
             return replace(decision, set_cookie=self.cookies.set_cookie(client, is_https(view)))
         return decision
 
+    def reads_response(self, context: RequestContext) -> bool:
+        """Whether the response to an allowed request tells botwall anything: a login's outcome, a page that gets
+        botwall's cookie, or, for a client without a valid cookie, the status and new session its address and
+        browser build count (errors, sessions started). A cookie holder's other responses are not read: the server
+        ends the stream after the request's answer, which saves Envoy and botwall a message each way on most of a
+        site's traffic; a cookie holder's own evidence is its cookie's record, which counts requests, not answers."""
+        return context.route is not None or context.issue_cookie or context.token is None
+
     def record_response(self, context: RequestContext, status: int, set_cookies: list[str]) -> str:
         """Feed a response back into the windows; returns the login outcome (or "" when not a login)."""
         outcome = ""

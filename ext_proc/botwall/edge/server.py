@@ -82,6 +82,15 @@ class StreamProcessor:
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
 
+    @property
+    def finished(self) -> bool:
+        """Nothing more to answer: the request was refused (Envoy sends nothing after an immediate response), or
+        its response tells botwall nothing (`Engine.reads_response`), so the server ends the stream and Envoy lets
+        the response through without asking."""
+        if self.decision is None:
+            return False
+        return self.decision.mitigates or (self._context is not None and not self._engine.reads_response(self._context))
+
     def _count(self, decision: Decision) -> None:
         c = self._counters
         c.decisions += 1
@@ -176,8 +185,10 @@ class BotwallServicer:
     ) -> AsyncIterator[ProcessingResponse]:
         """Answer each message of one stream with exactly one response, and end the stream after the last one.
 
-        The last is the response-headers answer (botwall asks for no response body or trailers), or an immediate
-        response (Envoy sends nothing after one). Ending the stream there, with an OK status, instead of reading on
+        The last is the response-headers answer (botwall asks for no response body or trailers), an immediate
+        response (Envoy sends nothing after one), or the request's answer when its response tells botwall nothing
+        (`StreamProcessor.finished`: a processor may close the stream at any time, and Envoy then passes the rest of
+        the exchange on without it). Ending the stream there, with an OK status, instead of reading on
         until Envoy cancels it, matters: grpc.aio leaks about 100 bytes of native memory for every stream cancelled
         while a read is pending (grpc/grpc#43360), 11 MiB per 100,000 requests through Envoy, never freed.
         """
@@ -195,7 +206,7 @@ class BotwallServicer:
             else:
                 # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
                 yield _response.passthrough_for(kind)
-            if processor.decision is not None and processor.decision.mitigates:
+            if processor.finished:
                 return
 
 

@@ -370,7 +370,8 @@ def _process(
         issued = decision.set_cookie.split(";", 1)[0]
     else:
         status, cookies = shop.respond(request.method, request.path, view.header("cookie"), request.body)
-        engine.record_response(context, status, list(cookies))
+        if engine.reads_response(context):  # as the server asks Envoy for it (edge.server)
+            engine.record_response(context, status, list(cookies))
         reply = Reply(status, cookies, False)
         issued = engine.response_cookie(context, status).split(";", 1)[0]
     labels = Labels(actor.persona, actor.campaign, request.session, actor.is_bot, actor.intent)
