@@ -50,10 +50,10 @@ envoy-configs: install ## rewrite the committed Envoy configs (envoy/**.yaml, th
 helm-golden: install ## rewrite the Helm chart's golden files (k8s/helm/botwall/tests/*.out.yaml); review the diff
 	BOTWALL_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/deploy/test_helm.py -k golden
 
-bench-tools: ## install the load generators (Debian wrk and hey)
-	@command -v wrk >/dev/null && command -v hey >/dev/null || { \
+bench-tools: ## install the load generator (Debian wrk)
+	@command -v wrk >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk hey; }
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
 
 bench: install bench-tools ## benchmark Envoy alone vs a pass-through processor vs botwall, side by side
 	$(PY) tools/bench.py

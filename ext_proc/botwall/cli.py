@@ -311,7 +311,9 @@ def _add_serve(sub: Any) -> None:
         default=os.environ.get("BOTWALL_LISTEN", "127.0.0.1:9191"),
         help="gRPC address HOST:PORT (default 127.0.0.1:9191, or $BOTWALL_LISTEN)",
     )
-    serve.add_argument("--ready-file", help='write {"port": N} here once serving (for supervisors and tests)')
+    serve.add_argument(
+        "--ready-file", help='write {"port": N} here once serving, with --workers also "ports": [...] (for supervisors)'
+    )
     serve.add_argument(
         "--drain-delay",
         type=_seconds,

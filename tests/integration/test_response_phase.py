@@ -14,7 +14,7 @@ from .conftest import BROWSER_HEADERS, StackFactory
 
 
 def _counters(admin_url: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{admin_url}/stats?filter=ext_proc.botwall&format=json", timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{admin_url}/stats?filter=ext_proc.botwall&format=json", timeout=5) as resp:
         stats = json.load(resp)["stats"]
     return {s["name"].rsplit(".", 1)[1]: int(s["value"]) for s in stats if "value" in s}
 
