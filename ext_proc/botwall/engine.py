@@ -248,9 +248,9 @@ class Engine:
             if wait == 0.0:
                 return policy.within_budget(decision)
             return replace(decision, retry_after=retry_after_seconds(wait))
-        if decision.action is Action.CHALLENGE:
-            if not decision.shadow:
-                self.store.mark("challenged", memory, _CHALLENGE_MEMORY)
+        if decision.action is Action.CHALLENGE and not decision.shadow:
+            # A shadowed challenge is not served: no memory of it, and no cookie minted for it (an HMAC each).
+            self.store.mark("challenged", memory, _CHALLENGE_MEMORY)
             return replace(decision, set_cookie=self.cookies.set_cookie(software(view, evidence.ua), is_https(view)))
         return decision
 

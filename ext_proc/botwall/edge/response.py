@@ -127,7 +127,8 @@ def request_headers_response(decision: Decision, sent_tags: list[str]) -> Proces
     if decision.mitigates:
         return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
     if not sent_tags:
-        return _continue(decision)
+        d = decision
+        return _continue(d.action, d.score, d.verdict, d.reasons, d.fingerprint, d.policy, d.shadow, d.enforced)
     return _tagged(decision, sent_tags)
 
 
@@ -139,10 +140,20 @@ def _tagged(decision: Decision, sent_tags: list[str]) -> ProcessingResponse:
 
 
 @functools.lru_cache(maxsize=4096)
-def _continue(decision: Decision) -> ProcessingResponse:
-    """The tags and metadata of a decision, built once per distinct decision: a client's requests mostly repeat one
-    (the same score, reasons and fingerprint), and building the message cost a quarter of the request's handling.
-    Nothing changes a message once built, so every stream may be handed the same one."""
+def _continue(
+    action: Action,
+    score: int,
+    verdict: str,
+    reasons: tuple[str, ...],
+    fingerprint: str,
+    policy: str,
+    shadow: bool,
+    enforced: bool,
+) -> ProcessingResponse:
+    """The tags and metadata of a decision (the fields they carry), built once per distinct one: a client's requests
+    mostly repeat a decision (the same score, reasons and fingerprint), and building the message cost a quarter of
+    a request's handling. Nothing changes a message once built, so every stream may be handed the same one."""
+    decision = Decision(action, enforced, shadow, policy, score, verdict, reasons, fingerprint)
     return _tagged(decision, [])
 
 
