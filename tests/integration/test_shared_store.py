@@ -100,7 +100,7 @@ def test_windows_decay_between_rounds_as_in_one_process(redis: RedisProcess) -> 
         count(a, clock, "192.0.2.9", range(10))
         await a.sync()
         clock.now += 60.0  # one MEDIUM horizon later
-        wb = count(b, clock, "192.0.2.9", range(10, 11))
+        wb = count(b, clock, "192.0.2.9", range(10, 12))  # two: a one-request window stays local (test below)
         await b.sync()
         await a.close()
         await b.close()
@@ -108,9 +108,9 @@ def test_windows_decay_between_rounds_as_in_one_process(redis: RedisProcess) -> 
 
     wb = asyncio.run(run())
     # Redis decays by the wall clock between the two calls (milliseconds here), the replicas by their own clocks:
-    # B holds its one request plus A's ten as B's clock reads them at its round.
-    assert wb.count == 11
-    assert wb.short == pytest.approx(1.0 + 10.0, rel=0.01)  # Redis has not decayed A's ten (no wall time passed)
+    # B holds its two requests plus A's ten as B's clock reads them at its round.
+    assert wb.count == 12
+    assert wb.short == pytest.approx(2.0 + 10.0, rel=0.01)  # Redis has not decayed A's ten (no wall time passed)
 
 
 def test_accounts_and_sprays_merge_their_distinct_sets(redis: RedisProcess) -> None:
@@ -200,7 +200,7 @@ def test_redis_down_at_start_then_up_runs_locally_and_pushes_on_reconnection(tmp
             while not a.stats.connected and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a stat
                 await asyncio.sleep(0.05)
             b = SharedStore(settings(server.url), clock)
-            seen = b.record("ip", "198.51.100.20", ClientWindow)
+            seen = count(b, clock, "198.51.100.20", range(5, 7))
             await b.sync()
             await b.close()
             await a.close()
@@ -211,7 +211,7 @@ def test_redis_down_at_start_then_up_runs_locally_and_pushes_on_reconnection(tmp
     a, window, seen = asyncio.run(run())
     assert a.stats.connected
     assert window.count == 5
-    assert seen == 5  # nothing counted during the outage was lost
+    assert seen == 7  # nothing counted during the outage was lost (B's two on top)
 
 
 def test_redis_restarted_empty_is_reseeded(tmp_path: Path) -> None:
@@ -237,7 +237,7 @@ def test_redis_restarted_empty_is_reseeded(tmp_path: Path) -> None:
             await a._drop_client()  # the loop does this after a failure
             await a.sync()
             c = SharedStore(settings(server.url), clock)
-            seen = c.record("ip", "198.51.100.30", ClientWindow)
+            seen = count(c, clock, "198.51.100.30", range(7, 9))
             await c.sync()
             await c.close()
             await a.close()
@@ -248,7 +248,7 @@ def test_redis_restarted_empty_is_reseeded(tmp_path: Path) -> None:
 
     kept, seeded = asyncio.run(run())
     assert kept == 7
-    assert seeded == 7  # the empty Redis took A's whole view (which held B's three), not A's difference alone
+    assert seeded == 9  # the empty Redis took A's whole view (which held B's three), not A's difference alone
 
 
 def test_keys_carry_the_prefix_and_no_address_in_the_clear(redis: RedisProcess) -> None:
@@ -269,3 +269,35 @@ def test_keys_carry_the_prefix_and_no_address_in_the_clear(redis: RedisProcess) 
     assert keys
     assert all(k.startswith("shop-eu:") for k in keys)
     assert not any("198.51.100.40" in k for k in keys)
+
+
+def test_a_one_request_window_stays_local_until_its_second(redis: RedisProcess) -> None:
+    """A flood of new addresses makes one window per request: one page view is no behaviour, so it is not pushed (a
+    sync round costs nothing for it), until that key's second request pushes it whole; a login goes at once."""
+    clock = Clock()
+
+    async def run() -> tuple[int, int, int, int]:
+        a, b = SharedStore(settings(redis.url), clock), SharedStore(settings(redis.url), clock)
+        for n in range(50):
+            count(a, clock, f"203.0.113.{n}", range(1))
+        login = count(a, clock, "198.51.100.77", range(1))
+        login.observe_response(401, True, True, False)
+        await a.sync()
+        skipped = a.stats.single
+        seen_one = count(b, clock, "203.0.113.7", range(1, 3))  # B's two requests: B pushes and pulls
+        seen_login = count(b, clock, "198.51.100.77", range(1, 3))
+        await b.sync()
+        seen = (seen_one.count, seen_login.count)  # the windows live on: read them now
+        count(a, clock, "203.0.113.7", range(3, 4))  # A's second request to that address: A's first goes too
+        await a.sync()
+        seen_late = count(b, clock, "203.0.113.7", range(4, 5))
+        await b.sync()
+        await a.close()
+        await b.close()
+        return skipped, *seen, seen_late.count
+
+    skipped, seen_one, seen_login, seen_late = asyncio.run(run())
+    assert skipped == 50
+    assert seen_one == 2  # A's one request to it stayed at A
+    assert seen_login == 3  # the login did not
+    assert seen_late == 5  # A's two, B's three

@@ -127,6 +127,16 @@ _LONG_FIELDS = (
     "long", "pages", "apis", "assets", "no_cookie", "responses", "errors", "logins", "login_failures",
     "new_sessions", "cold",
 )  # fmt: skip
+def _single(record: object) -> bool:
+    """A client's window that counted one request and no login, or its first call to an endpoint: what a flood of
+    new addresses makes on every request, and worth nothing to the other replicas (one page view is no behaviour).
+    It is pushed with its second request, whole (a key never pushed has no base), so nothing is lost; the price is
+    that a replica learns what the others counted for such a key one request later. A login always goes at once."""
+    if isinstance(record, ClientWindow):
+        return record.count <= 1 and not record.logins
+    return isinstance(record, EndpointWindow) and record.calls <= 1.0
+
+
 SHAPES: dict[type, Shape] = {
     ClientWindow: Shape(
         decayed=(("short", SHORT), ("medium", MEDIUM), *((name, LONG) for name in _LONG_FIELDS)),
@@ -226,6 +236,7 @@ class SyncStats:
     connected: bool = False
     last_round_seconds: float = 0.0
     dropped: int = 0  # keys not queued for a push because the queue was full
+    single: int = 0  # keys left out of a round because they counted one request (`_single`)
 
 
 @dataclass
@@ -392,7 +403,8 @@ class SharedStore:
         started = self._clock()
         pending, self._pending = self._pending, _Pending()
         try:
-            records = list(pending.records.items())
+            records = [item for item in pending.records.items() if not _single(item[1])]
+            self.stats.single += len(pending.records) - len(records)
             for at in range(0, len(records), _BATCH):
                 await self._sync_records(records[at : at + _BATCH])
                 pending.records = dict(records[at + _BATCH :])
