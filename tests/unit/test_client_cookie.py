@@ -35,6 +35,10 @@ def test_a_token_is_valid_for_its_software_until_it_expires() -> None:
     assert signer.valid(header, "t13d_abc|Firefox/153")
     assert not signer.valid(header, "t13d_abc|Firefox/152")  # another client's software
     assert not _signer(clock, b"x" * 32).valid(header, "t13d_abc|Firefox/153")  # another replica's key
+    # Checked once, remembered: still bound to its software and its MAC, and still ageing.
+    assert signer.valid(header, "t13d_abc|Firefox/153")
+    forged = cookie[:-1] + ("A" if cookie[-1] != "A" else "B")
+    assert not signer.valid(f"theme=dark; {forged}", "t13d_abc|Firefox/153")
     clock.now += 3600 + 61
     assert not signer.valid(header, "t13d_abc|Firefox/153")  # expired (past the minute of skew allowed)
 
