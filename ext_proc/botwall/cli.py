@@ -136,6 +136,12 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         raise UsageError(f"--listen: {exc}") from None
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
+    admin = None
+    if args.admin_listen:
+        from botwall.edge.admin import AdminServer
+
+        admin = AdminServer(running, args.admin_token, config.admin.open_paths)
+        await admin.start(*_split_host_port(args.admin_listen, "--admin-listen"))
     log = structlog.get_logger("botwall")
     log.info(
         "serving",
@@ -147,32 +153,53 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         scorer=type(engine.scorer).__name__,
         model=engine.scorer.model.path if isinstance(engine.scorer, OnnxScorer) else "",
     )
+    if admin is not None:
+        log.info("admin_listening", port=admin.port, auth=bool(args.admin_token), open=list(config.admin.open_paths))
     if args.ready_file:
-        write_ready_file(Path(args.ready_file), running.port)
+        write_ready_file(Path(args.ready_file), running.port, admin_port=admin.port if admin else None)
     try:
         await serve_until_signal(running, grace=args.shutdown_grace, drain_delay=args.drain_delay)
     finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
         flushing.cancel()
         decision_log.flush()
+        if admin is not None:
+            await admin.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the ext_proc processor only, for an existing Envoy (with `--workers N`, N of them on consecutive ports)."""
     host, port = _split_host_port(args.listen, "--listen")
     config = load_config(args.config)
+    admin = None
+    args.admin_token = ""
+    if args.admin_listen:
+        from botwall.edge.admin import admin_token, check_admin_address
+
+        admin = _split_host_port(args.admin_listen, "--admin-listen")
+        args.admin_token = admin_token(args.admin_token_file)
+        check_admin_address(admin[0], args.admin_token)
+        if admin[1] and admin[1] + args.workers - 1 > 65535:
+            _usage_error(f"--workers {args.workers} from admin port {admin[1]} runs past port 65535")
+        clash = set(range(port, port + args.workers)) & set(range(admin[1], admin[1] + args.workers))
+        if admin[1] and port and clash:
+            _usage_error(f"--admin-listen: port {min(clash)} is also a gRPC port (--listen, --workers)")
     if args.workers > 1:
         from botwall.edge.workers import WorkerOptions, serve_workers
 
         options = WorkerOptions(
             host, port, args.workers, args.config, args.drain_delay, args.shutdown_grace,
-            Path(args.ready_file) if args.ready_file else None,
+            Path(args.ready_file) if args.ready_file else None, admin, args.admin_token_file,
         )  # fmt: skip
         if port and port + args.workers - 1 > 65535:
             _usage_error(f"--workers {args.workers} from port {port} runs past port 65535")
         for worker_port in options.ports():
             _check_bindable(host, worker_port, "--listen")
+        for admin_port in options.admin_ports():
+            _check_bindable(options.admin[0], admin_port, "--admin-listen")  # type: ignore[index]
         return serve_workers(options, config)
     _check_bindable(host, port, "--listen")
+    if admin is not None:
+        _check_bindable(*admin, "--admin-listen")
     if args.state_url:  # a worker of `--workers N`: the supervisor's private Redis
         config = replace(config, state=replace(config.state, backend="redis", redis=RedisSettings(url=args.state_url)))
     engine = _engine(config)
@@ -337,6 +364,14 @@ def _add_serve(sub: Any) -> None:
         "each: `botwall envoy-config --botwall-workers N`); they share state through Redis (state.backend: redis, "
         "or a private redis-server when state is in memory) (default 1, or $BOTWALL_WORKERS)",
     )
+    serve.add_argument(
+        "--admin-listen",
+        default=os.environ.get("BOTWALL_ADMIN_LISTEN", ""),
+        help="the admin listener HOST:PORT: /healthz, /readyz, Prometheus /metrics (off unless set, or "
+        "$BOTWALL_ADMIN_LISTEN; with --workers, one per worker on consecutive ports); without an admin token "
+        "(BOTWALL_ADMIN_TOKEN or --admin-token-file) only a loopback address",
+    )
+    serve.add_argument("--admin-token-file", help="a file holding the admin listener's bearer token")
     serve.add_argument("--state-url", help=argparse.SUPPRESS)  # set by --workers for its workers
     serve.set_defaults(func=cmd_serve)
 

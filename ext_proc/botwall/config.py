@@ -156,6 +156,18 @@ class EnvoySettings:
     ja3_header: str = ""
 
 
+# The admin listener's paths that may answer without its bearer token (`admin.open_paths`).
+ADMIN_OPENABLE = ("/healthz", "/readyz", "/metrics")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """The admin listener (`botwall serve --admin-listen`): which of its paths answer without the bearer token. The
+    probes by default (a kubelet sends no token); `/metrics` too where the scraper cannot send one."""
+
+    open_paths: tuple[str, ...] = ("/healthz", "/readyz")
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
@@ -168,6 +180,7 @@ class Config:
     policies: tuple[Policy, ...] = ()
     login_routes: tuple[LoginRoute, ...] = ()
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -235,6 +248,7 @@ _TOP_KEYS = {
     "policies",
     "login_routes",
     "envoy",
+    "admin",
     "ip_data",
     "passwords",
     "model",
@@ -446,6 +460,11 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         ja4_header=_header_name(r, e.get("ja4_header", ""), "envoy.ja4_header"),
         ja3_header=_header_name(r, e.get("ja3_header", ""), "envoy.ja3_header"),
     )
+    a = r.mapping(m.get("admin", {}), "admin", {"open_paths"})
+    open_paths = a.get("open_paths", list(_BASE.admin.open_paths))
+    if not isinstance(open_paths, list) or any(path not in ADMIN_OPENABLE for path in open_paths):
+        raise r.fail("admin.open_paths", f"a list of paths among {list(ADMIN_OPENABLE)}", open_paths)
+    admin = AdminSettings(open_paths=tuple(dict.fromkeys(open_paths)))
     ip_data = parse_infra_settings(m.get("ip_data"), source, "ip_data", base_dir) if "ip_data" in m else None
     pw = r.mapping(m.get("passwords", {}), "passwords", {"hibp_path"})
     hibp_path = ""
@@ -459,6 +478,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         client_cookie=_parse_client_cookie(r, m.get("client_cookie", {})),
         on_error=_parse_on_error(r, m.get("on_error", _BASE.on_error)),
         envoy=envoy,
+        admin=admin,
         ip_data=ip_data,
         hibp_path=hibp_path,
         shadow=r.boolean(m.get("shadow", _BASE.shadow), "shadow"),

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from botwall.deploy.gateway import EnvoySettings, render_gateway
-from botwall.lab.stack import BotwallProcess, EnvoyProcess, start_botwall, start_envoy
+from botwall.lab.stack import BotwallProcess, EnvoyProcess, start_botwall, start_envoy, start_processor
 
 from .conftest import BROWSER_HEADERS, BackgroundShop, Stack
 from .test_replicas import CONFIG, stuff
@@ -117,3 +118,21 @@ def test_workers_without_a_way_to_share_state_is_a_usage_error() -> None:
     none = _serve("--workers", "0")
     assert none.returncode == 2
     assert "--workers: expected 1 to 256 processes, got 0" in none.stderr
+
+
+def test_each_worker_has_its_admin_listener(tmp_path: Path) -> None:
+    """With --admin-listen, worker i's admin listener is on its own port (here ephemeral), and the supervisor's ready
+    file lists them: each worker counts only what it judged, so each is scraped."""
+    argv = [
+        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--workers", "2",
+        "--admin-listen", "127.0.0.1:0", "--drain-delay", "0",
+    ]  # fmt: skip
+    botwall = start_processor(tmp_path, argv, "botwall", 120)
+    try:
+        ready = json.loads((tmp_path / "botwall-ready.json").read_text())
+        assert len(ready["admin_ports"]) == 2
+        for port in ready["admin_ports"]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                assert b"botwall_serving 1.0" in response.read()
+    finally:
+        botwall.stop()

@@ -52,6 +52,12 @@ policies:
         ("policies: {}", "bad.yaml: policies: expected a list of policies, got {}"),
         ("state: {backend: etcd}", "bad.yaml: state.backend: expected memory or redis, got 'etcd'"),
         (
+            "admin: {open_paths: [/healthz, /api/v1/accounts]}",
+            "bad.yaml: admin.open_paths: expected a list of paths among ['/healthz', '/readyz', '/metrics'], "
+            "got ['/healthz', '/api/v1/accounts']",
+        ),
+        ("admin: {open: [/metrics]}", "bad.yaml: admin.open: expected one of the keys ['open_paths'] (unknown key)"),
+        (
             "state: {redis: {url: 'redis://r:6379/0'}}",
             "bad.yaml: state.redis: expected no redis section unless state.backend is redis",
         ),

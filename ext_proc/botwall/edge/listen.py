@@ -29,11 +29,11 @@ def bind_error(host: str, port: int) -> str | None:
     return problem
 
 
-def write_ready_file(path: Path, port: int, ports: list[int] | None = None) -> None:
-    """Atomically publish a processor's bound port (and with `--workers`, every worker's, the first's in `port`), so
-    a reader never sees a half-written file."""
+def write_ready_file(path: Path, port: int, **more: int | list[int] | None) -> None:
+    """Atomically publish a processor's bound port, and what else it bound (`admin_port`; with `--workers`, every
+    worker's `ports` and `admin_ports`, the first's in `port`), so a reader never sees a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"port": port} | ({"ports": ports} if ports else {})))
+    tmp.write_text(json.dumps({"port": port} | {name: value for name, value in more.items() if value}))
     tmp.replace(path)
 
 

@@ -10,7 +10,9 @@ untagged pass, a spoofed tag or a stuck request.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -38,14 +40,30 @@ SERVER_OPTIONS = [
 ]
 
 
+# Upper bounds, in seconds, of the buckets of the time botwall takes to judge a request (`botwall_decision_seconds`).
+DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+
+
 @dataclass
 class Counters:
-    """Process-wide counters of streams, decisions by action, and failed judgments."""
+    """Process-wide counters: streams, decisions (by action; by action, verdict and enforcement; by policy), failed
+    judgments by phase, and a histogram of judging time. Plain integers bumped on the request path, O(1) each; the
+    admin listener's `/metrics` reads them when scraped."""
 
     streams: int = 0
     decisions: int = 0
     errors: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
+    by_outcome: dict[tuple[str, str, bool], int] = field(default_factory=dict)  # (action, verdict, enforced)
+    by_policy: dict[str, int] = field(default_factory=dict)  # the config's policy names: bounded
+    errors_by_phase: dict[str, int] = field(default_factory=dict)
+    decision_buckets: list[int] = field(default_factory=lambda: [0] * (len(DECISION_BUCKETS) + 1))
+    decision_seconds: float = 0.0
+
+    def timed(self, seconds: float) -> None:
+        """Count one judgment's duration in the histogram."""
+        self.decision_buckets[bisect.bisect_left(DECISION_BUCKETS, seconds)] += 1
+        self.decision_seconds += seconds
 
 
 def _attributes(request: ProcessingRequest) -> dict[str, str]:
@@ -95,6 +113,10 @@ class StreamProcessor:
         c = self._counters
         c.decisions += 1
         c.by_action[decision.action] = c.by_action.get(decision.action, 0) + 1
+        outcome = (decision.action, decision.verdict, decision.enforced)
+        c.by_outcome[outcome] = c.by_outcome.get(outcome, 0) + 1
+        if decision.policy:
+            c.by_policy[decision.policy] = c.by_policy.get(decision.policy, 0) + 1
 
     def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
         self.decision = decision
@@ -104,6 +126,13 @@ class StreamProcessor:
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
+        started = time.perf_counter()
+        answer = self._request_headers(request)
+        if self.decision is not None:
+            self._counters.timed(time.perf_counter() - started)
+        return answer
+
+    def _request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         message = request.request_headers
         headers = [(h.key, h.raw_value.decode("latin-1")) for h in message.headers.headers]
         sent_tags = _response.client_tags(name for name, _ in headers)
@@ -124,6 +153,13 @@ class StreamProcessor:
 
     def on_request_body(self, request: ProcessingRequest) -> ProcessingResponse:
         """Read the credentials of a login request and decide on it."""
+        started = time.perf_counter()
+        answer = self._request_body(request)
+        if self.decision is not None:
+            self._counters.timed(time.perf_counter() - started)
+        return answer
+
+    def _request_body(self, request: ProcessingRequest) -> ProcessingResponse:
         if self._pending is None:
             return _response.passthrough_for("request_body")
         view, route = self._pending
@@ -139,6 +175,7 @@ class StreamProcessor:
     def _failed(self, phase: str, view: RequestView | None) -> Decision:
         """A request botwall failed to judge still gets a decision (the config's `on_error`), tags and a log line."""
         self._counters.errors += 1
+        self._counters.errors_by_phase[phase] = self._counters.errors_by_phase.get(phase, 0) + 1
         self._tracebacks.exception(log, f"{phase}_failed")
         decision = self._engine.failed(view)
         self.decision = decision
@@ -166,6 +203,8 @@ class StreamProcessor:
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
+                phases = self._counters.errors_by_phase
+                phases["response_headers"] = phases.get("response_headers", 0) + 1
                 self._tracebacks.exception(log, "response_headers_failed")
         return _response.continue_response_headers(set_cookie)
 
@@ -218,11 +257,13 @@ class RunningServer:
     port: int
     servicer: BotwallServicer
     health: health.aio.HealthServicer
+    serving: bool = True  # until the drain starts (the admin listener's /readyz)
 
     async def drain(self, delay: float, cut_short: asyncio.Event | None = None) -> None:
         """Report NOT_SERVING to gRPC health at once, and keep judging every new stream for `delay` seconds (or until
         `cut_short` is set): time for Kubernetes to take this pod out of its Service, and for Envoy (re-resolving it, or
         through an active gRPC health check) to stop sending here, before new streams are refused."""
+        self.serving = False
         await self.health.enter_graceful_shutdown()
         if delay > 0:
             wake = asyncio.ensure_future((cut_short or asyncio.Event()).wait())
@@ -232,6 +273,7 @@ class RunningServer:
     async def stop(self, grace: float = 5.0) -> None:
         """Turn health to NOT_SERVING, refuse new streams, let in-flight ones finish for up to `grace` seconds, then
         push what the store holds for the other replicas."""
+        self.serving = False
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.servicer.engine.store.close()

@@ -19,6 +19,8 @@ minute at most, then it stops them all and fails), and passes SIGTERM and SIGINT
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -80,10 +82,18 @@ class WorkerOptions:
     drain_delay: float = 5.0
     shutdown_grace: float = 10.0
     ready_file: Path | None = None
+    admin: tuple[str, int] | None = None  # `--admin-listen`: worker i's admin listener on its port + i
+    admin_token_file: str | None = None
 
     def ports(self) -> list[int]:
         """Each worker's port to ask for: consecutive from `port`, or 0 (ephemeral) for all."""
         return [self.port + i if self.port else 0 for i in range(self.count)]
+
+    def admin_ports(self) -> list[int]:
+        """Each worker's admin port to ask for, as `ports` does."""
+        if self.admin is None:
+            return []
+        return [self.admin[1] + i if self.admin[1] else 0 for i in range(self.count)]
 
 
 def shared_state_problem(config: Config) -> str | None:
@@ -131,6 +141,11 @@ class Supervisor:
         ]  # fmt: skip
         if o.config_path:
             argv += ["--config", o.config_path]
+        if o.admin is not None:
+            host = f"[{o.admin[0]}]" if ":" in o.admin[0] else o.admin[0]
+            argv += ["--admin-listen", f"{host}:{o.admin_ports()[worker.index]}"]
+            if o.admin_token_file:
+                argv += ["--admin-token-file", o.admin_token_file]
         if self.redis is not None:
             argv += ["--state-url", self.redis.url]
         return argv
@@ -155,8 +170,18 @@ class Supervisor:
             worker.port = self._wait_ready(worker, deadline)
         ports = [worker.port for worker in self.workers]
         if self.options.ready_file is not None:
-            write_ready_file(self.options.ready_file, ports[0], ports)
+            write_ready_file(self.options.ready_file, ports[0], ports=ports, admin_ports=self._admin_ports())
         log.info("workers_serving", workers=len(ports), ports=ports, shared_state=self.redis.url if self.redis else "")
+        return ports
+
+    def _admin_ports(self) -> list[int]:
+        """Each worker's bound admin port, from its ready file ([] without an admin listener)."""
+        ports = []
+        for worker in self.workers:
+            with contextlib.suppress(OSError, ValueError):
+                admin = json.loads(worker.ready_file.read_text()).get("admin_port")
+                if isinstance(admin, int):
+                    ports.append(admin)
         return ports
 
     def _wait_ready(self, worker: _Worker, deadline: float) -> int:

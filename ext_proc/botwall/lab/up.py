@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.edge.admin import AdminServer
 from botwall.edge.decision_log import DecisionLog, start_flushing
 from botwall.edge.server import start_server
 from botwall.engine import Engine
@@ -49,6 +50,8 @@ async def run_up(options: UpOptions) -> int:
     config = options.engine.config
     decision_log = DecisionLog(config.decision_log)
     running = await start_server(options.engine, decision_log, "127.0.0.1:0")
+    admin = AdminServer(running, "", config.admin.open_paths)  # loopback, so no token
+    await admin.start("127.0.0.1", 0)
     flushing = start_flushing(decision_log)
     watch = start_watching(options.engine.scorer, watch_interval(config.model))  # noqa: F841
     shop_runner = None
@@ -80,12 +83,13 @@ async def run_up(options: UpOptions) -> int:
         )
     except BaseException:
         flushing.cancel()
+        await admin.stop()
         await running.stop(0)
         if shop_runner is not None:
             await shop_runner.cleanup()
         raise
     try:
-        code = await _serve_until_stopped(options, envoy, running.port, upstream, settings.access_log)
+        code = await _serve_until_stopped(options, envoy, running.port, upstream, settings.access_log, admin.port)
     finally:
         print("stopping", file=out, flush=True)
         # No gap: Envoy closes its listeners and finishes the requests it holds while botwall still judges them;
@@ -94,6 +98,7 @@ async def run_up(options: UpOptions) -> int:
         await asyncio.to_thread(envoy.drain, ENVOY_DRAIN_SECONDS)
         await asyncio.to_thread(envoy.stop)
         await running.stop(5)
+        await admin.stop()
         flushing.cancel()
         decision_log.flush()  # the aggregate lines of the last interval
         if shop_runner is not None:
@@ -102,7 +107,12 @@ async def run_up(options: UpOptions) -> int:
 
 
 async def _serve_until_stopped(
-    options: UpOptions, envoy: EnvoyProcess, botwall_port: int, upstream: tuple[str, int], access_log: str
+    options: UpOptions,
+    envoy: EnvoyProcess,
+    botwall_port: int,
+    upstream: tuple[str, int],
+    access_log: str,
+    admin_port: int,
 ) -> int:
     """Print where to go, then wait for Ctrl-C or SIGTERM (0), or for Envoy to exit by itself (1)."""
     out = sys.stdout
@@ -112,6 +122,7 @@ async def _serve_until_stopped(
         print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
     print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{botwall_port}", file=out)
     print(f"  Envoy admin: {envoy.admin_url}  access log: {access_log}", file=out)
+    print(f"  botwall admin: http://127.0.0.1:{admin_port}/metrics  (/healthz, /readyz)", file=out)
     print(
         f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
         f"{envoy.url('http', host)}/api/products",

@@ -127,6 +127,8 @@ _LONG_FIELDS = (
     "long", "pages", "apis", "assets", "no_cookie", "responses", "errors", "logins", "login_failures",
     "new_sessions", "cold",
 )  # fmt: skip
+
+
 def _single(record: object) -> bool:
     """A client's window that counted one request and no login, or its first call to an endpoint: what a flood of
     new addresses makes on every request, and worth nothing to the other replicas (one page view is no behaviour).
@@ -329,6 +331,9 @@ class SharedStore:
 
     def sizes(self) -> dict[str, int]:
         return self.local.sizes()
+
+    def evictions(self) -> dict[str, int]:
+        return self.local.evictions()
 
     def __len__(self) -> int:
         return len(self.local)

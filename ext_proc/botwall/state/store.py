@@ -55,6 +55,14 @@ class Store(Protocol):
         """Push what is pending and stop the background work."""
         ...
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held per namespace (for metrics)."""
+        ...
+
+    def evictions(self) -> dict[str, int]:
+        """Live entries dropped to make room per namespace, since start (for metrics)."""
+        ...
+
     def __len__(self) -> int: ...
 
 
@@ -70,7 +78,9 @@ class BoundedTable(Generic[V]):
     OrderedDict, a link object and a float per key).
     """
 
-    __slots__ = ("_clock", "_epoch", "_expires", "_max", "_next", "_old", "_order", "_second", "_ttl", "_young")
+    __slots__ = (
+        "_clock", "_epoch", "_expires", "_max", "_next", "_old", "_order", "_second", "_ttl", "_young", "evicted",
+    )  # fmt: skip
 
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock = monotonic) -> None:
         if max_entries < 1 or not ttl_seconds > 0:
@@ -86,6 +96,7 @@ class BoundedTable(Generic[V]):
         # Old's keys in eviction order (some moved to young since); `_next` indexes the next to evict.
         self._order: list[Hashable] = []
         self._next = 0
+        self.evicted = 0  # live keys dropped to make room (not expired ones)
 
     def get(self, key: Hashable) -> V | None:
         """The value of `key`, now counted as used; None when absent, evicted or expired."""
@@ -178,7 +189,8 @@ class BoundedTable(Generic[V]):
             # Each key of `order` is passed once: O(1) per eviction, where popping a dict's first key is not.
             key = order[self._next]
             self._next += 1
-            old.pop(key, None)
+            if old.pop(key, None) is not None:
+                self.evicted += 1
 
 
 class MemoryStore:
@@ -251,6 +263,10 @@ class MemoryStore:
     def sizes(self) -> dict[str, int]:
         """Entries held per namespace (token buckets under `buckets`), expired ones not yet dropped included."""
         return {"buckets": self._buckets.held()} | {name: table.held() for name, table in self._namespaces.items()}
+
+    def evictions(self) -> dict[str, int]:
+        """Live entries dropped to make room, per namespace (token buckets under `buckets`), since start."""
+        return {"buckets": self._buckets.evicted} | {name: table.evicted for name, table in self._namespaces.items()}
 
     def take_token(self, key: str, rate: float, burst: int) -> float:
         """Token-bucket admission; an evicted or expired bucket starts full again."""

@@ -1,0 +1,220 @@
+"""The admin listener (`botwall serve --admin-listen HOST:PORT`): health, readiness and Prometheus metrics over HTTP,
+in the same event loop as the gRPC server and never on its port.
+
+- `/healthz`: the process answers (200).
+- `/readyz`: 200 while botwall serves ext_proc (the model loaded and the gRPC server SERVING), 503 once it drains.
+- `/metrics`: Prometheus text, read from what the request path already counts (`server.Counters`, the store's sizes
+  and evictions, the shared store's sync statistics, the model's reloads) when scraped: nothing on the request path
+  waits for it, and no label carries a path, an address or a username (label values come from the code and the
+  config's policy names).
+
+Every other path needs `Authorization: Bearer <token>` (`BOTWALL_ADMIN_TOKEN`, or `--admin-token-file`), compared in
+constant time; the config's `admin.open_paths` names those of the three above that answer without it (the probes by
+default). Without a token the listener may only bind a loopback address (the CLI refuses anything else), where it
+answers everything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from botwall import __version__
+from botwall.edge.server import DECISION_BUCKETS, RunningServer
+from botwall.errors import UsageError
+from botwall.scoring.model import OnnxScorer
+from botwall.state.shared import SharedStore
+from botwall.state.store import Store
+
+TOKEN_ENV = "BOTWALL_ADMIN_TOKEN"  # noqa: S105 - the name of the variable, not a token
+_MIN_TOKEN = 16  # characters: a guessable token on an admin port is no protection
+_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def admin_token(token_file: str | None) -> str:
+    """The admin bearer token: the file's content (stripped) when one is named, else `BOTWALL_ADMIN_TOKEN`, else ""."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"--admin-token-file: cannot read {token_file}: {exc.strerror}") from None
+        if not token:
+            raise UsageError(f"--admin-token-file: {token_file} is empty")
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if token and len(token) < _MIN_TOKEN:
+        raise UsageError(f"the admin token is {len(token)} characters: use at least {_MIN_TOKEN}, random")
+    return token
+
+
+def check_admin_address(host: str, token: str, flag: str = "--admin-listen") -> None:
+    """Without a token, the admin listener binds loopback only: anything else is a usage error saying why."""
+    if token:
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"{flag} {host}: not a loopback address, and no admin token is set: set {TOKEN_ENV} or "
+            "--admin-token-file, so the admin listener asks for a bearer token"
+        )
+
+
+class BotwallCollector(Collector):
+    """Prometheus metric families read from the running server when scraped."""
+
+    def __init__(self, running: RunningServer) -> None:
+        self.running = running
+
+    def collect(self) -> Iterator[Metric]:
+        servicer = self.running.servicer
+        counters = servicer.counters
+        engine = servicer.engine
+        info = GaugeMetricFamily("botwall_info", "botwall's version and scorer", labels=["version", "scorer"])
+        info.add_metric([__version__, type(engine.scorer).__name__], 1.0)
+        yield info
+        up = GaugeMetricFamily("botwall_serving", "1 while botwall serves ext_proc, 0 once it drains")
+        up.add_metric([], 1.0 if self.running.serving else 0.0)
+        yield up
+        streams = CounterMetricFamily("botwall_streams", "ext_proc streams opened by Envoy")
+        streams.add_metric([], counters.streams)
+        yield streams
+        requests = CounterMetricFamily(
+            "botwall_requests",
+            "Requests judged, by action, verdict and whether the action was enforced (false: shadow mode)",
+            labels=["action", "verdict", "enforced"],
+        )
+        for (action, verdict, enforced), count in sorted(counters.by_outcome.items()):
+            requests.add_metric([str(action), verdict, "true" if enforced else "false"], count)
+        yield requests
+        policies = CounterMetricFamily("botwall_policy_matches", "Decisions taken by each policy", labels=["policy"])
+        for policy, count in sorted(counters.by_policy.items()):
+            policies.add_metric([policy], count)
+        yield policies
+        errors = CounterMetricFamily(
+            "botwall_errors", "Requests botwall failed to judge (its own bugs), by phase", labels=["phase"]
+        )
+        for phase, count in sorted(counters.errors_by_phase.items()):
+            errors.add_metric([phase], count)
+        yield errors
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, DECISION_BUCKETS), "+Inf"), counters.decision_buckets, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(
+            "botwall_decision_seconds",
+            "Time botwall took to judge a request (evidence, score, policy, answer)",
+            buckets=buckets,
+            sum_value=counters.decision_seconds,
+        )
+        yield from self._store(engine.store)
+        scorer = engine.scorer
+        if isinstance(scorer, OnnxScorer):
+            reloads = CounterMetricFamily("botwall_model_reloads", "Model file reloads, by result", labels=["result"])
+            reloads.add_metric(["loaded"], scorer.reloads)
+            reloads.add_metric(["failed"], scorer.reload_failures)
+            yield reloads
+
+    def _store(self, store: Store) -> Iterator[Metric]:
+        entries = GaugeMetricFamily("botwall_store_entries", "Entries held in the state store", labels=["namespace"])
+        for namespace, count in sorted(store.sizes().items()):
+            entries.add_metric([namespace], count)
+        yield entries
+        evictions = CounterMetricFamily(
+            "botwall_store_evictions", "Live entries dropped to make room in the state store", labels=["namespace"]
+        )
+        for namespace, count in sorted(store.evictions().items()):
+            evictions.add_metric([namespace], count)
+        yield evictions
+        if isinstance(store, SharedStore):
+            stats = store.stats
+            up = GaugeMetricFamily("botwall_redis_up", "1 while the shared store reaches Redis, 0 during an outage")
+            up.add_metric([], 1.0 if stats.connected else 0.0)
+            yield up
+            rounds = CounterMetricFamily(
+                "botwall_state_sync_rounds", "Sync rounds with Redis, by result", labels=["result"]
+            )
+            rounds.add_metric(["ok"], stats.rounds)
+            rounds.add_metric(["failed"], stats.failures)
+            yield rounds
+            last = GaugeMetricFamily("botwall_state_sync_last_round_seconds", "How long the last sync round took")
+            last.add_metric([], stats.last_round_seconds)
+            yield last
+            dropped = CounterMetricFamily(
+                "botwall_state_sync_dropped_keys", "Keys not queued for a push because the queue was full"
+            )
+            dropped.add_metric([], stats.dropped)
+            yield dropped
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AdminServer:
+    """The admin listener's aiohttp application and site."""
+
+    def __init__(self, running: RunningServer, token: str, open_paths: tuple[str, ...]) -> None:
+        self.running = running
+        self.token = token
+        self.open_paths = frozenset(open_paths)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(BotwallCollector(running))
+        ProcessCollector(registry=self.registry)
+        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.port = 0
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self.token or request.path in self.open_paths:
+            return await handler(request)
+        sent = request.headers.get("Authorization", "")
+        scheme, _, credentials = sent.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), self.token.encode()):
+            return web.json_response(
+                {"error": "unauthorized", "detail": "send Authorization: Bearer <the admin token>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="botwall"'},
+            )
+        return await handler(request)
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        if self.running.serving:
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "draining"}, status=503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": _CONTENT_TYPE})
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on `host:port` (0: an ephemeral port); returns the bound port."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host.strip("[]"), port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise UsageError(f"--admin-listen: cannot listen on {host}:{port}: {exc.strerror}") from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        return self.port
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

@@ -1,0 +1,122 @@
+"""The admin listener of a real `botwall serve` behind a real Envoy: health and readiness open, Prometheus metrics
+behind the bearer token, counting what botwall judged (parsed with prometheus_client's own parser); readiness turns
+503 as botwall drains; without a token it refuses to listen beyond loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.lab.stack import start_envoy, start_processor
+
+from .conftest import BROWSER_HEADERS, BackgroundShop, Stack
+
+TOKEN = "test-admin-token-0123456789abcdef"
+
+
+def _get(port: int, path: str, token: str | None = None) -> tuple[int, str, dict[str, str]]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), dict(error.headers)
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_metrics_count_what_botwall_judged_and_need_the_token(
+    shop: BackgroundShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)  # the processor inherits it
+    argv = [
+        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+        "--drain-delay", "3",
+    ]  # fmt: skip
+    botwall = start_processor(tmp_path / "botwall", argv, "botwall", 60)
+    admin = json.loads((tmp_path / "botwall" / "botwall-ready.json").read_text())["admin_port"]
+    settings = EnvoySettings(
+        http=("127.0.0.1", 0),
+        botwall=("127.0.0.1", botwall.port),
+        upstream=("127.0.0.1", shop.port),
+        access_log=str(tmp_path / "access.log"),
+    )
+    envoy = start_envoy(render_gateway(settings), tmp_path)
+    try:
+        stack = Stack(envoy, botwall, tmp_path, shop)
+        people = [stack.request("/", headers=BROWSER_HEADERS).status for _ in range(3)]
+        tool = [("user-agent", "python-requests/2.32.3"), ("accept", "*/*")]
+        bots = [stack.request("/api/products", headers=tool).status for _ in range(4)]
+        assert people == [200] * 3
+        assert bots == [403] * 4
+
+        assert _get(admin, "/healthz")[0] == 200
+        assert _get(admin, "/readyz")[0] == 200
+        status, _, headers = _get(admin, "/metrics")
+        assert status == 401
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        assert _get(admin, "/metrics", "not-the-token-at-all-0000")[0] == 401
+        status, text, headers = _get(admin, "/metrics", TOKEN)
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/plain")
+        samples = _samples(text)
+        requests = {labels: value for (name, labels), value in samples.items() if name == "botwall_requests_total"}
+        allowed = sum(v for labels, v in requests.items() if ("action", "allow") in labels)
+        blocked = sum(v for labels, v in requests.items() if ("action", "block") in labels)
+        assert (allowed, blocked) == (3, 4), requests
+        assert samples[("botwall_decision_seconds_count", ())] == 7
+        policies = {
+            dict(labels)["policy"]: v for (name, labels), v in samples.items() if name.startswith("botwall_pol")
+        }
+        assert policies == {"challenge-bots": 4}  # an API call cannot be challenged: the challenge policy refuses it
+        assert samples[("botwall_store_entries", (("namespace", "fp"),))] == 2  # a browser and a tool, one address
+        assert samples[("botwall_serving", ())] == 1
+        assert ("process_cpu_seconds_total", ()) in samples
+        assert not any("path" in dict(labels) or "client_ip" in dict(labels) for _, labels in samples)
+
+        botwall.proc.send_signal(signal.SIGTERM)  # draining: readiness says so at once
+        deadline = time.monotonic() + 2
+        ready = 200
+        while ready == 200 and time.monotonic() < deadline:
+            ready = _get(admin, "/readyz")[0]
+        assert ready == 503
+    finally:
+        envoy.stop()
+        botwall.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "message"),
+    [
+        (["--admin-listen", "0.0.0.0:0"], "", "not a loopback address, and no admin token is set"),
+        (["--admin-listen", "127.0.0.1:0"], "short", "the admin token is 5 characters: use at least 16"),
+    ],
+    ids=["open-beyond-loopback", "short-token"],
+)
+def test_an_unsafe_admin_listener_is_refused(args: list[str], token: str, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BOTWALL_ADMIN_TOKEN"} | (
+        {"BOTWALL_ADMIN_TOKEN": token} if token else {}
+    )
+    argv = [sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
