@@ -63,6 +63,7 @@ class RequestContext:
     secure: bool = False  # the client reached us over HTTPS (the token cookie is then Secure)
     # The store's (namespace, key) of each record the response phase counts into, so a shared store pushes it again.
     keys: tuple[tuple[str, str], ...] = ()
+    kind: str = ""  # page, api or asset (`request_kind`)
 
 
 class Engine:
@@ -198,7 +199,7 @@ class Engine:
         if account is not None and login is not None:
             keys += (("user", login.username),)
         context = RequestContext(
-            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys
+            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys, kind
         )
         return evidence, context
 

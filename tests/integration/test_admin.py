@@ -59,12 +59,16 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         botwall=("127.0.0.1", botwall.port),
         upstream=("127.0.0.1", shop.port),
         access_log=str(tmp_path / "access.log"),
+        trusted_hops=1,
     )
     envoy = start_envoy(render_gateway(settings), tmp_path)
     try:
         stack = Stack(envoy, botwall, tmp_path, shop)
-        people = [stack.request("/", headers=BROWSER_HEADERS).status for _ in range(3)]
-        tool = [("user-agent", "python-requests/2.32.3"), ("accept", "*/*")]
+        people = [
+            stack.request("/", headers=[*BROWSER_HEADERS, ("x-forwarded-for", f"198.51.100.{n}")]).status
+            for n in range(3)
+        ]
+        tool = [("user-agent", "python-requests/2.32.3"), ("accept", "*/*"), ("x-forwarded-for", "203.0.113.9")]
         bots = [stack.request("/api/products", headers=tool).status for _ in range(4)]
         assert people == [200] * 3
         assert bots == [403] * 4
@@ -88,10 +92,31 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
             dict(labels)["policy"]: v for (name, labels), v in samples.items() if name.startswith("botwall_pol")
         }
         assert policies == {"challenge-bots": 4}  # an API call cannot be challenged: the challenge policy refuses it
-        assert samples[("botwall_store_entries", (("namespace", "fp"),))] == 2  # a browser and a tool, one address
+        assert samples[("botwall_store_entries", (("namespace", "fp"),))] == 2  # a browser and a tool
+        assert samples[("botwall_store_entries", (("namespace", "ip"),))] == 4
         assert samples[("botwall_serving", ())] == 1
         assert ("process_cpu_seconds_total", ()) in samples
         assert not any("path" in dict(labels) or "client_ip" in dict(labels) for _, labels in samples)
+
+        # Discovery: the endpoints seen, with who used them, behind the token; the API part as OpenAPI.
+        products = [
+            stack.request(f"/products/{n}", headers=[*BROWSER_HEADERS, ("x-forwarded-for", f"198.51.100.{n}")]).status
+            for n in (1, 2, 3)
+        ]
+        assert products == [200] * 3
+        assert _get(admin, "/api/v1/endpoints")[0] == 401
+        status, body, _ = _get(admin, "/api/v1/endpoints", TOKEN)
+        assert status == 200
+        rows = {(e["method"], e["template"]): e for e in json.loads(body)["endpoints"]}
+        assert rows["GET", "/products/{id}"]["requests"] == 3
+        assert rows["GET", "/products/{id}"]["by_verdict"] == {"human": 3}
+        assert rows["GET", "/products/{id}"]["statuses"] == {"200": 3}  # no cookie yet: botwall read the responses
+        assert rows["GET", "/api/products"]["by_action"] == {"block": 4}
+        assert rows["GET", "/api/products"]["kind"] == "api"
+        assert rows["GET", "/"]["requests"] == 3
+        status, body, _ = _get(admin, "/api/v1/endpoints?format=openapi", TOKEN)
+        assert status == 200
+        assert "/api/products" in json.loads(body)["paths"]
 
         botwall.proc.send_signal(signal.SIGTERM)  # draining: readiness says so at once
         deadline = time.monotonic() + 2

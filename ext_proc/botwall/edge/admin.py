@@ -174,6 +174,7 @@ class AdminServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/api/v1/endpoints", self._endpoints)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.port = 0
 
@@ -201,6 +202,26 @@ class AdminServer:
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": _CONTENT_TYPE})
+
+    async def _endpoints(self, request: web.Request) -> web.Response:
+        """Discovery (`edge.inventory`): every endpoint seen, busiest first; `?kind=api|page|asset`, `?host=`,
+        `?new=true` filter; `?format=openapi` gives the API part as an OpenAPI 3 document."""
+        servicer = self.running.servicer
+        inventory = servicer.inventory
+        if request.query.get("format") == "openapi":
+            return web.json_response(inventory.openapi())
+        endpoints = inventory.snapshot(servicer.engine.config.policies)
+        kind, host, new = request.query.get("kind"), request.query.get("host"), request.query.get("new")
+        endpoints = [
+            e
+            for e in endpoints
+            if (kind is None or e["kind"] == kind)
+            and (host is None or e["host"] == host.lower())
+            and (new is None or e["new"] == (new == "true"))
+        ]
+        return web.json_response(
+            {"endpoints": endpoints, "templates": len(inventory), "max_templates": inventory.max_templates}
+        )
 
     async def start(self, host: str, port: int) -> int:
         """Listen on `host:port` (0: an ephemeral port); returns the bound port."""

@@ -24,6 +24,7 @@ from botwall.edge import response as _response
 from botwall.edge._ratelimit import TracebackLimiter
 from botwall.edge.decision_log import DecisionLog
 from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
+from botwall.edge.inventory import Endpoint, Inventory
 from botwall.engine import Engine, RequestContext
 from botwall.evidence.credentials import LoginRoute
 from botwall.policy import Decision
@@ -87,15 +88,25 @@ _UNREADABLE = RequestView(method="", scheme="", authority="", path="", query="",
 class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
-    __slots__ = ("_context", "_counters", "_decision_log", "_engine", "_pending", "_tracebacks", "decision")
+    __slots__ = (
+        "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory", "_pending", "_tracebacks",
+        "decision",
+    )  # fmt: skip
 
     def __init__(
-        self, engine: Engine, decision_log: DecisionLog, counters: Counters, tracebacks: TracebackLimiter
+        self,
+        engine: Engine,
+        decision_log: DecisionLog,
+        counters: Counters,
+        tracebacks: TracebackLimiter,
+        inventory: Inventory | None = None,
     ) -> None:
         self._engine = engine
         self._decision_log = decision_log
         self._counters = counters
         self._tracebacks = tracebacks
+        self._inventory = inventory
+        self._endpoint: Endpoint | None = None  # where discovery counted the request (its response's status too)
         self._pending: tuple[RequestView, LoginRoute] | None = None
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
@@ -123,6 +134,10 @@ class StreamProcessor:
         self._context = context
         self._count(decision)
         self._decision_log.record(decision, view, context.login)
+        if self._inventory is not None:
+            self._endpoint = self._inventory.record(
+                view.authority, view.method, view.path, view.query, context.kind, decision
+            )
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
@@ -200,6 +215,8 @@ class StreamProcessor:
                     elif h.key == "cache-control":
                         cache_control = h.raw_value.decode("latin-1")
                 self._engine.record_response(self._context, status, cookies)
+                if self._endpoint is not None:
+                    self._endpoint.status(status)
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
@@ -212,10 +229,11 @@ class StreamProcessor:
 class BotwallServicer:
     """The `ExternalProcessor` service."""
 
-    def __init__(self, engine: Engine, decision_log: DecisionLog) -> None:
+    def __init__(self, engine: Engine, decision_log: DecisionLog, inventory: Inventory | None = None) -> None:
         self.engine = engine
         self.decision_log = decision_log
         self.counters = Counters()
+        self.inventory = inventory if inventory is not None else Inventory()  # endpoint discovery (the admin API)
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
 
@@ -232,7 +250,7 @@ class BotwallServicer:
         while a read is pending (grpc/grpc#43360), 11 MiB per 100,000 requests through Envoy, never freed.
         """
         self.counters.streams += 1
-        processor = StreamProcessor(self.engine, self.decision_log, self.counters, self.tracebacks)
+        processor = StreamProcessor(self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory)
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_headers":
