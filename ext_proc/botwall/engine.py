@@ -64,6 +64,7 @@ class RequestContext:
     # The store's (namespace, key) of each record the response phase counts into, so a shared store pushes it again.
     keys: tuple[tuple[str, str], ...] = ()
     kind: str = ""  # page, api or asset (`request_kind`)
+    network: int = 0  # the client address's ASN (0 when unknown)
 
 
 class Engine:
@@ -199,8 +200,9 @@ class Engine:
         if account is not None and login is not None:
             keys += (("user", login.username),)
         context = RequestContext(
-            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys, kind
-        )
+            ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys, kind,
+            ip.asn or 0,
+        )  # fmt: skip
         return evidence, context
 
     def _endpoint_polling(

@@ -118,6 +118,32 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         assert status == 200
         assert "/api/products" in json.loads(body)["paths"]
 
+        # Accounts: a stuffer's victims are under attack; a person who logs in is listed, but as neither.
+        stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.50")]
+        for n in range(6):
+            body = json.dumps({"username": f"victim{n}@mail.example", "password": f"Leaked-{n}!"}).encode()
+            stack.request("/api/login", method="POST", headers=stuffer, body=body)
+        person = [*BROWSER_HEADERS, ("x-forwarded-for", "198.51.100.60")]
+        page = stack.request("/login", headers=person)
+        cookie = next(c for c in page.set_cookies if c.startswith("__bw=")).split(";", 1)[0]
+        form = [*person, ("cookie", cookie), ("content-type", "application/x-www-form-urlencoded")]
+        assert (
+            stack.request("/login", method="POST", headers=form, body=b"username=alice&password=wonderland-42").status
+            == 303
+        )
+        assert _get(admin, "/api/v1/accounts")[0] == 401
+        status, body, _ = _get(admin, "/api/v1/accounts?state=under_attack", TOKEN)
+        assert status == 200
+        under = {row["username"]: row for row in json.loads(body)["accounts"]}
+        assert {f"victim{n}@mail.example" for n in range(3, 6)} <= set(under), under
+        assert "alice" not in under, under.get("alice")
+        everyone = {row["username"]: row for row in json.loads(_get(admin, "/api/v1/accounts", TOKEN)[1])["accounts"]}
+        assert (everyone["alice"]["successes"], everyone["alice"]["compromised"]) == (1, False)
+        status, text, headers = _get(admin, "/api/v1/accounts?state=under_attack&format=csv", TOKEN)
+        assert headers["Content-Type"].startswith("text/csv")
+        assert text.splitlines()[0].startswith("username,under_attack,compromised")
+        assert _get(admin, "/api/v1/accounts?state=everything", TOKEN)[0] == 400
+
         botwall.proc.send_signal(signal.SIGTERM)  # draining: readiness says so at once
         deadline = time.monotonic() + 2
         ready = 200

@@ -175,6 +175,7 @@ class AdminServer:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/api/v1/endpoints", self._endpoints)
+        app.router.add_get("/api/v1/accounts", self._accounts)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.port = 0
 
@@ -222,6 +223,16 @@ class AdminServer:
         return web.json_response(
             {"endpoints": endpoints, "templates": len(inventory), "max_templates": inventory.max_templates}
         )
+
+    async def _accounts(self, request: web.Request) -> web.Response:
+        """Usernames tried on login routes (`edge.accounts`): `?state=under_attack|compromised`, `?format=csv`."""
+        state = request.query.get("state", "")
+        if state not in ("", "under_attack", "compromised"):
+            return web.json_response({"error": "state is under_attack or compromised"}, status=400)
+        accounts = self.running.servicer.accounts
+        if request.query.get("format") == "csv":
+            return web.Response(text=accounts.csv(state), content_type="text/csv")
+        return web.json_response({"accounts": accounts.rows(state), "tracked": len(accounts)})
 
     async def start(self, host: str, port: int) -> int:
         """Listen on `host:port` (0: an ephemeral port); returns the bound port."""

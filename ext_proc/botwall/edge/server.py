@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from botwall.edge import response as _response
 from botwall.edge._ratelimit import TracebackLimiter
+from botwall.edge.accounts import Accounts, Attempt
 from botwall.edge.decision_log import DecisionLog
 from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
 from botwall.edge.inventory import Endpoint, Inventory
@@ -89,8 +90,8 @@ class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
     __slots__ = (
-        "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory", "_pending", "_tracebacks",
-        "decision",
+        "_accounts", "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory", "_pending",
+        "_tracebacks", "_view", "decision",
     )  # fmt: skip
 
     def __init__(
@@ -100,8 +101,11 @@ class StreamProcessor:
         counters: Counters,
         tracebacks: TracebackLimiter,
         inventory: Inventory | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self._engine = engine
+        self._accounts = accounts
+        self._view: RequestView | None = None  # a login's, for its account's record when its outcome is known
         self._decision_log = decision_log
         self._counters = counters
         self._tracebacks = tracebacks
@@ -138,6 +142,20 @@ class StreamProcessor:
             self._endpoint = self._inventory.record(
                 view.authority, view.method, view.path, view.query, context.kind, decision
             )
+        if self._accounts is not None and context.login is not None and context.login.username:
+            if decision.mitigates:  # botwall answered it: the site never saw it
+                self._account_attempt("refused", view, context, decision)
+            else:
+                self._view = view
+
+    def _account_attempt(self, outcome: str, view: RequestView, context: RequestContext, decision: Decision) -> None:
+        if self._accounts is None or context.login is None:
+            return
+        attempt = Attempt(
+            context.login.username, outcome, view.client_ip, context.network, decision.fingerprint, decision,
+            context.login.common_password,
+        )  # fmt: skip
+        self._accounts.attempt(attempt)
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
@@ -214,9 +232,11 @@ class StreamProcessor:
                         cookies.append(h.raw_value.decode("latin-1"))
                     elif h.key == "cache-control":
                         cache_control = h.raw_value.decode("latin-1")
-                self._engine.record_response(self._context, status, cookies)
+                outcome = self._engine.record_response(self._context, status, cookies)
                 if self._endpoint is not None:
                     self._endpoint.status(status)
+                if self._view is not None and self.decision is not None:
+                    self._account_attempt(outcome, self._view, self._context, self.decision)
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)
             except Exception:
                 self._counters.errors += 1
@@ -234,6 +254,7 @@ class BotwallServicer:
         self.decision_log = decision_log
         self.counters = Counters()
         self.inventory = inventory if inventory is not None else Inventory()  # endpoint discovery (the admin API)
+        self.accounts = Accounts()  # usernames tried on login routes, under attack or compromised (the admin API)
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
 
@@ -250,7 +271,9 @@ class BotwallServicer:
         while a read is pending (grpc/grpc#43360), 11 MiB per 100,000 requests through Envoy, never freed.
         """
         self.counters.streams += 1
-        processor = StreamProcessor(self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory)
+        processor = StreamProcessor(
+            self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory, self.accounts
+        )
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_headers":
