@@ -53,6 +53,8 @@ HARDENED = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 BUNDLED_REDIS_URL = "redis://botwall-redis.botwall.svc.cluster.local:6379/0"
+# Custom resources: not in the Kubernetes schemas (test_service_monitor_scrapes_every_worker_with_the_token checks it).
+CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
 SIDECAR_CASES = [c for c in CASES if case_values(c).get("mode") == "sidecar"]
 
 
@@ -71,6 +73,8 @@ def golden_text(rendered: dict[str, str]) -> str:
         body = re.sub(r"(checksum/envoy: )[0-9a-f]{64}", r"\1<sha256 of the Envoy config>", body)
         if path.endswith("cookie-secret.yaml"):
             body = re.sub(r"(  secret: )\S+$", r"\1<48 random characters, base64>", body)
+        if path.endswith("admin-secret.yaml"):
+            body = re.sub(r"(  token: )\S+$", r"\1<48 random characters, base64>", body)
         parts.append(f"---\n# Source: {path}\n{body}\n")
     return "".join(parts)
 
@@ -131,7 +135,8 @@ def test_every_case_has_a_golden_file() -> None:
 def test_every_object_is_valid_kubernetes(case: str) -> None:
     """Every rendered object passes the Kubernetes JSON schemas (strict) of the oldest and newest supported versions."""
     objs = objects(render(case_values(case)))
-    assert [] == [error for obj in objs for error in schema_errors(obj)]
+    builtin = [o for o in objs if not o["apiVersion"].startswith(CUSTOM_API_GROUPS)]
+    assert [] == [error for obj in builtin for error in schema_errors(obj)]
     assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"} <= {o["kind"] for o in objs}
 
 
@@ -157,36 +162,161 @@ def test_replicas_share_one_cookie_key() -> None:
     env = {e["name"]: e for e in botwall_container(rendered)["env"]}
     assert {"name": "botwall-cookie", "key": "secret"} == env["BOTWALL_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
     own = render({**case_values("service-default"), "cookieSecret": {"existingSecret": "mine", "key": "k"}})
-    assert [] == [o for o in objects(own) if o["kind"] == "Secret"]
+    assert ["botwall-admin-token"] == [o["metadata"]["name"] for o in objects(own) if o["kind"] == "Secret"]
     env = {e["name"]: e for e in botwall_container(own)["env"]}
     assert {"name": "mine", "key": "k"} == env["BOTWALL_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
 
 
-def test_service_mode_is_headless_with_grpc_probes() -> None:
-    """Service mode: a headless Service on gRPC port 9191, botwall on every address, gRPC health probes."""
+def test_service_mode_is_headless_on_the_grpc_port() -> None:
+    """Service mode: a headless Service on gRPC port 9191 alone, botwall on every address, its admin listener on 8081
+    (declared as `admin`, not on the Service)."""
     rendered = render({})
     service = find(objects(rendered), "Service")
     container = botwall_container(rendered)
     assert ("None", [9191]) == (service["spec"]["clusterIP"], [p["port"] for p in service["spec"]["ports"]])
     expected_args = ["serve", "--listen", "0.0.0.0:9191", "--config", "/etc/botwall/botwall.yaml"]
-    assert [*expected_args, "--drain-delay", "15"] == container["args"]
-    assert [("grpc", 9191)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert {"port": 9191} == container[probe]["grpc"]
+    admin_args = ["--admin-listen", "0.0.0.0:8081"]
+    assert [*expected_args, *admin_args, "--drain-delay", "15"] == container["args"]
+    assert [("grpc", 9191), ("admin", 8081)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
+
+
+@pytest.mark.parametrize("case", ["service-default", "sidecar"])
+def test_probes_are_http_gets_on_the_admin_port(case: str) -> None:
+    """In both modes (the kubelet probes the pod's address, and in sidecar mode only the admin listener is on it):
+    startup and readiness GET /readyz (503 once botwall drains), liveness GET /healthz, on the first worker's admin
+    port, with the values' timing; and the config lets both paths answer without the token."""
+    rendered = render(case_values(case))
+    container = botwall_container(rendered)
+    with helm.Chart.load(str(CHART)) as chart:
+        defaults = chart.values
+    paths = {"startupProbe": "/readyz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    for probe, path in paths.items():
+        assert {"httpGet": {"path": path, "port": 8081}, **defaults[probe]} == container[probe], probe
     assert 180 == container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
+    assert {"/healthz", "/readyz"} <= set(botwall_config(rendered).admin.open_paths)
+    # The timing stays the values' to change; the handler stays the chart's.
+    tuned = botwall_container(render({**case_values(case), "readinessProbe": {"periodSeconds": 5}}))
+    tuned_timing = {**defaults["readinessProbe"], "periodSeconds": 5}
+    assert {"httpGet": {"path": "/readyz", "port": 8081}, **tuned_timing} == tuned["readinessProbe"]
+
+
+def test_admin_token_comes_from_a_secret() -> None:
+    """BOTWALL_ADMIN_TOKEN comes from a Secret, never from a value in the pod spec: one the chart generates (48 random
+    characters, over botwall's minimum of 16, kept across upgrades and uninstalls), or the operator's own."""
+    rendered = render(case_values("service-default"))
+    secret = find(objects(rendered), "Secret", "botwall-admin-token")
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert (48, True) == (len(token), token.isalnum())
+    assert "keep" == secret["metadata"]["annotations"]["helm.sh/resource-policy"]
+    for case in ("service-default", "sidecar"):
+        env = {e["name"]: e for e in botwall_container(render(case_values(case)))["env"]}
+        expected = {"valueFrom": {"secretKeyRef": {"name": "botwall-admin-token", "key": "token"}}}
+        assert {"name": "BOTWALL_ADMIN_TOKEN", **expected} == env["BOTWALL_ADMIN_TOKEN"], case
+    own = render({"admin": {"tokenSecret": {"existingSecret": "mine", "key": "t"}}})
+    assert ["botwall-cookie"] == [o["metadata"]["name"] for o in objects(own) if o["kind"] == "Secret"]
+    env = {e["name"]: e for e in botwall_container(own)["env"]}
+    assert {"name": "mine", "key": "t"} == env["BOTWALL_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
+
+
+def test_open_metrics_adds_metrics_to_the_configs_open_paths() -> None:
+    """The chart writes the config's admin section: the probes' paths open, /metrics behind the token unless
+    admin.openMetrics (botwall itself parses the rendered config)."""
+    assert ("/healthz", "/readyz") == botwall_config(render({})).admin.open_paths
+    opened = render({"admin": {"openMetrics": True}})
+    assert ("/healthz", "/readyz", "/metrics") == botwall_config(opened).admin.open_paths
+    case = render(case_values("service-metrics"))
+    assert ("/healthz", "/readyz", "/metrics") == botwall_config(case).admin.open_paths
+
+
+def test_prometheus_pod_annotations_only_when_asked() -> None:
+    """metrics.podAnnotations: prometheus.io/scrape, /port (the admin port) and /path on the pod; pod.annotations
+    still wins for any of them (without a duplicate key)."""
+    annotations = find(objects(render({})), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert [] == [k for k in annotations if k.startswith("prometheus.io/")]
+    rendered = render({"metrics": {"podAnnotations": True}})
+    annotations = find(objects(rendered), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    expected = {"prometheus.io/scrape": "true", "prometheus.io/port": "8081", "prometheus.io/path": "/metrics"}
+    assert expected == {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")}
+    mine = render({"metrics": {"podAnnotations": True}, "pod": {"annotations": {"prometheus.io/port": "9999"}}})
+    text = mine["botwall/templates/deployment.yaml"]
+    annotations = find(objects(mine), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert ("9999", 1) == (annotations["prometheus.io/port"], text.count("prometheus.io/port"))
+
+
+def test_no_service_monitor_unless_enabled() -> None:
+    """Off by default, in every case but the one that turns it on: no ServiceMonitor, no admin Service, and the
+    ext_proc (or gateway) Service keeps to its own ports."""
+    for case in CASES:
+        objs = objects(render(case_values(case)))
+        monitors = [o for o in objs if o["kind"] == "ServiceMonitor"]
+        services = sorted(o["metadata"]["name"] for o in objs if o["kind"] == "Service")
+        enabled = case_values(case).get("metrics", {}).get("serviceMonitor", {}).get("enabled", False)
+        assert (int(enabled), "botwall-admin" in services) == (len(monitors), enabled), case
+        ports = [p["name"] for p in find(objs, "Service", "botwall")["spec"]["ports"]]
+        assert [] == [p for p in ports if p.startswith("admin")], case
+
+
+@pytest.mark.parametrize("mode", ["service", "sidecar"])
+def test_service_monitor_scrapes_every_worker_with_the_token(mode: str) -> None:
+    """metrics.serviceMonitor with two workers: a ServiceMonitor that selects the headless admin Service (and not the
+    ext_proc or gateway Service), with an endpoint per worker's admin port, each scraping /metrics with the bearer
+    token of the admin Secret; the admin Service's ports are the container's admin ports."""
+    values = case_values("service-metrics")
+    if mode == "sidecar":
+        values = {**values, "mode": "sidecar", "envoy": {"upstream": {"host": "app"}}}
+    rendered = render(values)
+    objs = objects(rendered)
+    monitor = find(objs, "ServiceMonitor", "botwall")
+    admin = find(objs, "Service", "botwall-admin")
+    main = find(objs, "Service", "botwall")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= admin["metadata"]["labels"].items()
+    assert not selector.items() <= main["metadata"]["labels"].items()
+    assert ("monitoring.coreos.com/v1", "botwall", ["botwall"]) == (
+        monitor["apiVersion"],
+        monitor["metadata"]["namespace"],
+        monitor["spec"]["namespaceSelector"]["matchNames"],
+    )
+    assert "prometheus" == monitor["metadata"]["labels"]["release"]
+    token = {"name": "botwall-admin-token", "key": "token"}
+    scrape = ("/metrics", "http", token, "30s", "10s")
+    assert [("admin", *scrape), ("admin-1", *scrape)] == [
+        (e["port"], e["path"], e["scheme"], e["bearerTokenSecret"], e["interval"], e["scrapeTimeout"])
+        for e in monitor["spec"]["endpoints"]
+    ]
+    container = botwall_container(rendered)
+    declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert [("admin", 8081, "admin"), ("admin-1", 8082, "admin-1")] == [
+        (p["name"], p["port"], p["targetPort"]) for p in admin["spec"]["ports"]
+    ]
+    assert all(declared[p["targetPort"]] == p["port"] for p in admin["spec"]["ports"])
+    pods = find(objs, "Deployment", "botwall")["spec"]["selector"]["matchLabels"]
+    assert ("None", True, pods) == (
+        admin["spec"]["clusterIP"],
+        admin["spec"]["publishNotReadyAddresses"],
+        admin["spec"]["selector"],
+    )
+    # The ext_proc Service (service mode) or the gateway's (sidecar mode) keeps its own ports.
+    expected = ["grpc", "grpc-1"] if mode == "service" else ["http"]
+    assert expected == [p["name"] for p in main["spec"]["ports"]]
+    # An operator's token Secret is the one scraped with.
+    own = render({**values, "admin": {"tokenSecret": {"existingSecret": "mine", "key": "t"}}})
+    endpoints = find(objects(own), "ServiceMonitor")["spec"]["endpoints"]
+    assert [{"name": "mine", "key": "t"}] * 2 == [e["bearerTokenSecret"] for e in endpoints]
 
 
 def test_sidecar_mode_keeps_botwall_on_loopback() -> None:
-    """Sidecar mode: botwall is a native sidecar on 127.0.0.1 with exec probes; Envoy's Service is the way in."""
+    """Sidecar mode: botwall is a native sidecar with its gRPC port on 127.0.0.1 and only its admin listener on the
+    pod's address (for the kubelet's probes, behind the token but for /healthz and /readyz); Envoy's Service is the
+    way in."""
     rendered = render(case_values("sidecar"))
     container = botwall_container(rendered)
     service = find(objects(rendered), "Service")
+    args = container["args"]
     assert "Always" == container["restartPolicy"]
-    assert "127.0.0.1:9191" == container["args"][container["args"].index("--listen") + 1]
-    assert "ports" not in container
-    command = ["python", "-m", "botwall.edge.healthcheck", "--address", "127.0.0.1:9191"]
-    probes = ("startupProbe", "livenessProbe", "readinessProbe")
-    assert [command] * 3 == [container[p]["exec"]["command"] for p in probes]
+    listen = (args[args.index("--listen") + 1], args[args.index("--admin-listen") + 1])
+    assert ("127.0.0.1:9191", "0.0.0.0:8081") == listen
+    assert [("admin", 8081)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
     assert [("http", 80, "http")] == [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
 
 
@@ -197,14 +327,17 @@ def test_service_mode_workers_get_a_port_each() -> None:
     container = botwall_container(rendered)
     service = find(objects(rendered), "Service")
     args = container["args"]
-    assert "2" == args[args.index("--workers") + 1]
-    assert [("grpc", 9191), ("grpc-1", 9192)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
+    assert ("2", "0.0.0.0:8081") == (args[args.index("--workers") + 1], args[args.index("--admin-listen") + 1])
+    # Worker i's admin listener is on 8081 + i: declared too, but not on the ext_proc Service.
+    assert [("grpc", 9191), ("grpc-1", 9192), ("admin", 8081), ("admin-1", 8082)] == [
+        (p["name"], p["containerPort"]) for p in container["ports"]
+    ]
     assert [("grpc", 9191, "grpc"), ("grpc-1", 9192, "grpc-1")] == [
         (p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]
     ]
     assert {"kubernetes.io/h2c"} == {p["appProtocol"] for p in service["spec"]["ports"]}
     # The probes ask the first worker.
-    assert {"port": 9191} == container["readinessProbe"]["grpc"]
+    assert [8081] * 3 == [container[p]["httpGet"]["port"] for p in ("startupProbe", "livenessProbe", "readinessProbe")]
     # NOTES.txt prints the cluster to add, with both ports, and the `botwall envoy-config` command that renders it.
     notes = rendered["botwall/templates/NOTES.txt"]
     block = notes[notes.index("  clusters:\n") : notes.index("\n\n", notes.index("  clusters:\n"))]
@@ -217,10 +350,20 @@ def test_service_mode_workers_get_a_port_each() -> None:
 
 
 def test_port_names_fit_kubernetes_for_every_worker_count() -> None:
-    """The last worker's port name of the largest count is a valid IANA service name of at most 15 characters."""
+    """The last worker's port names of the largest count (gRPC and admin) are valid IANA service names of at most 15
+    characters, all distinct, and the default admin ports never meet the gRPC ports."""
     container = botwall_container(render({"botwall": {"workers": 256}}))
     names = [p["name"] for p in container["ports"]]
-    assert (256, "grpc-255", 9191 + 255) == (len(set(names)), names[-1], container["ports"][-1]["containerPort"])
+    grpc = [p for p in container["ports"] if p["name"].startswith("grpc")]
+    admin = [p for p in container["ports"] if p["name"].startswith("admin")]
+    assert (512, 256, 256) == (len(set(names)), len(grpc), len(admin))
+    assert ("grpc-255", 9191 + 255, "admin-255", 8081 + 255) == (
+        grpc[-1]["name"],
+        grpc[-1]["containerPort"],
+        admin[-1]["name"],
+        admin[-1]["containerPort"],
+    )
+    assert 512 == len({p["containerPort"] for p in container["ports"]})
     assert all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?", n) and "--" not in n for n in names)
 
 
@@ -228,11 +371,15 @@ def test_sidecar_cluster_lists_every_worker() -> None:
     """Sidecar mode with botwall.workers 2: botwall runs `--workers 2` on loopback and Envoy's botwall cluster lists
     127.0.0.1 at both workers' ports, in one locality (round robin over the workers)."""
     rendered = render(case_values("sidecar-workers"))
-    args = botwall_container(rendered)["args"]
+    container = botwall_container(rendered)
+    args = container["args"]
     (cluster,) = [c for c in envoy_config(rendered)["static_resources"]["clusters"] if c["name"] == "botwall"]
     (locality,) = cluster["load_assignment"]["endpoints"]
     sockets = [e["endpoint"]["address"]["socket_address"] for e in locality["lb_endpoints"]]
     assert ("2", "127.0.0.1:9191") == (args[args.index("--workers") + 1], args[args.index("--listen") + 1])
+    # Only the admin listeners are on the pod's address, one per worker, the first probed.
+    assert [("admin", 8081), ("admin-1", 8082)] == [(p["name"], p["containerPort"]) for p in container["ports"]]
+    assert "0.0.0.0:8081" == args[args.index("--admin-listen") + 1]
     assert [("127.0.0.1", 9191), ("127.0.0.1", 9192)] == [(s["address"], s["port_value"]) for s in sockets]
     assert "STATIC" == cluster["type"]
 
@@ -461,6 +608,46 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
             {"extraEnv": [{"name": "BOTWALL_WORKERS", "value": "4"}]},
             "set botwall.workers, not BOTWALL_WORKERS in extraEnv",
         ),
+        ({"admin": {"port": 0}}, "admin.port must be a port number from 1 to 65535, got 0"),
+        ({"admin": {"port": "http"}}, "admin.port must be a port number from 1 to 65535, got http"),
+        (
+            {"admin": {"port": 65535}, "botwall": {"workers": 2}},
+            "botwall.workers 2 from admin.port 65535 runs past port 65535",
+        ),
+        (
+            {"admin": {"port": 9191}},
+            "admin.port: botwall's admin ports (9191 to 9191: admin.port plus botwall.workers) meet its gRPC ports "
+            "(9191 to 9191",
+        ),
+        (
+            {"admin": {"port": 9190}, "botwall": {"workers": 2}},
+            "admin.port: botwall's admin ports (9190 to 9191: admin.port plus botwall.workers) meet its gRPC ports "
+            "(9191 to 9192",
+        ),
+        (
+            {"mode": "sidecar", "envoy": {"upstream": {"host": "app"}}, "admin": {"port": 9901}},
+            "envoy.adminPort (9901) is one of botwall's admin ports in the pod (9901 to 9901",
+        ),
+        (
+            {"mode": "sidecar", "envoy": {"upstream": {"host": "app"}, "httpPort": 8082}, "botwall": {"workers": 2}},
+            "envoy.httpPort (8082) is one of botwall's admin ports in the pod (8081 to 8082",
+        ),
+        (
+            {"config": {"botwall": "shadow: true\nadmin: {open_paths: [/metrics]}\n"}},
+            "config.botwall must leave out the admin section: the chart appends it from the admin values",
+        ),
+        (
+            {"config": {"existingConfigMap": "mine"}, "admin": {"openMetrics": True}},
+            "admin.openMetrics needs the chart's config: with config.existingConfigMap, add /metrics",
+        ),
+        (
+            {"extraEnv": [{"name": "BOTWALL_ADMIN_TOKEN", "value": "0123456789abcdef"}]},
+            "set admin.port and admin.tokenSecret, not BOTWALL_ADMIN_TOKEN in extraEnv",
+        ),
+        (
+            {"extraArgs": ["--admin-listen=127.0.0.1:9000"]},
+            "set admin.port and admin.tokenSecret, not --admin-listen=127.0.0.1:9000 in extraArgs",
+        ),
     ],
     ids=[
         "bad-mode",
@@ -481,6 +668,17 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
         "workers-past-65535",
         "envoy-port-on-a-worker",
         "workers-in-extra-env",
+        "admin-port-zero",
+        "admin-port-a-name",
+        "admin-ports-past-65535",
+        "admin-port-is-grpc",
+        "admin-ports-meet-grpc",
+        "envoy-admin-on-botwall-admin",
+        "envoy-http-on-a-worker-admin",
+        "admin-in-config",
+        "open-metrics-with-own-config",
+        "admin-token-in-extra-env",
+        "admin-listen-in-extra-args",
     ],
 )
 def test_unusable_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
@@ -579,20 +777,32 @@ def _loopback(config: dict[str, Any], botwall_ports: tuple[int, ...], upstream_p
 
 @pytest.mark.integration
 @pytest.mark.parametrize("case", ["sidecar", "sidecar-workers"])
-def test_sidecar_boots_and_filters_real_traffic(case: str, tmp_path: Path, shop: Any) -> None:
-    """The sidecar case's botwall arguments and Envoy config, run as local processes in front of the demo shop: curl
-    gets 403, a browser reaches the shop tagged, Envoy's probe route answers, and botwall's exec probe passes. With
-    two workers, Envoy's cluster reaches both: each judges some of the requests."""
+def test_sidecar_boots_and_filters_real_traffic(
+    case: str, tmp_path: Path, shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidecar case's botwall arguments (its admin listener on every address, as in the pod), the admin token
+    from the chart's Secret and the Envoy config, run as local processes in front of the demo shop: curl gets 403, a
+    browser reaches the shop tagged, Envoy's probe route answers, and botwall's probes pass: their paths answer
+    without the token on every worker's admin port, while /metrics asks for it. With two workers, Envoy's cluster
+    reaches both: each judges some of the requests."""
     rendered = render(case_values(case))
     container = botwall_container(rendered)
     botwall_yaml = tmp_path / "botwall.yaml"
     botwall_yaml.write_text(find(objects(rendered), "ConfigMap", "botwall")["data"]["botwall.yaml"])
     args = list(container["args"])
     args[args.index("--listen") + 1] = "127.0.0.1:0"  # with --workers 2: an ephemeral port for each worker
+    admin_host = args[args.index("--admin-listen") + 1].rsplit(":", 1)[0]
+    args[args.index("--admin-listen") + 1] = f"{admin_host}:0"  # the chart's address, ephemeral ports
     args[args.index("--config") + 1] = str(botwall_yaml)
+    # BOTWALL_ADMIN_TOKEN as the pod gets it, from the chart's generated Secret (the processor inherits it).
+    ref = {e["name"]: e for e in container["env"]}["BOTWALL_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
+    token = base64.b64decode(find(objects(rendered), "Secret", ref["name"])["data"][ref["key"]]).decode()
+    monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", token)
     workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
     botwall = start_processor(tmp_path, [sys.executable, "-m", "botwall", *args], timeout=30.0 * workers)
     ports = botwall.ports if workers > 1 else (botwall.port,)
+    ready = json.loads((tmp_path / "botwall-ready.json").read_text())
+    admin_ports = ready["admin_ports"] if workers > 1 else [ready["admin_port"]]
     before = len(shop.requests)
     envoy = None
     try:
@@ -602,9 +812,11 @@ def test_sidecar_boots_and_filters_real_traffic(case: str, tmp_path: Path, shop:
         human = http_get(port, "/_echo", BROWSER)
         bots = [http_get(port, "/", CURL) for _ in range(1 if workers == 1 else 20)]
         probe = http_get(port, "/envoy/healthz", [])
-        # The probe's own command, `python -m botwall.edge.healthcheck --address 127.0.0.1:9191`, at botwall's port.
-        command = [a.replace(":9191", f":{botwall.port}") for a in container["livenessProbe"]["exec"]["command"]]
-        health = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, timeout=30)
+        # The probes' own requests, without a token, at each worker's admin port (the kubelet asks the first).
+        probes = ("startupProbe", "livenessProbe", "readinessProbe")
+        health = [http_get(a, container[p]["httpGet"]["path"], []).status for a in admin_ports for p in probes]
+        bearer = [("authorization", f"Bearer {token}")]
+        metrics = [(http_get(a, "/metrics", []).status, http_get(a, "/metrics", bearer)) for a in admin_ports]
         assert [403] * len(bots) == [bot.status for bot in bots], bots[0].body
         assert 200 == human.status, human.body
         seen = dict(json.loads(human.body)["headers"])
@@ -612,7 +824,9 @@ def test_sidecar_boots_and_filters_real_traffic(case: str, tmp_path: Path, shop:
         assert int(seen["x-botwall-score"]) < 30
         assert ["/_echo"] == [r["path"] for r in list(shop.requests)[before:]]
         assert (200, b"ok\n") == (probe.status, probe.body)
-        assert (0, f"botwall health 127.0.0.1:{botwall.port}: SERVING\n") == (health.returncode, health.stdout)
+        assert (workers, [200] * 3 * workers) == (len(admin_ports), health)
+        assert [(401, 200)] * workers == [(closed, opened.status) for closed, opened in metrics]
+        assert all(b"botwall_requests_total" in opened.body for _, opened in metrics)
         if workers > 1:
             lines = [json.loads(line) for line in botwall.log_path.read_text().splitlines() if line.startswith("{")]
             judged = {e.get("worker") for e in lines if e.get("event") == "decision" and e.get("path") == "/"}

@@ -105,6 +105,46 @@ state:
   {{- end }}
 {{- end }}
 
+{{/* The admin listener: the token Secret's name (the operator's, else the generated one), the headless Service the
+ServiceMonitor selects, and worker i's admin port name (admin, admin-1, ...: at most 15 characters). */}}
+{{- define "botwall.admin.secretName" -}}
+{{- default (printf "%s-admin-token" (include "botwall.fullname" .)) .Values.admin.tokenSecret.existingSecret }}
+{{- end }}
+
+{{- define "botwall.admin.fullname" -}}
+{{- printf "%s-admin" (include "botwall.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{- /* The admin Service's labels: the pods' name and instance, with a component of its own, so that the
+ServiceMonitor selects it and not the ext_proc or gateway Service. */}}
+{{- define "botwall.admin.selectorLabels" -}}
+{{ include "botwall.selectorLabels" . }}
+app.kubernetes.io/component: admin
+{{- end }}
+
+{{- define "botwall.admin.labels" -}}
+helm.sh/chart: {{ include "botwall.chart" . }}
+{{ include "botwall.admin.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "botwall.admin.portName" -}}
+{{- if eq (int .) 0 }}admin{{ else }}{{ printf "admin-%d" (int .) }}{{ end }}
+{{- end }}
+
+{{/*
+The config's `admin` section, appended to config.botwall after `state`: the paths the admin listener answers without
+its bearer token. The probes' /healthz and /readyz always (the kubelet sends no token), /metrics with admin.openMetrics.
+*/}}
+{{- define "botwall.adminConfig" -}}
+# The admin listener (botwall serve --admin-listen): these paths answer without its bearer token
+# (BOTWALL_ADMIN_TOKEN); the kubelet's probes ask /healthz and /readyz. The Helm chart writes this section from its
+# admin values (admin.openMetrics adds /metrics).
+admin:
+  open_paths: [/healthz, /readyz{{ if .Values.admin.openMetrics }}, /metrics{{ end }}]
+{{- end }}
+
 {{/* Fail early, with a message, on values that cannot work. */}}
 {{- define "botwall.validate" -}}
 {{- if not (has .Values.mode (list "service" "sidecar")) }}
@@ -145,6 +185,12 @@ state:
 {{- if and (not .Values.config.existingConfigMap) (hasKey (fromYaml .Values.config.botwall) "state") }}
 {{- fail "config.botwall must leave out the state section: the chart appends it from the state values (state.backend, state.maxEntries, state.ttlSeconds, state.redis)" }}
 {{- end }}
+{{- if and (not .Values.config.existingConfigMap) (hasKey (fromYaml .Values.config.botwall) "admin") }}
+{{- fail "config.botwall must leave out the admin section: the chart appends it from the admin values (/healthz and /readyz open for the probes, /metrics with admin.openMetrics)" }}
+{{- end }}
+{{- if and .Values.config.existingConfigMap .Values.admin.openMetrics }}
+{{- fail "admin.openMetrics needs the chart's config: with config.existingConfigMap, add /metrics to its admin.open_paths instead" }}
+{{- end }}
 {{- $workers := .Values.botwall.workers }}
 {{- if or (lt (int $workers) 1) (gt (int $workers) 256) (ne (toString (int $workers)) (toString $workers)) }}
 {{- fail (printf "botwall.workers must be a whole number from 1 to 256 (botwall processes per pod), got %v" $workers) }}
@@ -153,10 +199,29 @@ state:
 {{- if eq (toString .name) "BOTWALL_WORKERS" }}
 {{- fail "set botwall.workers, not BOTWALL_WORKERS in extraEnv: the chart declares a port per worker and lists each in Envoy's cluster" }}
 {{- end }}
+{{- if has (toString .name) (list "BOTWALL_ADMIN_LISTEN" "BOTWALL_ADMIN_TOKEN") }}
+{{- fail (printf "set admin.port and admin.tokenSecret, not %s in extraEnv: the chart runs the admin listener, probes it and scrapes it with the token" .name) }}
+{{- end }}
+{{- end }}
+{{- range .Values.extraArgs }}
+{{- if regexMatch "^--admin-(listen|token-file)(=.*)?$" (toString .) }}
+{{- fail (printf "set admin.port and admin.tokenSecret, not %s in extraArgs: the chart runs the admin listener, probes it and scrapes it with the token" (toString .)) }}
+{{- end }}
 {{- end }}
 {{- $lastPort := add (int .Values.port) (int $workers) -1 }}
 {{- if gt $lastPort 65535 }}
 {{- fail (printf "botwall.workers %d from port %d runs past port 65535 (worker i listens on port + i)" (int $workers) (int .Values.port)) }}
+{{- end }}
+{{- $adminPort := .Values.admin.port }}
+{{- if or (lt (int $adminPort) 1) (gt (int $adminPort) 65535) (ne (toString (int $adminPort)) (toString $adminPort)) }}
+{{- fail (printf "admin.port must be a port number from 1 to 65535, got %v" $adminPort) }}
+{{- end }}
+{{- $lastAdminPort := add (int $adminPort) (int $workers) -1 }}
+{{- if gt $lastAdminPort 65535 }}
+{{- fail (printf "botwall.workers %d from admin.port %d runs past port 65535 (worker i's admin listener is on admin.port + i)" (int $workers) (int $adminPort)) }}
+{{- end }}
+{{- if and (le (int $adminPort) $lastPort) (ge $lastAdminPort (int .Values.port)) }}
+{{- fail (printf "admin.port: botwall's admin ports (%d to %d: admin.port plus botwall.workers) meet its gRPC ports (%d to %d: port plus botwall.workers): pick another" (int $adminPort) $lastAdminPort (int .Values.port) $lastPort) }}
 {{- end }}
 {{- if eq .Values.mode "sidecar" }}
 {{- $envoyPorts := dict "envoy.httpPort" .Values.envoy.httpPort "envoy.adminPort" .Values.envoy.adminPort }}
@@ -166,6 +231,9 @@ state:
 {{- range $key, $envoyPort := $envoyPorts }}
 {{- if and (ge (int $envoyPort) (int $.Values.port)) (le (int $envoyPort) $lastPort) }}
 {{- fail (printf "%s (%d) is one of botwall's ports in the pod (%d to %d: port plus botwall.workers): pick another" $key (int $envoyPort) (int $.Values.port) $lastPort) }}
+{{- end }}
+{{- if and (ge (int $envoyPort) (int $adminPort)) (le (int $envoyPort) $lastAdminPort) }}
+{{- fail (printf "%s (%d) is one of botwall's admin ports in the pod (%d to %d: admin.port plus botwall.workers): pick another" $key (int $envoyPort) (int $adminPort) $lastAdminPort) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -183,17 +251,15 @@ state:
 {{- end }}
 
 {{/*
-The botwall container, shared by both modes. Service mode listens on every address and probes gRPC health on the
-port; sidecar mode listens on loopback only, where the kubelet cannot connect, so its probes run the image's
-healthcheck module inside the container instead.
+The botwall container, shared by both modes. Service mode serves gRPC on every address; sidecar mode on loopback only.
+In both the admin listener is on every address (the kubelet probes the pod's), behind the token from its Secret but
+for the config's admin.open_paths, and the probes are HTTP GETs on the first worker's: /readyz, /healthz, /readyz.
 */}}
 {{- define "botwall.container" -}}
 {{- $sidecar := eq .Values.mode "sidecar" }}
 {{- $listen := printf "%s:%d" (ternary "127.0.0.1" "0.0.0.0" $sidecar) (int .Values.port) }}
-{{- $handler := dict "grpc" (dict "port" (int .Values.port)) }}
-{{- if $sidecar }}
-{{- $handler = dict "exec" (dict "command" (list "python" "-m" "botwall.edge.healthcheck" "--address" (printf "127.0.0.1:%d" (int .Values.port)))) }}
-{{- end }}
+{{- $ready := dict "httpGet" (dict "path" "/readyz" "port" (int .Values.admin.port)) }}
+{{- $alive := dict "httpGet" (dict "path" "/healthz" "port" (int .Values.admin.port)) }}
 - name: botwall
   image: {{ include "botwall.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -203,6 +269,9 @@ healthcheck module inside the container instead.
     - {{ $listen | quote }}
     - --config
     - /etc/botwall/botwall.yaml
+    {{- /* Worker i's admin listener on admin.port + i. */}}
+    - --admin-listen
+    - {{ printf "0.0.0.0:%d" (int .Values.admin.port) | quote }}
     {{- /* botwall.workers processes, worker i on port + i (one process, the image's default, without the flag). */}}
     {{- if gt (int .Values.botwall.workers) 1 }}
     - --workers
@@ -217,14 +286,20 @@ healthcheck module inside the container instead.
     {{- end }}
   {{- if $sidecar }}
   restartPolicy: Always
-  {{- else }}
+  {{- end }}
   ports:
+    {{- if not $sidecar }}
     {{- range $i := until (int .Values.botwall.workers) }}
     - name: {{ include "botwall.workerPortName" $i }}
       containerPort: {{ add (int $.Values.port) $i }}
       protocol: TCP
     {{- end }}
-  {{- end }}
+    {{- end }}
+    {{- range $i := until (int .Values.botwall.workers) }}
+    - name: {{ include "botwall.admin.portName" $i }}
+      containerPort: {{ add (int $.Values.admin.port) $i }}
+      protocol: TCP
+    {{- end }}
   env:
     - name: BOTWALL_HEALTH_ADDRESS
       value: {{ printf "127.0.0.1:%d" (int .Values.port) | quote }}
@@ -233,6 +308,11 @@ healthcheck module inside the container instead.
         secretKeyRef:
           name: {{ default (printf "%s-cookie" (include "botwall.fullname" .)) .Values.cookieSecret.existingSecret }}
           key: {{ .Values.cookieSecret.key }}
+    - name: BOTWALL_ADMIN_TOKEN
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "botwall.admin.secretName" . }}
+          key: {{ .Values.admin.tokenSecret.key }}
     {{- if and (eq .Values.state.backend "redis") .Values.state.redis.existingSecret }}
     - name: BOTWALL_REDIS_PASSWORD
       valueFrom:
@@ -244,11 +324,11 @@ healthcheck module inside the container instead.
     {{- toYaml . | nindent 4 }}
     {{- end }}
   startupProbe:
-    {{- toYaml (merge (deepCopy $handler) .Values.startupProbe) | nindent 4 }}
+    {{- toYaml (merge (deepCopy $ready) .Values.startupProbe) | nindent 4 }}
   livenessProbe:
-    {{- toYaml (merge (deepCopy $handler) .Values.livenessProbe) | nindent 4 }}
+    {{- toYaml (merge $alive .Values.livenessProbe) | nindent 4 }}
   readinessProbe:
-    {{- toYaml (merge (deepCopy $handler) .Values.readinessProbe) | nindent 4 }}
+    {{- toYaml (merge $ready .Values.readinessProbe) | nindent 4 }}
   resources:
     {{- toYaml .Values.resources | nindent 4 }}
   securityContext:
