@@ -34,7 +34,7 @@ from botwall.evidence.behaviour import (
 )
 from botwall.evidence.credentials import LoginAttempt, LoginRoute, credential_reasons, login_outcome
 from botwall.evidence.headers import header_reasons
-from botwall.evidence.infra import ip_reasons
+from botwall.evidence.infra import IpInfo, ip_reasons
 from botwall.evidence.useragent import ua_reasons
 from botwall.policy import Decision
 from botwall.request import RequestView, is_https
@@ -65,6 +65,7 @@ class RequestContext:
     keys: tuple[tuple[str, str], ...] = ()
     kind: str = ""  # page, api or asset (`request_kind`)
     network: int = 0  # the client address's ASN (0 when unknown)
+    ip_info: IpInfo | None = None  # what botwall knows of the address (the campaigns' infrastructure)
 
 
 class Engine:
@@ -201,7 +202,7 @@ class Engine:
             keys += (("user", login.username),)
         context = RequestContext(
             ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys, kind,
-            ip.asn or 0,
+            ip.asn or 0, ip,
         )  # fmt: skip
         return evidence, context
 

@@ -144,6 +144,19 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         assert text.splitlines()[0].startswith("username,under_attack,compromised")
         assert _get(admin, "/api/v1/accounts?state=everything", TOKEN)[0] == 400
 
+        # Campaigns: the tool's four refused API calls are one campaign, described by its user-agent and endpoint;
+        # the people's pages are none.
+        assert _get(admin, "/api/v1/campaigns")[0] == 401
+        status, body, _ = _get(admin, "/api/v1/campaigns", TOKEN)
+        assert status == 200
+        campaigns = json.loads(body)["campaigns"]
+        tool_campaign = next(c for c in campaigns if c["tools"]["user_agents"][0][0] == "python-requests/2.32.3")
+        assert tool_campaign["requests"] == 4
+        assert tool_campaign["actions"] == {"block": 4}
+        assert tool_campaign["behaviour"]["endpoints"] == [["/api/products", 4]]
+        assert tool_campaign["infrastructure"]["addresses"] == 1
+        assert not any("/products/{id}" in dict(c["behaviour"]["endpoints"]) for c in campaigns)
+
         botwall.proc.send_signal(signal.SIGTERM)  # draining: readiness says so at once
         deadline = time.monotonic() + 2
         ready = 200

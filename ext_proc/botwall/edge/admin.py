@@ -176,6 +176,7 @@ class AdminServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/api/v1/endpoints", self._endpoints)
         app.router.add_get("/api/v1/accounts", self._accounts)
+        app.router.add_get("/api/v1/campaigns", self._campaigns)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.port = 0
 
@@ -233,6 +234,16 @@ class AdminServer:
         if request.query.get("format") == "csv":
             return web.Response(text=accounts.csv(state), content_type="text/csv")
         return web.json_response({"accounts": accounts.rows(state), "tracked": len(accounts)})
+
+    async def _campaigns(self, request: web.Request) -> web.Response:
+        """Suspect and refused traffic by client software (`edge.campaigns`), largest first; `?since=` epoch seconds
+        keeps those active since then."""
+        try:
+            since = float(request.query.get("since", "0"))
+        except ValueError:
+            return web.json_response({"error": "since is a time in epoch seconds"}, status=400)
+        campaigns = self.running.servicer.campaigns
+        return web.json_response({"campaigns": campaigns.describe(since), "tracked": len(campaigns)})
 
     async def start(self, host: str, port: int) -> int:
         """Listen on `host:port` (0: an ephemeral port); returns the bound port."""

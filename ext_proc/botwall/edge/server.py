@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from botwall.edge import response as _response
 from botwall.edge._ratelimit import TracebackLimiter
 from botwall.edge.accounts import Accounts, Attempt
+from botwall.edge.campaigns import Campaigns, Sighting
 from botwall.edge.decision_log import DecisionLog
 from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
 from botwall.edge.inventory import Endpoint, Inventory
@@ -90,8 +91,8 @@ class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
     __slots__ = (
-        "_accounts", "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory", "_pending",
-        "_tracebacks", "_view", "decision",
+        "_accounts", "_campaigns", "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory",
+        "_pending", "_tracebacks", "_view", "decision",
     )  # fmt: skip
 
     def __init__(
@@ -102,9 +103,11 @@ class StreamProcessor:
         tracebacks: TracebackLimiter,
         inventory: Inventory | None = None,
         accounts: Accounts | None = None,
+        campaigns: Campaigns | None = None,
     ) -> None:
         self._engine = engine
         self._accounts = accounts
+        self._campaigns = campaigns
         self._view: RequestView | None = None  # a login's, for its account's record when its outcome is known
         self._decision_log = decision_log
         self._counters = counters
@@ -142,11 +145,32 @@ class StreamProcessor:
             self._endpoint = self._inventory.record(
                 view.authority, view.method, view.path, view.query, context.kind, decision
             )
+        if self._campaigns is not None and Campaigns.counts(decision):
+            self._campaign_sighting(view, context, decision)
         if self._accounts is not None and context.login is not None and context.login.username:
             if decision.mitigates:  # botwall answered it: the site never saw it
                 self._account_attempt("refused", view, context, decision)
             else:
                 self._view = view
+
+    def _campaign_sighting(self, view: RequestView, context: RequestContext, decision: Decision) -> None:
+        if self._campaigns is None:
+            return
+        ip = context.ip_info
+        login = context.login
+        sighting = Sighting(
+            decision,
+            view.client_ip,
+            view.header("user-agent"),
+            ip.asn if ip is not None else 0,
+            ip.as_org if ip is not None else "",
+            ip.country if ip is not None else "",
+            ip.network if ip is not None else "",
+            self._endpoint.template if self._endpoint is not None else view.path,
+            login.username if login is not None else "",
+            login is not None and (login.common_password or "cred:breached-password" in decision.reasons),
+        )
+        self._campaigns.record(sighting)
 
     def _account_attempt(self, outcome: str, view: RequestView, context: RequestContext, decision: Decision) -> None:
         if self._accounts is None or context.login is None:
@@ -255,6 +279,7 @@ class BotwallServicer:
         self.counters = Counters()
         self.inventory = inventory if inventory is not None else Inventory()  # endpoint discovery (the admin API)
         self.accounts = Accounts()  # usernames tried on login routes, under attack or compromised (the admin API)
+        self.campaigns = Campaigns()  # suspect and refused traffic by client software (the admin API)
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
 
@@ -272,8 +297,9 @@ class BotwallServicer:
         """
         self.counters.streams += 1
         processor = StreamProcessor(
-            self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory, self.accounts
-        )
+            self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory, self.accounts,
+            self.campaigns,
+        )  # fmt: skip
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_headers":
