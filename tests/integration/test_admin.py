@@ -44,6 +44,11 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+def samples_total(text: str) -> float:
+    """All requests judged, from the metrics."""
+    return sum(v for (name, _), v in _samples(text).items() if name == "botwall_requests_total")
+
+
 def test_metrics_count_what_botwall_judged_and_need_the_token(
     shop: BackgroundShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,6 +161,24 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         assert tool_campaign["behaviour"]["endpoints"] == [["/api/products", 4]]
         assert tool_campaign["infrastructure"]["addresses"] == 1
         assert not any("/products/{id}" in dict(c["behaviour"]["endpoints"]) for c in campaigns)
+
+        # Recent decisions, searchable; the traffic series; the running config; every documented route answers.
+        found = json.loads(_get(admin, "/api/v1/decisions?address=203.0.113.9", TOKEN)[1])["decisions"]
+        assert [(d["action"], d["path"]) for d in found] == [("block", "/api/products")] * 4
+        by_user = json.loads(_get(admin, "/api/v1/decisions?username=alice", TOKEN)[1])["decisions"]
+        assert [(d["method"], d["path"]) for d in by_user] == [("POST", "/login")]
+        assert _get(admin, "/api/v1/decisions?limit=lots", TOKEN)[0] == 400
+        series = json.loads(_get(admin, "/api/v1/traffic", TOKEN)[1])["per_minute"]
+        judged = sum(c["requests"] for minute in series for c in minute["counts"])
+        assert judged == samples_total(_get(admin, "/metrics", TOKEN)[1])
+        config = json.loads(_get(admin, "/api/v1/config", TOKEN)[1])
+        assert [p["name"] for p in config["policies"]] == ["honeytrap-wp-login", "challenge-bots", "block-bots",
+                                                           "login-throttle"]  # fmt: skip
+        document = json.loads(_get(admin, "/api/v1/openapi.json", TOKEN)[1])
+        assert document["openapi"].startswith("3.")
+        for path in document["paths"]:
+            assert _get(admin, path, TOKEN)[0] == 200, path
+        assert _get(admin, "/api/v1/nothing-here", TOKEN)[0] == 404
 
         botwall.proc.send_signal(signal.SIGTERM)  # draining: readiness says so at once
         deadline = time.monotonic() + 2

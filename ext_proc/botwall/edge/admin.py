@@ -20,7 +20,9 @@ import hmac
 import ipaddress
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -28,8 +30,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from botwall import __version__
+from botwall.config import Config
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
 from botwall.errors import UsageError
+from botwall.request import Match
 from botwall.scoring.model import OnnxScorer
 from botwall.state.shared import SharedStore
 from botwall.state.store import Store
@@ -160,6 +164,133 @@ class BotwallCollector(Collector):
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@dataclass(frozen=True)
+class Route:
+    """One GET route of the admin API: its path, handler, what it returns and its query parameters (the OpenAPI
+    document is generated from this table, and every route the server registers comes from it)."""
+
+    path: str
+    handler: str
+    summary: str
+    params: tuple[tuple[str, str], ...] = ()
+    content: str = "application/json"
+
+
+ROUTES = (
+    Route("/healthz", "_healthz", "The process answers"),
+    Route("/readyz", "_readyz", "botwall serves ext_proc (503 once it drains)"),
+    Route("/metrics", "_metrics", "Prometheus metrics", content="text/plain"),
+    Route(
+        "/api/v1/endpoints",
+        "_endpoints",
+        "Discovery: every host, method and path template seen, with its traffic",
+        (
+            ("kind", "page, api or asset"),
+            ("host", "one host"),
+            ("new", "true: first seen after the warm-up"),
+            ("format", "openapi: the API part as an OpenAPI 3 document"),
+        ),
+    ),
+    Route(
+        "/api/v1/accounts",
+        "_accounts",
+        "Usernames tried on login routes, under attack or likely compromised, with the evidence",
+        (("state", "under_attack or compromised"), ("format", "csv")),
+    ),
+    Route("/api/v1/campaigns", "_campaigns", "Suspect and refused traffic by client software", (("since", "epoch s"),)),
+    Route("/api/v1/traffic", "_traffic", "Requests per minute by action and verdict, the last hour"),
+    Route(
+        "/api/v1/decisions",
+        "_decisions",
+        "The latest decisions, newest first",
+        (
+            ("address", "client IP"),
+            ("fingerprint", "16 hex digits"),
+            ("username", "a login's"),
+            ("reason", "a reason code"),
+            ("action", "allow, block, challenge, throttle, deceive, monitor"),
+            ("limit", "1 to 1000, default 100"),
+        ),
+    ),
+    Route("/api/v1/config", "_config", "The configuration botwall runs with (thresholds, policies, login routes)"),
+    Route("/api/v1/openapi.json", "_openapi", "This document"),
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The admin API's OpenAPI 3 document, from `ROUTES`."""
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths[route.path] = {
+            "get": {
+                "summary": route.summary,
+                "operationId": route.handler.strip("_"),
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+                    for name, text in route.params
+                ],
+                "responses": {
+                    "200": {"description": "OK", "content": {route.content: {}}},
+                    "401": {"description": "Missing or wrong bearer token (except on the config's open paths)"},
+                },
+            }
+        }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "botwall admin API", "version": __version__},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def config_view(config: Config) -> dict[str, Any]:
+    """The running configuration as JSON-ready data: what an operator checks (never a secret: the cookie key and the
+    admin token live in the environment)."""
+
+    def match(m: Match) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if m.hosts or m.host_suffixes:
+            out["hosts"] = sorted(m.hosts) + [f"*{suffix}" for suffix in m.host_suffixes]
+        if m.path is not None:
+            out["path"] = {m.path.kind: m.path.value}
+        if m.methods:
+            out["methods"] = sorted(m.methods)
+        return out
+
+    return {
+        "source": config.source,
+        "shadow": config.shadow,
+        "thresholds": {"suspect": config.thresholds.suspect, "bot": config.thresholds.bot},
+        "policies": [
+            {
+                "name": p.name,
+                "match": match(p.match),
+                "action": str(p.action),
+                "min_score": p.min_score,
+                "shadow": p.shadow,
+            }
+            | (
+                {
+                    "throttle": {
+                        "key": p.throttle.key,
+                        "rate_per_minute": round(p.throttle.rate * 60, 3),
+                        "burst": p.throttle.burst,
+                    }
+                }
+                if p.throttle is not None
+                else {}
+            )
+            for p in config.policies
+        ],
+        "login_routes": [{"name": r.name, "match": match(r.match), "format": r.format} for r in config.login_routes],
+        "state": {"backend": config.state.backend, "max_entries": config.state.max_entries},
+        "model": {"scorer": config.model.scorer},
+        "on_error": config.on_error,
+        "admin": {"open_paths": list(config.admin.open_paths)},
+    }
+
+
 class AdminServer:
     """The admin listener's aiohttp application and site."""
 
@@ -170,13 +301,9 @@ class AdminServer:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(BotwallCollector(running))
         ProcessCollector(registry=self.registry)
-        app = web.Application(middlewares=[self._auth], client_max_size=4096)
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/api/v1/endpoints", self._endpoints)
-        app.router.add_get("/api/v1/accounts", self._accounts)
-        app.router.add_get("/api/v1/campaigns", self._campaigns)
+        self.app = app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        for route in ROUTES:
+            app.router.add_get(route.path, getattr(self, route.handler))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.port = 0
 
@@ -244,6 +371,59 @@ class AdminServer:
             return web.json_response({"error": "since is a time in epoch seconds"}, status=400)
         campaigns = self.running.servicer.campaigns
         return web.json_response({"campaigns": campaigns.describe(since), "tracked": len(campaigns)})
+
+    async def _traffic(self, _request: web.Request) -> web.Response:
+        """Requests per minute by action and verdict over the last hour (per endpoint: `/api/v1/endpoints`)."""
+        traffic = self.running.servicer.counters.traffic
+        series = [
+            {
+                "minute": minute * 60,
+                "counts": [{"action": str(a), "verdict": v, "requests": n} for (a, v), n in c.items()],
+            }
+            for minute, c in sorted(traffic.items())
+        ]
+        return web.json_response({"per_minute": series})
+
+    async def _decisions(self, request: web.Request) -> web.Response:
+        """The latest decisions (up to `server.RECENT` kept), newest first, filtered by `address`, `fingerprint`,
+        `username`, `reason` and `action`; `limit` (default 100, at most 1,000)."""
+        query = request.query
+        try:
+            limit = min(1000, max(1, int(query.get("limit", "100"))))
+        except ValueError:
+            return web.json_response({"error": "limit is a number from 1 to 1000"}, status=400)
+        address, fingerprint = query.get("address"), query.get("fingerprint")
+        username, reason, action = query.get("username"), query.get("reason"), query.get("action")
+        out = []
+        for when, ip, fp, user, method, path, act, verdict, score, reasons, policy, shadow in reversed(
+            self.running.servicer.counters.recent
+        ):
+            if (
+                (address is not None and ip != address)
+                or (fingerprint is not None and fp != fingerprint)
+                or (username is not None and user != username.strip().lower())
+                or (reason is not None and reason not in reasons)
+                or (action is not None and str(act) != action)
+            ):
+                continue
+            out.append(
+                {
+                    "time": round(when, 3), "client_ip": ip, "fingerprint": fp, "username": user, "method": method,
+                    "path": path, "action": str(act), "verdict": verdict, "score": score, "reasons": list(reasons),
+                    "policy": policy, "shadow": shadow,
+                }
+            )  # fmt: skip
+            if len(out) >= limit:
+                break
+        return web.json_response({"decisions": out})
+
+    async def _config(self, _request: web.Request) -> web.Response:
+        """The configuration botwall runs with: its source, thresholds, policies and login routes (never secrets)."""
+        return web.json_response(config_view(self.running.servicer.engine.config))
+
+    async def _openapi(self, _request: web.Request) -> web.Response:
+        """This API's own OpenAPI 3 document."""
+        return web.json_response(openapi_document())
 
     async def start(self, host: str, port: int) -> int:
         """Listen on `host:port` (0: an ephemeral port); returns the bound port."""

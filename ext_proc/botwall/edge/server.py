@@ -13,8 +13,10 @@ import asyncio
 import bisect
 import signal
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import structlog
@@ -43,6 +45,9 @@ SERVER_OPTIONS = [
 ]
 
 
+TRAFFIC_MINUTES = 60
+RECENT = 10_000  # decisions kept for the admin API's search (about 5 MiB)
+
 # Upper bounds, in seconds, of the buckets of the time botwall takes to judge a request (`botwall_decision_seconds`).
 DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
@@ -62,6 +67,22 @@ class Counters:
     errors_by_phase: dict[str, int] = field(default_factory=dict)
     decision_buckets: list[int] = field(default_factory=lambda: [0] * (len(DECISION_BUCKETS) + 1))
     decision_seconds: float = 0.0
+    # Requests per minute (epoch // 60) by (action, verdict), the last `TRAFFIC_MINUTES` (the admin API's series).
+    traffic: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    # The last `RECENT` decisions, newest last (the admin API's search): (time, address, fingerprint, username,
+    # method, path, action, verdict, score, reasons, policy, shadow).
+    recent: deque[tuple[Any, ...]] = field(default_factory=lambda: deque(maxlen=RECENT))
+
+    def traffic_minute(self, now: float, action: str, verdict: str) -> None:
+        """Count one decision in the per-minute series, dropping minutes past the hour."""
+        minute = int(now // 60)
+        counts = self.traffic.get(minute)
+        if counts is None:
+            counts = self.traffic[minute] = {}
+            for old in [m for m in self.traffic if m <= minute - TRAFFIC_MINUTES]:
+                del self.traffic[old]
+        key = (action, verdict)
+        counts[key] = counts.get(key, 0) + 1
 
     def timed(self, seconds: float) -> None:
         """Count one judgment's duration in the histogram."""
@@ -140,6 +161,17 @@ class StreamProcessor:
         self.decision = decision
         self._context = context
         self._count(decision)
+        now = time.time()
+        counters = self._counters
+        counters.traffic_minute(now, decision.action, decision.verdict)
+        login = context.login
+        counters.recent.append(
+            (
+                now, view.client_ip, decision.fingerprint, login.username if login is not None else "",
+                view.method[:16], view.path[:256], decision.action, decision.verdict, decision.score, decision.reasons,
+                decision.policy, decision.shadow,
+            )
+        )  # fmt: skip
         self._decision_log.record(decision, view, context.login)
         if self._inventory is not None:
             self._endpoint = self._inventory.record(
