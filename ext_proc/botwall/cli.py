@@ -130,12 +130,35 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     config = engine.config
     listen = _address(*_split_host_port(args.listen, "--listen"))
     decision_log = DecisionLog(config.decision_log)
+    state_db = None
+    if args.state_dir:  # opened before serving: a directory or file botwall cannot use is an error now, not later
+        from botwall.edge.persist import StateDb
+        from botwall.edge.workers import WORKER_ENV
+
+        state_db = StateDb(Path(args.state_dir), int(os.environ.get(WORKER_ENV, "0") or 0))
     try:
         running = await start_server(engine, decision_log, listen)
     except OSError as exc:  # lost a race for the port after the check in cmd_serve
         raise UsageError(f"--listen: {exc}") from None
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
+    persister = None
+    if state_db is not None:
+        from botwall.edge.persist import Persister
+
+        servicer = running.servicer
+        persister = Persister(
+            state_db,
+            {
+                "endpoints": (servicer.inventory, servicer.inventory.max_templates),
+                "accounts": (servicer.accounts, servicer.accounts.max_accounts),
+                "campaigns": (servicer.campaigns, servicer.campaigns.max_campaigns),
+            },
+            retention_days=args.state_retention_days,
+        )
+        restored = persister.restore()
+        persister.start()
+        structlog.get_logger("botwall").info("state_restored", path=str(state_db.path), **restored)
     admin = None
     if args.admin_listen:
         from botwall.edge.admin import AdminServer
@@ -162,6 +185,8 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
         flushing.cancel()
         decision_log.flush()
+        if persister is not None:
+            await persister.stop()
         if admin is not None:
             await admin.stop()
 
@@ -188,7 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         options = WorkerOptions(
             host, port, args.workers, args.config, args.drain_delay, args.shutdown_grace,
-            Path(args.ready_file) if args.ready_file else None, admin, args.admin_token_file,
+            Path(args.ready_file) if args.ready_file else None, admin, args.admin_token_file, args.state_dir,
+            args.state_retention_days,
         )  # fmt: skip
         if port and port + args.workers - 1 > 65535:
             _usage_error(f"--workers {args.workers} from port {port} runs past port 65535")
@@ -372,6 +398,18 @@ def _add_serve(sub: Any) -> None:
         "(BOTWALL_ADMIN_TOKEN or --admin-token-file) only a loopback address",
     )
     serve.add_argument("--admin-token-file", help="a file holding the admin listener's bearer token")
+    serve.add_argument(
+        "--state-dir",
+        default=os.environ.get("BOTWALL_STATE_DIR", ""),
+        help="keep what the admin API shows (discovery, accounts, campaigns) across restarts in SQLite files here "
+        "(one per worker; default: in memory only, or $BOTWALL_STATE_DIR)",
+    )
+    serve.add_argument(
+        "--state-retention-days",
+        type=float,
+        default=30.0,
+        help="forget saved endpoints, accounts and campaigns not seen for this many days (default 30)",
+    )
     serve.add_argument("--state-url", help=argparse.SUPPRESS)  # set by --workers for its workers
     serve.set_defaults(func=cmd_serve)
 

@@ -207,3 +207,40 @@ def test_an_unsafe_admin_listener_is_refused(args: list[str], token: str, messag
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+
+
+def test_a_restart_keeps_what_the_admin_api_shows(
+    shop: BackgroundShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --state-dir, discovery survives SIGTERM and a new process: an endpoint's count goes on where it was."""
+    monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)
+    state = tmp_path / "state"
+
+    def run(workdir: Path, pages: int) -> dict[str, object]:
+        argv = [
+            sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--drain-delay", "0", "--state-dir", str(state),
+        ]  # fmt: skip
+        botwall = start_processor(workdir, argv, "botwall", 60)
+        admin = json.loads((workdir / "botwall-ready.json").read_text())["admin_port"]
+        settings = EnvoySettings(
+            http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), upstream=("127.0.0.1", shop.port),
+            access_log=str(workdir / "access.log"), trusted_hops=1,
+        )  # fmt: skip
+        envoy = start_envoy(render_gateway(settings), workdir)
+        try:
+            stack = Stack(envoy, botwall, workdir, shop)
+            for n in range(pages):
+                headers = [*BROWSER_HEADERS, ("x-forwarded-for", f"198.51.100.{n}")]
+                assert stack.request(f"/products/{n + 1}", headers=headers).status == 200
+            rows = json.loads(_get(admin, "/api/v1/endpoints", TOKEN)[1])["endpoints"]
+        finally:
+            envoy.stop()
+            botwall.stop()  # SIGTERM: the last batch is written
+        return {(e["method"], e["template"]): e for e in rows}
+
+    first = run(tmp_path / "first", 3)
+    assert first["GET", "/products/{id}"]["requests"] == 3
+    second = run(tmp_path / "second", 2)
+    assert second["GET", "/products/{id}"]["requests"] == 5
+    assert (state / "botwall-0.db").exists()

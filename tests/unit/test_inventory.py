@@ -45,6 +45,8 @@ def test_requests_are_counted_per_template() -> None:
     assert orders["found_by_bots_first"]
     assert not products["found_by_bots_first"]
     assert not orders["new"]  # seen in the warm-up
+    inventory.record("shop.example:8443", "GET", "/products/1", "", "page", PERSON)  # the port is not another site
+    assert {r["host"] for r in inventory.snapshot()} == {"shop.example"}
 
 
 def test_slugs_under_one_parent_merge_once_they_are_many() -> None:

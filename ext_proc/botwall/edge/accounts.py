@@ -19,10 +19,11 @@ characters, `_EVENTS` events each. Updated in O(1) per login; listed when the ad
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,12 @@ _BURST_NETWORKS = 3
 _BURST_SECONDS = 3600.0
 _EVENTS = 5
 _USERNAME = 128
+
+
+def stable_hash(text: str) -> int:
+    """A 64-bit hash that is the same in every process (Python's `hash` of a string is not), so distinct counts
+    saved by one process add up with the next one's."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 @dataclass
@@ -101,6 +108,7 @@ class Accounts:
         self.max_accounts = max_accounts
         self._clock = clock
         self._accounts: OrderedDict[str, Account] = OrderedDict()
+        self._dirty: set[str] = set()  # usernames changed since the last save (`edge.persist`)
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -119,6 +127,7 @@ class Accounts:
             account = accounts[username] = Account(username, now)
         else:
             accounts.move_to_end(username)
+        self._dirty.add(username)
         decision = attempt.decision
         reasons = set(decision.reasons)
         # The client's own evidence only: a person on the stuffer's browser build carries its crowd's suspicion
@@ -128,7 +137,7 @@ class Accounts:
         account.attempts += 1
         account.last_attempt = now
         if len(account.addresses) < _DISTINCT:
-            account.addresses.add(hash(attempt.address))
+            account.addresses.add(stable_hash(attempt.address))
         if attempt.network and len(account.networks) < _DISTINCT:
             account.networks.add(attempt.network)
         if attempt.fingerprint and len(account.fingerprints) < _DISTINCT:
@@ -172,6 +181,45 @@ class Accounts:
         if len(recent) >= _BURST_FAILURES and len(networks) >= _BURST_NETWORKS:
             return f"a successful login after {len(recent)} failures from {len(networks)} networks within the hour"
         return ""
+
+    def take_dirty(self) -> list[tuple[str, float, dict[str, Any]]]:
+        """The accounts changed since the last call, as rows to save."""
+        rows = []
+        for username in self._dirty:
+            a = self._accounts.get(username)
+            if a is not None:
+                data = {
+                    "first_seen": a.first_seen, "last_attempt": a.last_attempt, "attempts": a.attempts,
+                    "failures": a.failures, "successes": a.successes, "refused": a.refused, "abusive": a.abusive,
+                    "breached_tried": a.breached_tried, "addresses": sorted(a.addresses),
+                    "networks": sorted(a.networks), "fingerprints": sorted(a.fingerprints),
+                    "recent_failures": a.recent_failures, "compromised": a.compromised, "events": a.events,
+                }  # fmt: skip
+                rows.append((username, a.last_attempt, data))
+        self._dirty.clear()
+        return rows
+
+    def restore(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Put saved accounts back (rows come most recently tried first), up to the bound; malformed rows skipped."""
+        restored: list[Account] = []
+        for username, d in rows:
+            if len(restored) + len(self._accounts) >= self.max_accounts:
+                break
+            try:
+                account = Account(
+                    str(username)[:_USERNAME], float(d["first_seen"]), float(d["last_attempt"]), int(d["attempts"]),
+                    int(d["failures"]), int(d["successes"]), int(d["refused"]), int(d["abusive"]),
+                    bool(d["breached_tried"]), {int(x) for x in d["addresses"][:_DISTINCT]},
+                    {int(x) for x in d["networks"][:_DISTINCT]}, {str(x) for x in d["fingerprints"][:_DISTINCT]},
+                    [(float(t), int(n)) for t, n in d["recent_failures"]][-4 * _BURST_FAILURES :],
+                    str(d["compromised"]), [dict(e) for e in d["events"]][-_EVENTS:],
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue
+            restored.append(account)
+        for account in reversed(restored):  # the least recently tried first: the first to be forgotten
+            self._accounts.setdefault(account.username, account)
+        return len(restored)
 
     def rows(self, state: str = "") -> list[dict[str, Any]]:
         """Accounts as JSON-ready rows, most attempted first; `state`: under_attack, compromised, or all."""

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botwall.edge.accounts import stable_hash
 from botwall.policy import Decision
 
 _TOP = 20
@@ -35,6 +36,7 @@ _OTHER = "(other)"
 _TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 _NETWORK_KINDS = ("hosting", "cloud", "cdn", "vpn", "relay", "tor", "proxy")
 _BREACHED = "cred:breached-password"
+_SAVED = 1_000  # addresses and usernames saved per campaign (the rest saved as a count)
 
 
 def _bump(counter: dict[str, int], key: str) -> None:
@@ -42,6 +44,11 @@ def _bump(counter: dict[str, int], key: str) -> None:
         counter[key] = counter.get(key, 0) + 1
     else:
         counter[_OTHER] = counter.get(_OTHER, 0) + 1
+
+
+def _counter(value: Any) -> dict[str, int]:
+    """A saved counter back, cut to its bound (a malformed one raises)."""
+    return {str(k): int(v) for k, v in list(dict(value).items())[: _TOP + 1]}
 
 
 def _top(counter: dict[str, int], n: int = _SHOWN) -> list[list[Any]]:
@@ -82,6 +89,10 @@ class Campaign:
     logins: int = 0
     breached: int = 0
     minutes: set[int] = field(default_factory=set)  # minutes with activity, for its rate (capped)
+    # Distinct addresses and usernames counted before a restart beyond those saved (saved sets are cut to `_SAVED`):
+    # after a restart the distinct counts are at least this plus the set, and may count a returning one twice.
+    extra_addresses: int = 0
+    extra_usernames: int = 0
 
     def count(self, now: float, s: Sighting) -> None:
         self.requests += 1
@@ -97,12 +108,12 @@ class Campaign:
             self.network_kinds[s.network_kind] = self.network_kinds.get(s.network_kind, 0) + 1
         _bump(self.endpoints, s.endpoint[:256])
         if len(self.addresses) < _DISTINCT:
-            self.addresses.add(hash(s.address))
+            self.addresses.add(stable_hash(s.address))
         if s.username:
             self.logins += 1
             self.breached += s.breached
             if len(self.usernames) < _DISTINCT:
-                self.usernames.add(hash(s.username))
+                self.usernames.add(stable_hash(s.username))
         if len(self.minutes) < 10_080:  # a week of active minutes
             self.minutes.add(int(now // 60))
 
@@ -117,14 +128,14 @@ class Campaign:
             "actions": dict(self.actions),
             "tools": {"user_agents": _top(self.user_agents), "tells": _top(tells, 10)},
             "infrastructure": {
-                "addresses": len(self.addresses),
+                "addresses": len(self.addresses) + self.extra_addresses,
                 "networks": _top(self.asns),
                 "countries": _top(self.countries),
                 "network_kinds": {k: round(n / self.requests, 3) for k, n in sorted(self.network_kinds.items())},
             },
             "credentials": {
                 "login_attempts": self.logins,
-                "usernames": len(self.usernames),
+                "usernames": len(self.usernames) + self.extra_usernames,
                 "breached_share": round(self.breached / self.logins, 3) if self.logins else 0.0,
             },
             "behaviour": {
@@ -144,6 +155,7 @@ class Campaigns:
         self.max_campaigns = max_campaigns
         self._clock = clock
         self._campaigns: OrderedDict[str, Campaign] = OrderedDict()
+        self._dirty: set[str] = set()  # campaigns changed since the last save (`edge.persist`)
 
     def __len__(self) -> int:
         return len(self._campaigns)
@@ -165,6 +177,49 @@ class Campaigns:
         else:
             campaigns.move_to_end(key)
         campaign.count(now, sighting)
+        self._dirty.add(key)
+
+    def take_dirty(self) -> list[tuple[str, float, dict[str, Any]]]:
+        """The campaigns changed since the last call, as rows to save."""
+        rows = []
+        for key in self._dirty:
+            c = self._campaigns.get(key)
+            if c is None:
+                continue
+            addresses, usernames = sorted(c.addresses), sorted(c.usernames)
+            data = {
+                "first_seen": c.first_seen, "last_seen": c.last_seen, "requests": c.requests, "actions": c.actions,
+                "reasons": c.reasons, "user_agents": c.user_agents, "asns": c.asns, "countries": c.countries,
+                "network_kinds": c.network_kinds, "endpoints": c.endpoints, "logins": c.logins,
+                "breached": c.breached, "minutes": sorted(c.minutes)[-_SAVED:],
+                "addresses": addresses[:_SAVED], "extra_addresses": c.extra_addresses + max(0, len(addresses) - _SAVED),
+                "usernames": usernames[:_SAVED], "extra_usernames": c.extra_usernames + max(0, len(usernames) - _SAVED),
+            }  # fmt: skip
+            rows.append((key, c.last_seen, data))
+        self._dirty.clear()
+        return rows
+
+    def restore(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Put saved campaigns back (most recently active first), up to the bound; malformed rows are skipped."""
+        restored: list[Campaign] = []
+        for key, d in rows:
+            if len(restored) + len(self._campaigns) >= self.max_campaigns:
+                break
+            try:
+                campaign = Campaign(
+                    str(key), float(d["first_seen"]), float(d["last_seen"]), int(d["requests"]),
+                    _counter(d["actions"]), _counter(d["reasons"]), _counter(d["user_agents"]), _counter(d["asns"]),
+                    _counter(d["countries"]), _counter(d["network_kinds"]), _counter(d["endpoints"]),
+                    {int(x) for x in d["addresses"][:_SAVED]}, {int(x) for x in d["usernames"][:_SAVED]},
+                    int(d["logins"]), int(d["breached"]), {int(m) for m in d["minutes"][-_SAVED:]},
+                    int(d["extra_addresses"]), int(d["extra_usernames"]),
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue
+            restored.append(campaign)
+        for campaign in reversed(restored):
+            self._campaigns.setdefault(campaign.fingerprint, campaign)
+        return len(restored)
 
     def describe(self, active_since: float = 0.0) -> list[dict[str, Any]]:
         """Every campaign active since `active_since` (epoch seconds), the largest first."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +113,7 @@ class Inventory:
         self._children: dict[tuple[str, str], set[int]] = {}  # (host, parent template) -> its literal children's hashes
         self._wide: set[tuple[str, str]] = set()  # parents whose new children are `{param}`
         self._paths: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # (host, method, path) -> endpoint key
+        self._dirty: set[tuple[str, str, str]] = set()  # endpoints changed since the last save (`edge.persist`)
 
     def template(self, host: str, path: str) -> str:
         """The template of `path` on `host`, learning the sibling counts as it goes."""
@@ -144,7 +145,7 @@ class Inventory:
     def record(self, host: str, method: str, path: str, query: str, kind: str, decision: Decision) -> Endpoint:
         """Count one judged request; returns its endpoint (for its response's status)."""
         now = self._clock()
-        host = host.lower()[:_HOST]
+        host = _hostname(host)
         method = method[:16]
         cached = self._paths.get((host, method, path))
         if cached is None:
@@ -163,7 +164,50 @@ class Inventory:
             if endpoint is None:
                 endpoint = self._endpoints[key] = Endpoint(host, method, key[2], path[:_CACHED_PATH], now)
         endpoint.count(now, decision.verdict, str(decision.action), kind, query)
+        self._dirty.add(key)
         return endpoint
+
+    def status(self, endpoint: Endpoint, code: int) -> None:
+        """Count the status of a response botwall read."""
+        endpoint.status(code)
+        self._dirty.add((endpoint.host, endpoint.method, endpoint.template))
+
+    def take_dirty(self) -> list[tuple[str, float, dict[str, Any]]]:
+        """The endpoints changed since the last call, as rows to save."""
+        rows = []
+        for key in self._dirty:
+            e = self._endpoints.get(key)
+            if e is not None:
+                data = {
+                    "host": e.host, "method": e.method, "template": e.template, "example": e.example,
+                    "first_seen": e.first_seen, "last_seen": e.last_seen, "requests": e.requests,
+                    "by_verdict": e.by_verdict, "by_action": e.by_action, "by_kind": e.by_kind,
+                    "statuses": e.statuses, "query_names": sorted(e.query_names),
+                    "minutes": {str(m): n for m, n in e.minutes.items()}, "first_verdicts": e.first_verdicts,
+                }  # fmt: skip
+                rows.append(("\x1f".join(key), e.last_seen, data))
+        self._dirty.clear()
+        return rows
+
+    def restore(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Put saved endpoints back, most recently seen first, up to the bound; malformed rows are skipped."""
+        kept = 0
+        for _, d in rows:
+            if len(self._endpoints) >= self.max_templates:
+                break
+            try:
+                e = Endpoint(
+                    str(d["host"]), str(d["method"]), str(d["template"]), str(d["example"]), float(d["first_seen"]),
+                    float(d["last_seen"]), int(d["requests"]), _counts(d["by_verdict"]), _counts(d["by_action"]),
+                    _counts(d["by_kind"]), _counts(d["statuses"]), {str(q) for q in d["query_names"]},
+                    {int(m): int(n) for m, n in dict(d["minutes"]).items()},
+                    [str(v) for v in d["first_verdicts"]][:_FIRST],
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue
+            self._endpoints.setdefault((e.host, e.method, e.template), e)
+            kept += 1
+        return kept
 
     def __len__(self) -> int:
         return len(self._endpoints)
@@ -232,6 +276,19 @@ class Inventory:
             "info": {"title": title, "version": "discovered"},
             "paths": dict(sorted(paths.items())),
         }
+
+
+def _hostname(authority: str) -> str:
+    """The host an endpoint is listed under: lower-case, without a port (`shop.example:443` is `shop.example`)."""
+    authority = authority.lower()[:_HOST]
+    if authority.startswith("["):
+        return authority.partition("]")[0] + "]"
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """A saved counter back: string keys, integer counts (a malformed one raises)."""
+    return {str(k): int(v) for k, v in dict(value).items()}
 
 
 def _nth_replace(text: str, old: str, new: str, n: int) -> str:

@@ -289,8 +289,8 @@ class StreamProcessor:
                     elif h.key == "cache-control":
                         cache_control = h.raw_value.decode("latin-1")
                 outcome = self._engine.record_response(self._context, status, cookies)
-                if self._endpoint is not None:
-                    self._endpoint.status(status)
+                if self._endpoint is not None and self._inventory is not None:
+                    self._inventory.status(self._endpoint, status)
                 if self._view is not None and self.decision is not None:
                     self._account_attempt(outcome, self._view, self._context, self.decision)
                 set_cookie = self._engine.response_cookie(self._context, status, cache_control)

@@ -84,6 +84,8 @@ class WorkerOptions:
     ready_file: Path | None = None
     admin: tuple[str, int] | None = None  # `--admin-listen`: worker i's admin listener on its port + i
     admin_token_file: str | None = None
+    state_dir: str = ""  # `--state-dir`: worker i keeps its file there (`edge.persist`)
+    state_retention_days: float = 30.0
 
     def ports(self) -> list[int]:
         """Each worker's port to ask for: consecutive from `port`, or 0 (ephemeral) for all."""
@@ -148,6 +150,8 @@ class Supervisor:
                 argv += ["--admin-token-file", o.admin_token_file]
         if self.redis is not None:
             argv += ["--state-url", self.redis.url]
+        if o.state_dir:
+            argv += ["--state-dir", o.state_dir, "--state-retention-days", repr(o.state_retention_days)]
         return argv
 
     def _spawn(self, worker: _Worker) -> None:
