@@ -60,3 +60,24 @@ def test_campaigns_are_bounded() -> None:
     (row,) = big.describe()
     assert row["tools"]["user_agents"][0] == ["(other)", 1980]  # 20 kept, the rest counted together
     assert row["infrastructure"]["addresses"] == 2000
+
+
+def test_fingerprints_that_present_one_cookie_are_one_campaign() -> None:
+    """A tool rotating its header shape (a new fingerprint each time) keeps its cookie jar: one campaign, listing its
+    fingerprints; another tool with its own cookie stays apart; forgetting the first fingerprint keeps the rest
+    together."""
+    clock = FakeClock(1_800_000_000.0)
+    campaigns = Campaigns(max_campaigns=3, clock=clock)
+    for n, fingerprint in enumerate(("f1", "f2", "f3")):
+        decision = Decision(Action.BLOCK, True, False, "b", 90, "bot", ("hdr:browser-order-mismatch",), fingerprint)
+        for _ in range(2):
+            campaigns.record(Sighting(decision, f"203.0.113.{n}", "Mozilla/5.0", 0, "", "", "", "/x", token="jar1"))
+            clock.advance(1)
+    other = Decision(Action.BLOCK, True, False, "b", 90, "bot", (), "g1")
+    campaigns.record(Sighting(other, "198.51.100.1", "curl/8", 0, "", "", "", "/y", token="jar2"))  # evicts f1
+    rows = {row["id"]: row for row in campaigns.describe()}
+    assert set(rows) == {"f2", "g1"}
+    assert rows["f2"]["fingerprints"] == ["f2", "f3"]
+    assert rows["f2"]["requests"] == 4
+    assert rows["f2"]["infrastructure"]["addresses"] == 2
+    assert rows["g1"]["fingerprints"] == ["g1"]

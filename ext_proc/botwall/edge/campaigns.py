@@ -2,8 +2,10 @@
 it rather than as good, bad or human.
 
 A campaign is one client software and configuration (the behavioural fingerprint: TLS, header shape, user-agent
-family, languages), which survives address rotation. Only traffic botwall found suspect or worse, or refused, counts
-(a verified crawler never does). Each campaign describes:
+family, languages), which survives address rotation; fingerprints that presented the same botwall cookie are one
+campaign (a tool rotating its header shape keeps its cookie jar, and the cookie is bound to the TLS stack and the
+user-agent family, not to the header shape), named after the first of them and listing them all. Only traffic botwall
+found suspect or worse, or refused, counts (a verified crawler never does). Each campaign describes:
 
 - tools: the user-agents it sends and the tells of its request shape (`ua:`, `hdr:`, `tls:` reason codes);
 - infrastructure: how many addresses, which networks (ASN and organisation) and countries, and the share of its
@@ -13,9 +15,10 @@ family, languages), which survives address rotation. Only traffic botwall found 
 - actions taken, first and last seen.
 
 Bounded: at most `max_campaigns` (the least recently active forgotten first), `_TOP` keys per counter (the rest under
-`(other)`), `_DISTINCT` addresses and usernames counted exactly (then "at least"). O(1) per request; described when the
-admin API asks. Not yet merged across fingerprints (one operation rotating browser builds shows as several campaigns
-sharing networks and endpoints).
+`(other)`), `_DISTINCT` addresses and usernames counted exactly (then "at least"), `_TOKENS` cookies remembered for
+linking. O(1) per request; described when the admin API asks. Not merged by shared addresses or networks (people share
+those with bots), so one operation that also rotates its user-agent family shows as several campaigns sharing networks
+and endpoints; the links between fingerprints are not saved with `--state-dir` (they are learned again).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ _OTHER = "(other)"
 _TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 _NETWORK_KINDS = ("hosting", "cloud", "cdn", "vpn", "relay", "tor", "proxy")
 _BREACHED = "cred:breached-password"
+_TOKENS = 50_000  # cookies remembered, to link the fingerprints that present one
 _SAVED = 1_000  # addresses and usernames saved per campaign (the rest saved as a count)
 
 
@@ -44,6 +48,29 @@ def _bump(counter: dict[str, int], key: str) -> None:
         counter[key] = counter.get(key, 0) + 1
     else:
         counter[_OTHER] = counter.get(_OTHER, 0) + 1
+
+
+def _merge(root: str, members: list[Campaign]) -> Campaign:
+    """One campaign from several linked ones (their counters added, their distinct sets joined)."""
+    merged = Campaign(root, min(m.first_seen for m in members))
+    for m in members:
+        merged.last_seen = max(merged.last_seen, m.last_seen)
+        merged.requests += m.requests
+        for mine, theirs in (
+            (merged.actions, m.actions), (merged.reasons, m.reasons), (merged.user_agents, m.user_agents),
+            (merged.asns, m.asns), (merged.countries, m.countries), (merged.network_kinds, m.network_kinds),
+            (merged.endpoints, m.endpoints),
+        ):  # fmt: skip
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
+        merged.addresses |= m.addresses
+        merged.usernames |= m.usernames
+        merged.extra_addresses += m.extra_addresses
+        merged.extra_usernames += m.extra_usernames
+        merged.logins += m.logins
+        merged.breached += m.breached
+        merged.minutes |= m.minutes
+    return merged
 
 
 def _counter(value: Any) -> dict[str, int]:
@@ -69,6 +96,7 @@ class Sighting:
     endpoint: str  # the request's endpoint template (discovery), or its path
     username: str = ""  # a login's
     breached: bool = False
+    token: str = ""  # botwall's cookie (its keyed hash), when the request held one: it links fingerprints
 
 
 @dataclass
@@ -156,6 +184,8 @@ class Campaigns:
         self._clock = clock
         self._campaigns: OrderedDict[str, Campaign] = OrderedDict()
         self._dirty: set[str] = set()  # campaigns changed since the last save (`edge.persist`)
+        self._parent: dict[str, str] = {}  # fingerprint -> the fingerprint it was linked to (union-find)
+        self._tokens: OrderedDict[str, str] = OrderedDict()  # cookie -> a fingerprint that presented it (bounded)
 
     def __len__(self) -> int:
         return len(self._campaigns)
@@ -172,12 +202,50 @@ class Campaigns:
         campaign = campaigns.get(key)
         if campaign is None:
             if len(campaigns) >= self.max_campaigns:
-                campaigns.popitem(last=False)
+                gone, _ = campaigns.popitem(last=False)
+                self._drop_link(gone)
             campaign = campaigns[key] = Campaign(key, now)
         else:
             campaigns.move_to_end(key)
         campaign.count(now, sighting)
         self._dirty.add(key)
+        if sighting.token:
+            self._link(sighting.token, key)
+
+    def _root(self, fingerprint: str) -> str:
+        """The fingerprint a campaign's group is named after (union-find, with path compression)."""
+        parent = self._parent
+        root = fingerprint
+        while parent.get(root, root) != root:
+            root = parent[root]
+        node = fingerprint
+        while node != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def _drop_link(self, fingerprint: str) -> None:
+        """A forgotten campaign leaves the union-find: what pointed at it points at its own root instead."""
+        root = self._root(fingerprint)  # compresses: every member of its group now points at the root
+        children = [node for node, up in self._parent.items() if up == fingerprint and node != fingerprint]
+        heir = root if root != fingerprint else (children[0] if children else "")
+        for node in children:
+            self._parent[node] = heir
+        self._parent.pop(fingerprint, None)
+        self._parent.pop(heir, None)  # the heir of a root is a root itself
+
+    def _link(self, token: str, fingerprint: str) -> None:
+        tokens = self._tokens
+        other = tokens.get(token)
+        if other is None:
+            if len(tokens) >= _TOKENS:
+                tokens.popitem(last=False)
+            tokens[token] = fingerprint
+            return
+        tokens.move_to_end(token)
+        a, b = self._root(other), self._root(fingerprint)
+        if a != b:  # the older campaign gives the group its name
+            first, second = sorted((a, b), key=lambda f: self._campaigns[f].first_seen if f in self._campaigns else 0)
+            self._parent[second] = first
 
     def take_dirty(self) -> list[tuple[str, float, dict[str, Any]]]:
         """The campaigns changed since the last call, as rows to save."""
@@ -222,6 +290,16 @@ class Campaigns:
         return len(restored)
 
     def describe(self, active_since: float = 0.0) -> list[dict[str, Any]]:
-        """Every campaign active since `active_since` (epoch seconds), the largest first."""
-        rows = [c for c in self._campaigns.values() if c.last_seen >= active_since]
-        return [c.describe() for c in sorted(rows, key=lambda c: (-c.requests, c.fingerprint))]
+        """Every campaign active since `active_since` (epoch seconds), the largest first: fingerprints linked by a
+        cookie described together."""
+        groups: dict[str, list[Campaign]] = {}
+        for campaign in self._campaigns.values():
+            groups.setdefault(self._root(campaign.fingerprint), []).append(campaign)
+        rows = []
+        for root, members in groups.items():
+            merged = members[0] if len(members) == 1 else _merge(root, members)
+            if merged.last_seen >= active_since:
+                described = merged.describe()
+                described["fingerprints"] = sorted(m.fingerprint for m in members)
+                rows.append(described)
+        return sorted(rows, key=lambda c: (-c["requests"], c["id"]))

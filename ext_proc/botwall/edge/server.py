@@ -201,6 +201,7 @@ class StreamProcessor:
             self._endpoint.template if self._endpoint is not None else view.path,
             login.username if login is not None else "",
             login is not None and (login.common_password or "cred:breached-password" in decision.reasons),
+            context.token_id,
         )
         self._campaigns.record(sighting)
 
