@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import start_envoy, start_processor
+from botwall.lab.testing import LOGIN_CONFIG
 
 from .conftest import BROWSER_HEADERS, BackgroundShop, Stack
 
@@ -244,3 +245,45 @@ def test_a_restart_keeps_what_the_admin_api_shows(
     second = run(tmp_path / "second", 2)
     assert second["GET", "/products/{id}"]["requests"] == 5
     assert (state / "botwall-0.db").exists()
+
+
+def test_a_stuffers_success_lists_the_account_as_compromised(
+    shop: BackgroundShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In shadow mode (botwall watches, refuses nothing) a stuffer gets through: its success on a real account, after
+    failures that are its own evidence, lists that account as compromised, with why, in the API, the CSV and the
+    metrics."""
+    monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)
+    config = tmp_path / "botwall.yaml"
+    config.write_text("shadow: true\nmodel: {scorer: rules}\n" + LOGIN_CONFIG)
+    argv = [
+        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+        "--drain-delay", "0", "--config", str(config),
+    ]  # fmt: skip
+    botwall = start_processor(tmp_path / "botwall", argv, "botwall", 60)
+    admin = json.loads((tmp_path / "botwall" / "botwall-ready.json").read_text())["admin_port"]
+    settings = EnvoySettings(
+        http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), upstream=("127.0.0.1", shop.port),
+        access_log=str(tmp_path / "access.log"), trusted_hops=1, login_routes=("/api/login",),
+    )  # fmt: skip
+    envoy = start_envoy(render_gateway(settings), tmp_path)
+    try:
+        stack = Stack(envoy, botwall, tmp_path, shop)
+        stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.77")]
+        credentials = [(f"victim{n}@mail.example", f"Leaked-{n}!") for n in range(5)] + [("alice", "wonderland-42")]
+        statuses = []
+        for username, password in credentials:
+            body = json.dumps({"username": username, "password": password}).encode()
+            statuses.append(stack.request("/api/login", method="POST", headers=stuffer, body=body).status)
+        assert statuses == [401] * 5 + [200]  # shadow mode: nothing refused
+        rows = json.loads(_get(admin, "/api/v1/accounts?state=compromised", TOKEN)[1])["accounts"]
+        assert [row["username"] for row in rows] == ["alice"]
+        assert "stuffing or spraying (beh:failed-logins" in rows[0]["compromised_because"]
+        csv_text = _get(admin, "/api/v1/accounts?state=compromised&format=csv", TOKEN)[1]
+        assert csv_text.splitlines()[1].startswith("alice,True,True,")
+        samples = _samples(_get(admin, "/metrics", TOKEN)[1])
+        assert samples[("botwall_accounts", (("state", "compromised"),))] == 1
+        assert samples[("botwall_accounts", (("state", "under_attack"),))] >= 3
+    finally:
+        envoy.stop()
+        botwall.stop()

@@ -113,6 +113,10 @@ class Accounts:
     def __len__(self) -> int:
         return len(self._accounts)
 
+    def accounts(self) -> list[Account]:
+        """Every account tracked (a copy of the list: safe while requests add more)."""
+        return list(self._accounts.values())
+
     def attempt(self, attempt: Attempt) -> Account | None:
         """Count one attempt; returns its account (None without a username)."""
         username = attempt.username[:_USERNAME]

@@ -122,6 +122,17 @@ class BotwallCollector(Collector):
             sum_value=counters.decision_seconds,
         )
         yield from self._store(engine.store)
+        under_attack = compromised = 0
+        for account in servicer.accounts.accounts():  # at most 50,000, when scraped
+            under_attack += account.under_attack
+            compromised += bool(account.compromised)
+        accounts = GaugeMetricFamily(
+            "botwall_accounts", "Usernames tried on login routes, by state (an account can be both)", labels=["state"]
+        )
+        accounts.add_metric(["tracked"], len(servicer.accounts))
+        accounts.add_metric(["under_attack"], under_attack)
+        accounts.add_metric(["compromised"], compromised)
+        yield accounts
         scorer = engine.scorer
         if isinstance(scorer, OnnxScorer):
             reloads = CounterMetricFamily("botwall_model_reloads", "Model file reloads, by result", labels=["result"])
