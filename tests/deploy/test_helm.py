@@ -8,9 +8,11 @@ change, regenerate them with `make helm-golden` (or `BOTWALL_UPDATE_GOLDEN=1 pyt
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -554,6 +556,122 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
     assert "managed or highly available Redis" in bundled
 
 
+def _state_dir(rendered: dict[str, str]) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the state directory puts in a render: the botwall arguments from `--state-dir` on, its mounts in the
+    botwall container, and its volumes in the pod."""
+    container = botwall_container(rendered)
+    args = container["args"]
+    after = args[args.index("--state-dir") :] if "--state-dir" in args else []
+    mounts = [m for m in container["volumeMounts"] if m["name"] == "state-dir"]
+    volumes = [v for v in botwall_pod(rendered)["volumes"] if v["name"] == "state-dir"]
+    return after, mounts, volumes
+
+
+def _claims(rendered: dict[str, str]) -> list[dict[str, Any]]:
+    return [o for o in objects(rendered) if o["kind"] == "PersistentVolumeClaim"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not case_values(c).get("stateDir", {}).get("enabled")])
+def test_state_dir_is_off_unless_enabled(case: str) -> None:
+    """Without stateDir.enabled (the default, which the plain manifests match): no `--state-dir`, no state volume, no
+    claim, the Deployment's default rollout strategy, and NOTES.txt says nothing of it."""
+    rendered = render(case_values(case))
+    assert ([], [], [], []) == (*_state_dir(rendered), _claims(rendered))
+    assert "strategy" not in find(objects(rendered), "Deployment", "botwall")["spec"]
+    assert "stateDir" not in rendered["botwall/templates/NOTES.txt"]
+    # Persistence without the state directory is nothing either.
+    unused = render({**case_values(case), "stateDir": {"persistence": {"enabled": True}}})
+    assert ([], [], [], []) == (*_state_dir(unused), _claims(unused))
+
+
+@pytest.mark.parametrize("mode", ["service", "sidecar"])
+def test_state_dir_on_an_empty_dir_per_pod(mode: str) -> None:
+    """stateDir.enabled: `botwall serve --state-dir PATH --state-retention-days N` (before extraArgs) with an emptyDir
+    mounted writable at PATH in the botwall container (the native sidecar in sidecar mode), under a pod security
+    context whose fsGroup is botwall's group; several replicas are fine, each pod keeping its own files, and the
+    rollout strategy stays the default."""
+    values = case_values("service-state-dir")
+    if mode == "sidecar":
+        values = {**values, "mode": "sidecar", "envoy": {"upstream": {"host": "app"}}}
+    rendered = render({**values, "extraArgs": ["--shutdown-grace", "5"]})
+    args, mounts, volumes = _state_dir(rendered)
+    assert ["--state-dir", "/var/lib/botwall", "--state-retention-days", "7", "--shutdown-grace", "5"] == args
+    assert [{"name": "state-dir", "mountPath": "/var/lib/botwall"}] == mounts
+    assert [{"name": "state-dir", "emptyDir": {"sizeLimit": "512Mi"}}] == volumes
+    pod = botwall_pod(rendered)
+    assert (10001, 10001, 10001) == (
+        pod["securityContext"]["runAsUser"],
+        pod["securityContext"]["runAsGroup"],
+        pod["securityContext"]["fsGroup"],
+    )
+    deployment = find(objects(rendered), "Deployment", "botwall")["spec"]
+    assert (2, False, []) == (deployment["replicas"], "strategy" in deployment, _claims(rendered))
+    notes = rendered["botwall/templates/NOTES.txt"]
+    assert "/var/lib/botwall/botwall-<worker>.db (stateDir) on an emptyDir" in notes
+    # The chart's defaults: the values' retention (botwall's own 30), an emptyDir without a size limit; an empty
+    # retention leaves the flag out.
+    args, _, volumes = _state_dir(render({"stateDir": {"enabled": True}}))
+    assert (["--state-dir", "/var/lib/botwall", "--state-retention-days", "30"], {}) == (args, volumes[0]["emptyDir"])
+    for days, flag in ((None, []), ("", []), (0.5, ["--state-retention-days", "0.5"])):
+        args, _, _ = _state_dir(render({"stateDir": {"enabled": True, "retentionDays": days}}))
+        assert ["--state-dir", "/var/lib/botwall", *flag] == args, days
+
+
+def test_state_dir_on_a_claim_the_chart_creates() -> None:
+    """stateDir.persistence with one replica: the chart creates `<fullname>-state` (ReadWriteOnce, the size and storage
+    class asked for), mounts it at the path, and rolls the pod out with Recreate so the claim is never wanted by two
+    pods at once."""
+    rendered = render(case_values("sidecar-state-dir"))
+    args, mounts, volumes = _state_dir(rendered)
+    [claim] = _claims(rendered)
+    assert ["--state-dir", "/var/lib/botwall/state", "--state-retention-days", "30"] == args
+    assert [{"name": "state-dir", "mountPath": "/var/lib/botwall/state"}] == mounts
+    assert [{"name": "state-dir", "persistentVolumeClaim": {"claimName": "botwall-state"}}] == volumes
+    assert ("botwall-state", "botwall") == (claim["metadata"]["name"], claim["metadata"]["namespace"])
+    assert {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "standard-rwo",
+        "resources": {"requests": {"storage": "2Gi"}},
+    } == claim["spec"]
+    deployment = find(objects(rendered), "Deployment", "botwall")["spec"]
+    assert (1, {"type": "Recreate", "rollingUpdate": None}) == (deployment["replicas"], deployment["strategy"])
+    assert 10001 == botwall_pod(rendered)["securityContext"]["fsGroup"]
+    assert "on the PersistentVolumeClaim botwall-state" in rendered["botwall/templates/NOTES.txt"]
+    # The storage class: empty is the cluster's default (no field), `-` is none (an empty field).
+    for asked, spec in (("", {}), ("-", {"storageClassName": ""})):
+        persistence = {"enabled": True, "storageClassName": asked}
+        [claim] = _claims(render({"replicas": 1, "stateDir": {"enabled": True, "persistence": persistence}}))
+        expected = {"accessModes": ["ReadWriteOnce"], **spec, "resources": {"requests": {"storage": "1Gi"}}}
+        assert expected == claim["spec"], asked
+    # Another release's name, another claim.
+    with helm.Chart.load(str(CHART)) as chart:
+        other = chart.render(case_values("sidecar-state-dir"), name="shop", namespace="edge")
+    assert ["shop-botwall-state"] == [c["metadata"]["name"] for c in _claims(other)]
+    pod = find(objects(other), "Deployment", "shop-botwall")["spec"]["template"]["spec"]
+    assert ["shop-botwall-state"] == [
+        v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if v["name"] == "state-dir"
+    ]
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [{"replicas": 1}, {"replicas": 3, "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 1}}],
+    ids=["one-replica", "autoscaled-to-one"],
+)
+def test_state_dir_on_an_existing_claim(scale: dict[str, Any]) -> None:
+    """stateDir.persistence.existingClaim: that claim is mounted and none is created; one pod at a time (Recreate),
+    also under an HPA whose maximum is one."""
+    persistence = {"enabled": True, "existingClaim": "botwall-data"}
+    rendered = render({**scale, "stateDir": {"enabled": True, "persistence": persistence}})
+    _, mounts, volumes = _state_dir(rendered)
+    assert [] == _claims(rendered)
+    assert [{"name": "state-dir", "mountPath": "/var/lib/botwall"}] == mounts
+    assert [{"name": "state-dir", "persistentVolumeClaim": {"claimName": "botwall-data"}}] == volumes
+    assert {"type": "Recreate", "rollingUpdate": None} == find(objects(rendered), "Deployment", "botwall")["spec"][
+        "strategy"
+    ]
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -648,6 +766,50 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
             {"extraArgs": ["--admin-listen=127.0.0.1:9000"]},
             "set admin.port and admin.tokenSecret, not --admin-listen=127.0.0.1:9000 in extraArgs",
         ),
+        (
+            {"stateDir": {"enabled": True, "persistence": {"enabled": True}}},
+            "stateDir.persistence needs a single replica, but replicas is 2: every pod would mount the same "
+            "PersistentVolumeClaim and write the same files (botwall-<worker>.db), and a ReadWriteOnce claim mounts on "
+            "one node only. Set replicas=1 with autoscaling off, or stateDir.persistence.enabled=false for an emptyDir "
+            "per pod",
+        ),
+        (
+            {
+                "replicas": 1,
+                "autoscaling": {"enabled": True},
+                "stateDir": {"enabled": True, "persistence": {"enabled": True}},
+            },
+            "stateDir.persistence needs a single replica, but autoscaling.maxReplicas is 10",
+        ),
+        (
+            {"stateDir": {"enabled": True, "persistence": {"enabled": True, "existingClaim": "botwall-data"}}},
+            "stateDir.persistence needs a single replica, but replicas is 2",
+        ),
+        (
+            {"stateDir": {"enabled": True, "path": "state"}},
+            'stateDir.path must be an absolute directory path other than /, got "state"',
+        ),
+        ({"stateDir": {"enabled": True, "path": "/"}}, "stateDir.path must be an absolute directory path other than /"),
+        (
+            {"stateDir": {"enabled": True, "path": "/etc/botwall/"}},
+            "stateDir.path /etc/botwall/ is already a mount of the botwall container (/tmp, /etc/botwall,",
+        ),
+        (
+            {"stateDir": {"enabled": True, "retentionDays": 0}},
+            "stateDir.retentionDays must be a number of days above 0, got 0",
+        ),
+        (
+            {"stateDir": {"enabled": True, "retentionDays": "a month"}},
+            "stateDir.retentionDays must be a number of days above 0",
+        ),
+        (
+            {"stateDir": {"enabled": True}, "extraArgs": ["--state-dir", "/data"]},
+            "set stateDir.path and stateDir.retentionDays, not --state-dir in extraArgs",
+        ),
+        (
+            {"stateDir": {"enabled": True}, "extraEnv": [{"name": "BOTWALL_STATE_DIR", "value": "/data"}]},
+            "set stateDir.path, not BOTWALL_STATE_DIR in extraEnv",
+        ),
     ],
     ids=[
         "bad-mode",
@@ -679,6 +841,16 @@ def test_notes_tell_the_staleness_of_shared_state() -> None:
         "open-metrics-with-own-config",
         "admin-token-in-extra-env",
         "admin-listen-in-extra-args",
+        "state-claim-for-two-replicas",
+        "state-claim-for-an-hpa",
+        "state-existing-claim-for-two-replicas",
+        "state-dir-relative",
+        "state-dir-root",
+        "state-dir-on-the-config",
+        "state-retention-zero",
+        "state-retention-not-a-number",
+        "state-dir-in-extra-args",
+        "state-dir-in-extra-env",
     ],
 )
 def test_unusable_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
@@ -775,8 +947,19 @@ def _loopback(config: dict[str, Any], botwall_ports: tuple[int, ...], upstream_p
     return config
 
 
+def _saved_endpoints(state_dir: Path, workers: int) -> set[tuple[str, str]]:
+    """The (method, template) of every endpoint botwall saved under `--state-dir`, over its workers' files."""
+    saved = set()
+    for worker in range(workers):
+        with contextlib.closing(sqlite3.connect(state_dir / f"botwall-{worker}.db")) as db:
+            for (data,) in db.execute("SELECT data FROM endpoints"):
+                endpoint = json.loads(data)
+                saved.add((endpoint["method"], endpoint["template"]))
+    return saved
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize("case", ["sidecar", "sidecar-workers"])
+@pytest.mark.parametrize("case", ["sidecar", "sidecar-workers", "sidecar-state-dir"])
 def test_sidecar_boots_and_filters_real_traffic(
     case: str, tmp_path: Path, shop: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -784,7 +967,8 @@ def test_sidecar_boots_and_filters_real_traffic(
     from the chart's Secret and the Envoy config, run as local processes in front of the demo shop: curl gets 403, a
     browser reaches the shop tagged, Envoy's probe route answers, and botwall's probes pass: their paths answer
     without the token on every worker's admin port, while /metrics asks for it. With two workers, Envoy's cluster
-    reaches both: each judges some of the requests."""
+    reaches both: each judges some of the requests. With the state directory (its mount point mapped to an empty
+    directory, as the volume starts), botwall starts on it and, once stopped, has saved the endpoints it saw there."""
     rendered = render(case_values(case))
     container = botwall_container(rendered)
     botwall_yaml = tmp_path / "botwall.yaml"
@@ -794,6 +978,13 @@ def test_sidecar_boots_and_filters_real_traffic(
     admin_host = args[args.index("--admin-listen") + 1].rsplit(":", 1)[0]
     args[args.index("--admin-listen") + 1] = f"{admin_host}:0"  # the chart's address, ephemeral ports
     args[args.index("--config") + 1] = str(botwall_yaml)
+    state_dir = None
+    if "--state-dir" in args:  # the volume's mount point, as the pod has it: an empty directory botwall can write
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "state-dir"]
+        assert mount["mountPath"] == args[args.index("--state-dir") + 1]
+        state_dir = tmp_path / "state-volume"
+        state_dir.mkdir()
+        args[args.index("--state-dir") + 1] = str(state_dir)
     # BOTWALL_ADMIN_TOKEN as the pod gets it, from the chart's generated Secret (the processor inherits it).
     ref = {e["name"]: e for e in container["env"]}["BOTWALL_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
     token = base64.b64decode(find(objects(rendered), "Secret", ref["name"])["data"][ref["key"]]).decode()
@@ -837,3 +1028,5 @@ def test_sidecar_boots_and_filters_real_traffic(
             print(f"--- envoy log ---\n{envoy.logs()}")
         botwall.stop()
         print(f"--- botwall log ---\n{botwall.logs()}")
+    if state_dir is not None:  # SIGTERM wrote the last batch
+        assert {("GET", "/_echo"), ("GET", "/")} <= _saved_endpoints(state_dir, workers)

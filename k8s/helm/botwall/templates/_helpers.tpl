@@ -105,6 +105,18 @@ state:
   {{- end }}
 {{- end }}
 
+{{/* The state directory (stateDir): the PersistentVolumeClaim mounted there, the operator's or `<fullname>-state` (empty
+when the state directory is off or on an emptyDir), and the most replicas the Deployment can have. */}}
+{{- define "botwall.stateDir.claimName" -}}
+{{- if and .Values.stateDir.enabled .Values.stateDir.persistence.enabled }}
+{{- default (printf "%s-state" (include "botwall.fullname" . | trunc 57 | trimSuffix "-")) .Values.stateDir.persistence.existingClaim }}
+{{- end }}
+{{- end }}
+
+{{- define "botwall.maxReplicas" -}}
+{{- ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicas) .Values.autoscaling.enabled }}
+{{- end }}
+
 {{/* The admin listener: the token Secret's name (the operator's, else the generated one), the headless Service the
 ServiceMonitor selects, and worker i's admin port name (admin, admin-1, ...: at most 15 characters). */}}
 {{- define "botwall.admin.secretName" -}}
@@ -208,6 +220,33 @@ admin:
 {{- fail (printf "set admin.port and admin.tokenSecret, not %s in extraArgs: the chart runs the admin listener, probes it and scrapes it with the token" (toString .)) }}
 {{- end }}
 {{- end }}
+{{- $stateDir := .Values.stateDir }}
+{{- if $stateDir.enabled }}
+{{- if or (not (hasPrefix "/" (toString $stateDir.path))) (eq (clean (toString $stateDir.path)) "/") }}
+{{- fail (printf "stateDir.path must be an absolute directory path other than /, got %q" (toString $stateDir.path)) }}
+{{- end }}
+{{- if has (clean $stateDir.path) (list "/tmp" "/etc/botwall" (clean .Values.model.mountPath)) }}
+{{- fail (printf "stateDir.path %s is already a mount of the botwall container (/tmp, /etc/botwall, model.mountPath): pick another, such as /var/lib/botwall" $stateDir.path) }}
+{{- end }}
+{{- $days := $stateDir.retentionDays }}
+{{- if and (not (kindIs "invalid" $days)) (ne (toString $days) "") (le (float64 $days) 0.0) }}
+{{- fail (printf "stateDir.retentionDays must be a number of days above 0, got %v" $days) }}
+{{- end }}
+{{- range .Values.extraArgs }}
+{{- if regexMatch "^--state-(dir|retention-days)(=.*)?$" (toString .) }}
+{{- fail (printf "set stateDir.path and stateDir.retentionDays, not %s in extraArgs: the chart mounts the state directory" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if eq (toString .name) "BOTWALL_STATE_DIR" }}
+{{- fail "set stateDir.path, not BOTWALL_STATE_DIR in extraEnv: the chart mounts the state directory and passes --state-dir" }}
+{{- end }}
+{{- end }}
+{{- $replicas := int (include "botwall.maxReplicas" .) }}
+{{- if and $stateDir.persistence.enabled (gt $replicas 1) }}
+{{- fail (printf "stateDir.persistence needs a single replica, but %s is %d: every pod would mount the same PersistentVolumeClaim and write the same files (botwall-<worker>.db), and a ReadWriteOnce claim mounts on one node only. Set replicas=1 with autoscaling off, or stateDir.persistence.enabled=false for an emptyDir per pod (kept across botwall's restarts, not the pod's replacement)" (ternary "autoscaling.maxReplicas" "replicas" .Values.autoscaling.enabled) $replicas) }}
+{{- end }}
+{{- end }}
 {{- $lastPort := add (int .Values.port) (int $workers) -1 }}
 {{- if gt $lastPort 65535 }}
 {{- fail (printf "botwall.workers %d from port %d runs past port 65535 (worker i listens on port + i)" (int $workers) (int .Values.port)) }}
@@ -281,6 +320,16 @@ for the config's admin.open_paths, and the probes are HTTP GETs on the first wor
     Envoy stop sending first. Sidecar mode: 0, as the sidecar gets SIGTERM only once Envoy (which drained) has exited. */}}
     - --drain-delay
     - {{ ternary 0 (int .Values.drainDelaySeconds) $sidecar | quote }}
+    {{- /* stateDir: the admin API's records kept in SQLite files on the volume mounted there. */}}
+    {{- if .Values.stateDir.enabled }}
+    - --state-dir
+    - {{ .Values.stateDir.path | quote }}
+    {{- $days := .Values.stateDir.retentionDays }}
+    {{- if and (not (kindIs "invalid" $days)) (ne (toString $days) "") }}
+    - --state-retention-days
+    - {{ toString $days | quote }}
+    {{- end }}
+    {{- end }}
     {{- range .Values.extraArgs }}
     - {{ . | quote }}
     {{- end }}
@@ -348,6 +397,10 @@ for the config's admin.open_paths, and the probes are HTTP GETs on the first wor
     - name: redis-ca
       mountPath: {{ include "botwall.redis.caDir" . }}
       readOnly: true
+    {{- end }}
+    {{- if .Values.stateDir.enabled }}
+    - name: state-dir
+      mountPath: {{ .Values.stateDir.path }}
     {{- end }}
     {{- with .Values.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
