@@ -159,11 +159,17 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         restored = persister.restore()
         persister.start()
         structlog.get_logger("botwall").info("state_restored", path=str(state_db.path), **restored)
+    alerts = None
+    if config.alerts.triggers:
+        from botwall.edge.alerts import Alerts
+
+        alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
+        alerts.start(args.alert_interval)
     admin = None
     if args.admin_listen:
         from botwall.edge.admin import AdminServer
 
-        admin = AdminServer(running, args.admin_token, config.admin.open_paths)
+        admin = AdminServer(running, args.admin_token, config.admin.open_paths, alerts)
         await admin.start(*_split_host_port(args.admin_listen, "--admin-listen"))
     log = structlog.get_logger("botwall")
     log.info(
@@ -187,6 +193,8 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         decision_log.flush()
         if persister is not None:
             await persister.stop()
+        if alerts is not None:
+            await alerts.stop()
         if admin is not None:
             await admin.stop()
 
@@ -410,6 +418,7 @@ def _add_serve(sub: Any) -> None:
         default=30.0,
         help="forget saved endpoints, accounts and campaigns not seen for this many days (default 30)",
     )
+    serve.add_argument("--alert-interval", type=float, default=5.0, help=argparse.SUPPRESS)  # tests: faster checks
     serve.add_argument("--state-url", help=argparse.SUPPRESS)  # set by --workers for its workers
     serve.set_defaults(func=cmd_serve)
 

@@ -168,6 +168,41 @@ class AdminSettings:
     open_paths: tuple[str, ...] = ("/healthz", "/readyz")
 
 
+# The conditions an alert trigger can watch (`edge.alerts` evaluates them).
+ALERT_KINDS = ("accounts_under_attack", "failed_logins", "new_endpoint", "mitigation_rate", "model_reload_failed")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTrigger:
+    """One alert trigger: `kind` watched over `window_seconds`, firing once per episode above `threshold` (and, for
+    rates, above `baseline_factor` times the previous hour's mean), then quiet for `cooldown_seconds` after it
+    resolves."""
+
+    name: str
+    kind: str
+    threshold: float = 1.0
+    window_seconds: float = 60.0
+    baseline_factor: float = 0.0  # 0: the threshold alone
+    cooldown_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where alerts go: a URL receiving JSON (`format: json`, signed with HMAC-SHA256 when `secret_env` names a
+    variable holding the key) or a Slack-compatible message (`format: slack`)."""
+
+    name: str
+    url: str
+    format: str = "json"
+    secret_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    triggers: tuple[AlertTrigger, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
@@ -181,6 +216,7 @@ class Config:
     login_routes: tuple[LoginRoute, ...] = ()
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -249,6 +285,7 @@ _TOP_KEYS = {
     "login_routes",
     "envoy",
     "admin",
+    "alerts",
     "ip_data",
     "passwords",
     "model",
@@ -465,6 +502,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
     if not isinstance(open_paths, list) or any(path not in ADMIN_OPENABLE for path in open_paths):
         raise r.fail("admin.open_paths", f"a list of paths among {list(ADMIN_OPENABLE)}", open_paths)
     admin = AdminSettings(open_paths=tuple(dict.fromkeys(open_paths)))
+    alerts = _parse_alerts(r, m.get("alerts", {}))
     ip_data = parse_infra_settings(m.get("ip_data"), source, "ip_data", base_dir) if "ip_data" in m else None
     pw = r.mapping(m.get("passwords", {}), "passwords", {"hibp_path"})
     hibp_path = ""
@@ -479,6 +517,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         on_error=_parse_on_error(r, m.get("on_error", _BASE.on_error)),
         envoy=envoy,
         admin=admin,
+        alerts=alerts,
         ip_data=ip_data,
         hibp_path=hibp_path,
         shadow=r.boolean(m.get("shadow", _BASE.shadow), "shadow"),
@@ -583,6 +622,56 @@ def _parse_client_cookie(r: Reader, raw: object) -> ClientCookieSettings:
             30 * 86_400,
         ),
     )
+
+
+def _parse_alerts(r: Reader, raw: object) -> AlertSettings:
+    m = r.mapping(raw, "alerts", {"triggers", "webhooks"})
+    triggers, webhooks, names = [], [], set()
+    raw_triggers = m.get("triggers", [])
+    if not isinstance(raw_triggers, list):
+        raise r.fail("alerts.triggers", "a list of triggers", raw_triggers)
+    for i, t in enumerate(raw_triggers):
+        key = f"alerts.triggers[{i}]"
+        t = r.mapping(t, key, {"name", "kind", "threshold", "window_seconds", "baseline_factor", "cooldown_seconds"})
+        name = r.string(t.get("name"), f"{key}.name")
+        if name in names:
+            raise r.fail(f"{key}.name", "a name no other trigger has", name)
+        names.add(name)
+        kind = t.get("kind")
+        if kind not in ALERT_KINDS:
+            raise r.fail(f"{key}.kind", f"one of {list(ALERT_KINDS)}", kind)
+        base = AlertTrigger(name, kind)
+        triggers.append(
+            AlertTrigger(
+                name,
+                kind,
+                threshold=r.number(t.get("threshold", base.threshold), f"{key}.threshold", 0, 1e9),
+                window_seconds=r.number(
+                    t.get("window_seconds", base.window_seconds), f"{key}.window_seconds", 5, 86_400
+                ),
+                baseline_factor=r.number(t.get("baseline_factor", 0.0), f"{key}.baseline_factor", 0, 1000),
+                cooldown_seconds=r.number(
+                    t.get("cooldown_seconds", base.cooldown_seconds), f"{key}.cooldown_seconds", 0, 7 * 86_400
+                ),
+            )
+        )
+    raw_hooks = m.get("webhooks", [])
+    if not isinstance(raw_hooks, list):
+        raise r.fail("alerts.webhooks", "a list of webhooks", raw_hooks)
+    for i, w in enumerate(raw_hooks):
+        key = f"alerts.webhooks[{i}]"
+        w = r.mapping(w, key, {"name", "url", "format", "secret_env"})
+        url = r.string(w.get("url"), f"{key}.url")
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise r.fail(f"{key}.url", "an http:// or https:// URL", url)
+        fmt = w.get("format", "json")
+        if fmt not in ("json", "slack"):
+            raise r.fail(f"{key}.format", "json or slack", fmt)
+        secret_env = w.get("secret_env", "")
+        if secret_env and (not isinstance(secret_env, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", secret_env)):
+            raise r.fail(f"{key}.secret_env", "the name of an environment variable (A-Z, 0-9, _)", secret_env)
+        webhooks.append(Webhook(r.string(w.get("name"), f"{key}.name"), url, fmt, secret_env))
+    return AlertSettings(tuple(triggers), tuple(webhooks))
 
 
 def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:

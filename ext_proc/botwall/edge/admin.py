@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 
 from botwall import __version__
 from botwall.config import Config
+from botwall.edge.alerts import Alerts
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
 from botwall.errors import UsageError
 from botwall.request import Match
@@ -77,8 +78,9 @@ def check_admin_address(host: str, token: str, flag: str = "--admin-listen") -> 
 class BotwallCollector(Collector):
     """Prometheus metric families read from the running server when scraped."""
 
-    def __init__(self, running: RunningServer) -> None:
+    def __init__(self, running: RunningServer, alerts: Alerts | None = None) -> None:
         self.running = running
+        self.alerts = alerts
 
     def collect(self) -> Iterator[Metric]:
         servicer = self.running.servicer
@@ -122,6 +124,24 @@ class BotwallCollector(Collector):
             sum_value=counters.decision_seconds,
         )
         yield from self._store(engine.store)
+        if self.alerts is not None:
+            fired = CounterMetricFamily(
+                "botwall_alerts_fired", "Alert episodes started, by trigger", labels=["trigger"]
+            )
+            firing = GaugeMetricFamily("botwall_alert_firing", "1 while a trigger's episode lasts", labels=["trigger"])
+            for name, state in sorted(self.alerts.states.items()):
+                fired.add_metric([name], state.fired)
+                firing.add_metric([name], 1.0 if state.firing else 0.0)
+            yield fired
+            yield firing
+            deliveries = CounterMetricFamily(
+                "botwall_webhook_deliveries", "Webhook deliveries, by webhook and result", labels=["webhook", "result"]
+            )
+            for name, stats in sorted(self.alerts.stats.items()):
+                deliveries.add_metric([name, "delivered"], stats.delivered)
+                deliveries.add_metric([name, "failed_attempt"], stats.failed_attempts)
+                deliveries.add_metric([name, "dropped"], stats.dropped)
+            yield deliveries
         under_attack = compromised = 0
         for account in servicer.accounts.accounts():  # at most 50,000, when scraped
             under_attack += account.under_attack
@@ -223,6 +243,7 @@ ROUTES = (
             ("limit", "1 to 1000, default 100"),
         ),
     ),
+    Route("/api/v1/alerts", "_alerts", "The alert triggers, their state and their last events, and the webhooks"),
     Route("/api/v1/config", "_config", "The configuration botwall runs with (thresholds, policies, login routes)"),
     Route("/api/v1/openapi.json", "_openapi", "This document"),
 )
@@ -305,12 +326,15 @@ def config_view(config: Config) -> dict[str, Any]:
 class AdminServer:
     """The admin listener's aiohttp application and site."""
 
-    def __init__(self, running: RunningServer, token: str, open_paths: tuple[str, ...]) -> None:
+    def __init__(
+        self, running: RunningServer, token: str, open_paths: tuple[str, ...], alerts: Alerts | None = None
+    ) -> None:
         self.running = running
+        self.alerts = alerts
         self.token = token
         self.open_paths = frozenset(open_paths)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(BotwallCollector(running))
+        self.registry.register(BotwallCollector(running, alerts))
         ProcessCollector(registry=self.registry)
         self.app = app = web.Application(middlewares=[self._auth], client_max_size=4096)
         for route in ROUTES:
@@ -427,6 +451,24 @@ class AdminServer:
             if len(out) >= limit:
                 break
         return web.json_response({"decisions": out})
+
+    async def _alerts(self, _request: web.Request) -> web.Response:
+        """The configured triggers with their state, the last events (newest first), and the webhooks' counts."""
+        alerts = self.alerts
+        if alerts is None:
+            return web.json_response({"triggers": [], "events": [], "webhooks": []})
+        triggers = [
+            {"name": s.trigger.name, "kind": s.trigger.kind, "threshold": s.trigger.threshold,
+             "window_seconds": s.trigger.window_seconds, "baseline_factor": s.trigger.baseline_factor,
+             "cooldown_seconds": s.trigger.cooldown_seconds, "firing": s.firing, "value": s.value,
+             "baseline": round(s.baseline, 3), "fired": s.fired}
+            for s in alerts.states.values()
+        ]  # fmt: skip
+        webhooks = [
+            {"name": w.name, "format": w.format, "signed": bool(w.secret_env), **vars(alerts.stats[w.name])}
+            for w in alerts.webhooks
+        ]
+        return web.json_response({"triggers": triggers, "events": list(reversed(alerts.history)), "webhooks": webhooks})
 
     async def _config(self, _request: web.Request) -> web.Response:
         """The configuration botwall runs with: its source, thresholds, policies and login routes (never secrets)."""

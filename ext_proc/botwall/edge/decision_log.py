@@ -260,6 +260,10 @@ class DecisionLog:
         values = {"client_ip": view.client_ip, "path": view.path, "username": login.username if login else ""}
         tally.count(int(now * 1000), self._sample_size, values)
 
+    def alert(self, event: dict[str, Any]) -> None:
+        """An alert firing or resolving (`edge.alerts`), as its own line for the SIEM."""
+        self._log.info("alert", **event)
+
     def _write(self, decision: Decision, view: RequestView, login: LoginAttempt | None, now: float) -> None:
         event = decision_event(decision, view, login, int(now * 1000))
         self._log.info("decision", **capped(event_dict(event)))

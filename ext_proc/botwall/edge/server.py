@@ -72,6 +72,18 @@ class Counters:
     # The last `RECENT` decisions, newest last (the admin API's search): (time, address, fingerprint, username,
     # method, path, action, verdict, score, reasons, policy, shadow).
     recent: deque[tuple[Any, ...]] = field(default_factory=lambda: deque(maxlen=RECENT))
+    # Failed logins and refusals per 10 seconds (epoch // 10), the last hour: what alert triggers read.
+    failed_logins: dict[int, int] = field(default_factory=dict)
+    mitigations: dict[int, int] = field(default_factory=dict)
+
+    @staticmethod
+    def bump(series: dict[int, int], now: float) -> None:
+        """Count one event in a 10-second series, dropping buckets past the hour."""
+        bucket = int(now // 10)
+        if bucket not in series:
+            for old in [b for b in series if b <= bucket - 360]:
+                del series[old]
+        series[bucket] = series.get(bucket, 0) + 1
 
     def traffic_minute(self, now: float, action: str, verdict: str) -> None:
         """Count one decision in the per-minute series, dropping minutes past the hour."""
@@ -164,6 +176,8 @@ class StreamProcessor:
         now = time.time()
         counters = self._counters
         counters.traffic_minute(now, decision.action, decision.verdict)
+        if decision.mitigates:
+            counters.bump(counters.mitigations, now)
         login = context.login
         counters.recent.append(
             (
@@ -290,6 +304,8 @@ class StreamProcessor:
                     elif h.key == "cache-control":
                         cache_control = h.raw_value.decode("latin-1")
                 outcome = self._engine.record_response(self._context, status, cookies)
+                if outcome == "failure":
+                    self._counters.bump(self._counters.failed_logins, time.time())
                 if self._endpoint is not None and self._inventory is not None:
                     self._inventory.status(self._endpoint, status)
                 if self._view is not None and self.decision is not None:
