@@ -58,6 +58,19 @@ policies:
         ),
         ("admin: {open: [/metrics]}", "bad.yaml: admin.open: expected one of the keys ['open_paths'] (unknown key)"),
         (
+            "alerts: {triggers: [{name: a, kind: failed_logins, window_seconds: 1}]}",
+            "bad.yaml: alerts.triggers[0].window_seconds: expected a number from 5 to 86400, got 1",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: failed_logins}, {name: a, kind: new_endpoint}]}",
+            "bad.yaml: alerts.triggers[1].name: expected a name no other trigger has, got 'a'",
+        ),
+        (
+            "alerts: {webhooks: [{name: soc, url: 'https://soc.example/h', secret_env: 'lower-case'}]}",
+            "bad.yaml: alerts.webhooks[0].secret_env: expected the name of an environment variable (A-Z, 0-9, _), "
+            "got 'lower-case'",
+        ),
+        (
             "state: {redis: {url: 'redis://r:6379/0'}}",
             "bad.yaml: state.redis: expected no redis section unless state.backend is redis",
         ),
