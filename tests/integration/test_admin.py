@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,45 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for sample in family.samples:
             out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return out
+
+
+@dataclass
+class AdminStack:
+    """botwall serve with an admin listener, behind a real Envoy trusting one X-Forwarded-For hop."""
+
+    stack: Stack
+    admin: int  # the admin listener's port
+
+    def stop(self) -> None:
+        self.stack.envoy.stop()
+        assert self.stack.botwall is not None
+        self.stack.botwall.stop()
+
+
+def admin_stack(shop: BackgroundShop, workdir: Path, config: str | None = None, *args: str) -> AdminStack:
+    """Start botwall (with `config` text, and extra `serve` arguments) and Envoy in front of the shop, its login
+    route's body going to botwall."""
+    argv = [
+        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+        "--drain-delay", "0", *args,
+    ]  # fmt: skip
+    if config is not None:
+        path = workdir / "botwall.yaml"
+        workdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(config)
+        argv += ["--config", str(path)]
+    botwall = start_processor(workdir / "botwall", argv, "botwall", 60)
+    admin = json.loads((workdir / "botwall" / "botwall-ready.json").read_text())["admin_port"]
+    settings = EnvoySettings(
+        http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), upstream=("127.0.0.1", shop.port),
+        access_log=str(workdir / "access.log"), trusted_hops=1, login_routes=("/api/login",),
+    )  # fmt: skip
+    try:
+        envoy = start_envoy(render_gateway(settings), workdir)
+    except BaseException:
+        botwall.stop()
+        raise
+    return AdminStack(Stack(envoy, botwall, workdir, shop), admin)
 
 
 def samples_total(text: str) -> float:
@@ -254,21 +294,9 @@ def test_a_stuffers_success_lists_the_account_as_compromised(
     failures that are its own evidence, lists that account as compromised, with why, in the API, the CSV and the
     metrics."""
     monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)
-    config = tmp_path / "botwall.yaml"
-    config.write_text("shadow: true\nmodel: {scorer: rules}\n" + LOGIN_CONFIG)
-    argv = [
-        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-        "--drain-delay", "0", "--config", str(config),
-    ]  # fmt: skip
-    botwall = start_processor(tmp_path / "botwall", argv, "botwall", 60)
-    admin = json.loads((tmp_path / "botwall" / "botwall-ready.json").read_text())["admin_port"]
-    settings = EnvoySettings(
-        http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), upstream=("127.0.0.1", shop.port),
-        access_log=str(tmp_path / "access.log"), trusted_hops=1, login_routes=("/api/login",),
-    )  # fmt: skip
-    envoy = start_envoy(render_gateway(settings), tmp_path)
+    running = admin_stack(shop, tmp_path, "shadow: true\nmodel: {scorer: rules}\n" + LOGIN_CONFIG)
+    stack, admin = running.stack, running.admin
     try:
-        stack = Stack(envoy, botwall, tmp_path, shop)
         stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.77")]
         credentials = [(f"victim{n}@mail.example", f"Leaked-{n}!") for n in range(5)] + [("alice", "wonderland-42")]
         statuses = []
@@ -285,5 +313,4 @@ def test_a_stuffers_success_lists_the_account_as_compromised(
         assert samples[("botwall_accounts", (("state", "compromised"),))] == 1
         assert samples[("botwall_accounts", (("state", "under_attack"),))] >= 3
     finally:
-        envoy.stop()
-        botwall.stop()
+        running.stop()

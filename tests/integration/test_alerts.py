@@ -5,7 +5,6 @@ receiver that fails twice gets the third try, and each alert is a line in the de
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.edge.alerts import verify
-from botwall.lab.stack import start_envoy, start_processor
 from botwall.lab.testing import LOGIN_CONFIG
 
-from .conftest import BROWSER_HEADERS, BackgroundShop, Stack
-from .test_admin import TOKEN, _get, _samples
+from .conftest import BROWSER_HEADERS, BackgroundShop
+from .test_admin import TOKEN, _get, _samples, admin_stack
 
 KEY = "webhook-signing-key-for-tests"
 
@@ -66,19 +63,10 @@ def test_a_stuffing_campaign_fires_its_alerts_to_a_signed_webhook(
         "  webhooks:\n"
         f"    - {{name: soc, url: 'http://127.0.0.1:{receiver.server_port}/hook', secret_env: HOOK_KEY}}\n"
     )
-    argv = [
-        sys.executable, "-m", "botwall", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-        "--drain-delay", "0", "--config", str(config), "--alert-interval", "0.3",
-    ]  # fmt: skip
-    botwall = start_processor(tmp_path / "botwall", argv, "botwall", 60)
-    admin = json.loads((tmp_path / "botwall" / "botwall-ready.json").read_text())["admin_port"]
-    settings = EnvoySettings(
-        http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), upstream=("127.0.0.1", shop.port),
-        access_log=str(tmp_path / "access.log"), trusted_hops=1, login_routes=("/api/login",),
-    )  # fmt: skip
-    envoy = start_envoy(render_gateway(settings), tmp_path)
+    running = admin_stack(shop, tmp_path, None, "--config", str(config), "--alert-interval", "0.3")
+    stack, admin, botwall = running.stack, running.admin, running.stack.botwall
+    assert botwall is not None
     try:
-        stack = Stack(envoy, botwall, tmp_path, shop)
         stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.88")]
         statuses = []
         for n in range(8):
@@ -104,8 +92,7 @@ def test_a_stuffing_campaign_fires_its_alerts_to_a_signed_webhook(
             "failed-login-surge": True, "accounts-under-attack": True,
         }  # fmt: skip
     finally:
-        envoy.stop()
-        botwall.stop()
+        running.stop()
         receiver.shutdown()
     alert_lines = [line for line in botwall.log_path.read_text().splitlines() if '"event": "alert"' in line]
     assert len(alert_lines) >= 2
