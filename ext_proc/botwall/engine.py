@@ -64,7 +64,6 @@ class RequestContext:
     # The store's (namespace, key) of each record the response phase counts into, so a shared store pushes it again.
     keys: tuple[tuple[str, str], ...] = ()
     kind: str = ""  # page, api or asset (`request_kind`)
-    network: int = 0  # the client address's ASN (0 when unknown)
     ip_info: IpInfo | None = None  # what botwall knows of the address (the campaigns' infrastructure)
     token_id: str = ""  # the keyed hash of botwall's cookie, when the request holds a valid one
 
@@ -203,7 +202,7 @@ class Engine:
             keys += (("user", login.username),)
         context = RequestContext(
             ip_window, fp_window, site, token_window, route, login, account, client, issue, is_https(view), keys, kind,
-            ip.asn or 0, ip, token_id,
+            ip, token_id,
         )  # fmt: skip
         return evidence, context
 

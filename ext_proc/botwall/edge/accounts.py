@@ -19,7 +19,6 @@ characters, `_EVENTS` events each. Updated in O(1) per login; listed when the ad
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import time
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from typing import Any
 from botwall.config import Action
 from botwall.policy import Decision
 from botwall.scoring.rules import COLLECTIVE_REASONS
+from botwall.state.keys import KeyHasher
 
 # Reason codes that say the client was stuffing or spraying credentials (its own evidence or its crowd's). Not a cold
 # or tokenless login alone: a person with a bookmark or a password manager makes those.
@@ -55,12 +55,6 @@ _BURST_NETWORKS = 3
 _BURST_SECONDS = 3600.0
 _EVENTS = 5
 _USERNAME = 128
-
-
-def stable_hash(text: str) -> int:
-    """A 64-bit hash that is the same in every process (Python's `hash` of a string is not), so distinct counts
-    saved by one process add up with the next one's."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 @dataclass
@@ -104,9 +98,14 @@ class Attempt:
 class Accounts:
     """The registry of usernames tried; fed by the server, read by the admin API."""
 
-    def __init__(self, max_accounts: int = 50_000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, max_accounts: int = 50_000, clock: Callable[[], float] = time.time, keys: KeyHasher | None = None
+    ) -> None:
         self.max_accounts = max_accounts
         self._clock = clock
+        # Addresses as keyed hashes (`state.keys`): the same in every process of the deployment, so saved distinct
+        # counts add up after a restart, and not reversible from a saved file without the deployment's secret.
+        self._keys = keys or KeyHasher.from_env()
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._dirty: set[str] = set()  # usernames changed since the last save (`edge.persist`)
 
@@ -141,7 +140,7 @@ class Accounts:
         account.attempts += 1
         account.last_attempt = now
         if len(account.addresses) < _DISTINCT:
-            account.addresses.add(stable_hash(attempt.address))
+            account.addresses.add(self._keys(attempt.address))
         if attempt.network and len(account.networks) < _DISTINCT:
             account.networks.add(attempt.network)
         if attempt.fingerprint and len(account.fingerprints) < _DISTINCT:

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botwall.edge.accounts import stable_hash
 from botwall.policy import Decision
+from botwall.state.keys import KeyHasher
 
 _TOP = 20
 _DISTINCT = 10_000
@@ -122,7 +122,7 @@ class Campaign:
     extra_addresses: int = 0
     extra_usernames: int = 0
 
-    def count(self, now: float, s: Sighting) -> None:
+    def count(self, now: float, s: Sighting, keys: KeyHasher) -> None:
         self.requests += 1
         self.last_seen = now
         decision = s.decision
@@ -136,12 +136,12 @@ class Campaign:
             self.network_kinds[s.network_kind] = self.network_kinds.get(s.network_kind, 0) + 1
         _bump(self.endpoints, s.endpoint[:256])
         if len(self.addresses) < _DISTINCT:
-            self.addresses.add(stable_hash(s.address))
+            self.addresses.add(keys(s.address))
         if s.username:
             self.logins += 1
             self.breached += s.breached
             if len(self.usernames) < _DISTINCT:
-                self.usernames.add(stable_hash(s.username))
+                self.usernames.add(keys(s.username))
         if len(self.minutes) < 10_080:  # a week of active minutes
             self.minutes.add(int(now // 60))
 
@@ -179,9 +179,12 @@ class Campaign:
 class Campaigns:
     """The campaigns seen; fed by the server, described by the admin API."""
 
-    def __init__(self, max_campaigns: int = 500, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, max_campaigns: int = 500, clock: Callable[[], float] = time.time, keys: KeyHasher | None = None
+    ) -> None:
         self.max_campaigns = max_campaigns
         self._clock = clock
+        self._keys = keys or KeyHasher.from_env()  # addresses and usernames as keyed hashes, as `Accounts` keeps them
         self._campaigns: OrderedDict[str, Campaign] = OrderedDict()
         self._dirty: set[str] = set()  # campaigns changed since the last save (`edge.persist`)
         self._parent: dict[str, str] = {}  # fingerprint -> the fingerprint it was linked to (union-find)
@@ -207,7 +210,7 @@ class Campaigns:
             campaign = campaigns[key] = Campaign(key, now)
         else:
             campaigns.move_to_end(key)
-        campaign.count(now, sighting)
+        campaign.count(now, sighting, self._keys)
         self._dirty.add(key)
         if sighting.token:
             self._link(sighting.token, key)

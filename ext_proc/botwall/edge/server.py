@@ -223,7 +223,8 @@ class StreamProcessor:
         if self._accounts is None or context.login is None:
             return
         attempt = Attempt(
-            context.login.username, outcome, view.client_ip, context.network, decision.fingerprint, decision,
+            context.login.username, outcome, view.client_ip, context.ip_info.asn if context.ip_info else 0,
+            decision.fingerprint, decision,
             context.login.common_password,
         )  # fmt: skip
         self._accounts.attempt(attempt)
@@ -327,8 +328,9 @@ class BotwallServicer:
         self.decision_log = decision_log
         self.counters = Counters()
         self.inventory = inventory if inventory is not None else Inventory()  # endpoint discovery (the admin API)
-        self.accounts = Accounts()  # usernames tried on login routes, under attack or compromised (the admin API)
-        self.campaigns = Campaigns()  # suspect and refused traffic by client software (the admin API)
+        # Usernames tried on login routes, and suspect or refused traffic by client software (the admin API).
+        self.accounts = Accounts(keys=engine.keys)
+        self.campaigns = Campaigns(keys=engine.keys)
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
 
