@@ -209,9 +209,14 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         by_user = json.loads(_get(admin, "/api/v1/decisions?username=alice", TOKEN)[1])["decisions"]
         assert [(d["method"], d["path"]) for d in by_user] == [("POST", "/login")]
         assert _get(admin, "/api/v1/decisions?limit=lots", TOKEN)[0] == 400
-        series = json.loads(_get(admin, "/api/v1/traffic", TOKEN)[1])["per_minute"]
+        series = json.loads(_get(admin, "/api/v1/traffic", TOKEN)[1])["series"]
         judged = sum(c["requests"] for minute in series for c in minute["counts"])
         assert judged == samples_total(_get(admin, "/metrics", TOKEN)[1])
+        week = json.loads(_get(admin, "/api/v1/traffic?range=7d", TOKEN)[1])
+        assert week["step_seconds"] == 3600
+        assert sum(c["requests"] for hour in week["series"] for c in hour["counts"]) == judged
+        assert set(found[0]["reasons"]) <= set(dict(week["reasons"]))  # the blocked tool's reasons are counted
+        assert _get(admin, "/api/v1/traffic?range=1y", TOKEN)[0] == 400
         config = json.loads(_get(admin, "/api/v1/config", TOKEN)[1])
         assert [p["name"] for p in config["policies"]] == ["honeytrap-wp-login", "challenge-bots", "block-bots",
                                                            "login-throttle"]  # fmt: skip

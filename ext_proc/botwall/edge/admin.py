@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from botwall import __version__
 from botwall.config import Config
+from botwall.edge import views
 from botwall.edge.alerts import Alerts
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
 from botwall.errors import UsageError
@@ -229,7 +231,12 @@ ROUTES = (
         (("state", "under_attack or compromised"), ("format", "csv")),
     ),
     Route("/api/v1/campaigns", "_campaigns", "Suspect and refused traffic by client software", (("since", "epoch s"),)),
-    Route("/api/v1/traffic", "_traffic", "Requests per minute by action and verdict, the last hour"),
+    Route(
+        "/api/v1/traffic",
+        "_traffic",
+        "Requests by action and verdict over time, and the top reason codes",
+        (("range", "15m, 1h (default), 6h, 24h or 7d"),),
+    ),
     Route(
         "/api/v1/decisions",
         "_decisions",
@@ -407,68 +414,28 @@ class AdminServer:
         campaigns = self.running.servicer.campaigns
         return web.json_response({"campaigns": campaigns.describe(since), "tracked": len(campaigns)})
 
-    async def _traffic(self, _request: web.Request) -> web.Response:
-        """Requests per minute by action and verdict over the last hour (per endpoint: `/api/v1/endpoints`)."""
-        traffic = self.running.servicer.counters.traffic
-        series = [
-            {
-                "minute": minute * 60,
-                "counts": [{"action": str(a), "verdict": v, "requests": n} for (a, v), n in c.items()],
-            }
-            for minute, c in sorted(traffic.items())
-        ]
-        return web.json_response({"per_minute": series})
+    async def _traffic(self, request: web.Request) -> web.Response:
+        """Requests by action and verdict over `?range=` (15m, 1h (default), 6h, 24h, 7d), and the reason codes
+        counted over it (`views.traffic`; per endpoint: `/api/v1/endpoints`)."""
+        name = request.query.get("range", "1h")
+        if name not in views.TRAFFIC_RANGES:
+            return web.json_response({"error": f"range is one of {', '.join(views.TRAFFIC_RANGES)}"}, status=400)
+        return web.json_response(views.traffic(self.running.servicer.counters, name, time.time()))
 
     async def _decisions(self, request: web.Request) -> web.Response:
-        """The latest decisions (up to `server.RECENT` kept), newest first, filtered by `address`, `fingerprint`,
-        `username`, `reason` and `action`; `limit` (default 100, at most 1,000)."""
+        """The latest decisions (`views.decisions`), newest first, filtered by `address`, `fingerprint`, `username`,
+        `reason` and `action`; `limit` (default 100, at most 1,000)."""
         query = request.query
         try:
             limit = min(1000, max(1, int(query.get("limit", "100"))))
         except ValueError:
             return web.json_response({"error": "limit is a number from 1 to 1000"}, status=400)
-        address, fingerprint = query.get("address"), query.get("fingerprint")
-        username, reason, action = query.get("username"), query.get("reason"), query.get("action")
-        out = []
-        for when, ip, fp, user, method, path, act, verdict, score, reasons, policy, shadow in reversed(
-            self.running.servicer.counters.recent
-        ):
-            if (
-                (address is not None and ip != address)
-                or (fingerprint is not None and fp != fingerprint)
-                or (username is not None and user != username.strip().lower())
-                or (reason is not None and reason not in reasons)
-                or (action is not None and str(act) != action)
-            ):
-                continue
-            out.append(
-                {
-                    "time": round(when, 3), "client_ip": ip, "fingerprint": fp, "username": user, "method": method,
-                    "path": path, "action": str(act), "verdict": verdict, "score": score, "reasons": list(reasons),
-                    "policy": policy, "shadow": shadow,
-                }
-            )  # fmt: skip
-            if len(out) >= limit:
-                break
-        return web.json_response({"decisions": out})
+        filters = {name: query[name] for name in views.DECISION_FILTERS if name in query}
+        return web.json_response({"decisions": views.decisions(self.running.servicer.counters, filters, limit)})
 
     async def _alerts(self, _request: web.Request) -> web.Response:
         """The configured triggers with their state, the last events (newest first), and the webhooks' counts."""
-        alerts = self.alerts
-        if alerts is None:
-            return web.json_response({"triggers": [], "events": [], "webhooks": []})
-        triggers = [
-            {"name": s.trigger.name, "kind": s.trigger.kind, "threshold": s.trigger.threshold,
-             "window_seconds": s.trigger.window_seconds, "baseline_factor": s.trigger.baseline_factor,
-             "cooldown_seconds": s.trigger.cooldown_seconds, "firing": s.firing, "value": s.value,
-             "baseline": round(s.baseline, 3), "fired": s.fired}
-            for s in alerts.states.values()
-        ]  # fmt: skip
-        webhooks = [
-            {"name": w.name, "format": w.format, "signed": bool(w.secret_env), **vars(alerts.stats[w.name])}
-            for w in alerts.webhooks
-        ]
-        return web.json_response({"triggers": triggers, "events": list(reversed(alerts.history)), "webhooks": webhooks})
+        return web.json_response(views.alerts(self.alerts))
 
     async def _config(self, _request: web.Request) -> web.Response:
         """The configuration botwall runs with: its source, thresholds, policies and login routes (never secrets)."""

@@ -45,7 +45,9 @@ SERVER_OPTIONS = [
 ]
 
 
-TRAFFIC_MINUTES = 60
+TRAFFIC_MINUTES = 24 * 60  # the traffic series per minute for a day,
+TRAFFIC_HOURS = 7 * 24  # then per hour for a week (minutes older than a day are folded into their hour)
+_REASONS_PER_MINUTE = 200  # distinct reason codes counted per minute (codes come from the code: a safety bound)
 RECENT = 10_000  # decisions kept for the admin API's search (about 5 MiB)
 
 # Upper bounds, in seconds, of the buckets of the time botwall takes to judge a request (`botwall_decision_seconds`).
@@ -67,8 +69,12 @@ class Counters:
     errors_by_phase: dict[str, int] = field(default_factory=dict)
     decision_buckets: list[int] = field(default_factory=lambda: [0] * (len(DECISION_BUCKETS) + 1))
     decision_seconds: float = 0.0
-    # Requests per minute (epoch // 60) by (action, verdict), the last `TRAFFIC_MINUTES` (the admin API's series).
+    # Requests per minute (epoch // 60) by (action, verdict), the last `TRAFFIC_MINUTES`, and per hour (epoch // 3600)
+    # before that, the last `TRAFFIC_HOURS`; reason codes the same way (the admin API's series and the dashboard).
     traffic: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    traffic_hours: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    reasons: dict[int, dict[str, int]] = field(default_factory=dict)
+    reason_hours: dict[int, dict[str, int]] = field(default_factory=dict)
     # The last `RECENT` decisions, newest last (the admin API's search): (time, address, fingerprint, username,
     # method, path, action, verdict, score, reasons, policy, shadow).
     recent: deque[tuple[Any, ...]] = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -85,16 +91,56 @@ class Counters:
                 del series[old]
         series[bucket] = series.get(bucket, 0) + 1
 
-    def traffic_minute(self, now: float, action: str, verdict: str) -> None:
-        """Count one decision in the per-minute series, dropping minutes past the hour."""
+    def traffic_minute(self, now: float, action: str, verdict: str, reasons: tuple[str, ...] = ()) -> None:
+        """Count one decision (and its first reason codes) in the per-minute series."""
         minute = int(now // 60)
         counts = self.traffic.get(minute)
         if counts is None:
             counts = self.traffic[minute] = {}
-            for old in [m for m in self.traffic if m <= minute - TRAFFIC_MINUTES]:
-                del self.traffic[old]
+            self.reasons.setdefault(minute, {})
+            self._fold(minute)
         key = (action, verdict)
         counts[key] = counts.get(key, 0) + 1
+        if reasons:
+            codes = self.reasons[minute]
+            for code in reasons[:8]:
+                if code in codes or len(codes) < _REASONS_PER_MINUTE:
+                    codes[code] = codes.get(code, 0) + 1
+
+    def _fold(self, minute: int) -> None:
+        """Once a minute: minutes older than a day join their hour; hours older than a week go."""
+        for series, hours in ((self.traffic, self.traffic_hours), (self.reasons, self.reason_hours)):
+            for old in [m for m in series if m <= minute - TRAFFIC_MINUTES]:
+                into: dict[Any, int] = hours.setdefault(old // 60, {})
+                for key, n in series.pop(old).items():
+                    into[key] = into.get(key, 0) + n
+            for old in [h for h in hours if h <= minute // 60 - TRAFFIC_HOURS]:
+                del hours[old]
+
+    def traffic_series(
+        self, since: float, step: int, now: float
+    ) -> tuple[list[tuple[int, dict[tuple[str, str], int]]], dict[str, int]]:
+        """Requests by (action, verdict) in buckets of `step` seconds (a multiple of 60; 3600 or more reads the hours
+        too) from `since` to `now`, oldest first, every bucket present; and the reason codes counted over the span."""
+        first, last = int(since // step) * step, int(now // step) * step
+        buckets: dict[int, dict[tuple[str, str], int]] = {t: {} for t in range(first, last + 1, step)}
+        reasons: dict[str, int] = {}
+        sources: list[tuple[int, dict[int, dict[Any, int]], dict[int, dict[str, int]]]] = [
+            (60, self.traffic, self.reasons)
+        ]
+        if step >= 3600:
+            sources.append((3600, self.traffic_hours, self.reason_hours))
+        for width, series, codes in sources:
+            for unit, counts in series.items():
+                t = unit * width // step * step
+                into = buckets.get(t)
+                if into is None:
+                    continue
+                for key, n in counts.items():
+                    into[key] = into.get(key, 0) + n
+                for code, n in codes.get(unit, {}).items():
+                    reasons[code] = reasons.get(code, 0) + n
+        return sorted(buckets.items()), reasons
 
     def timed(self, seconds: float) -> None:
         """Count one judgment's duration in the histogram."""
@@ -175,7 +221,7 @@ class StreamProcessor:
         self._count(decision)
         now = time.time()
         counters = self._counters
-        counters.traffic_minute(now, decision.action, decision.verdict)
+        counters.traffic_minute(now, decision.action, decision.verdict, decision.reasons)
         if decision.mitigates:
             counters.bump(counters.mitigations, now)
         login = context.login
