@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.lab.stack import start_envoy, start_processor
 from botwall.lab.testing import LOGIN_CONFIG
+from tests.openapi_bodies import answer_validator
 
 from .conftest import BROWSER_HEADERS, BackgroundShop, Stack
 
@@ -317,5 +318,96 @@ def test_a_stuffers_success_lists_the_account_as_compromised(
         samples = _samples(_get(admin, "/metrics", TOKEN)[1])
         assert samples[("botwall_accounts", (("state", "compromised"),))] == 1
         assert samples[("botwall_accounts", (("state", "under_attack"),))] >= 3
+    finally:
+        running.stop()
+
+
+# A bad value for each query parameter a route refuses with 400, and the alternative bodies routes give when asked.
+_BAD_QUERIES = {
+    "/api/v1/accounts": "state=everything",
+    "/api/v1/campaigns": "since=yesterday",
+    "/api/v1/decisions": "limit=lots",
+    "/api/v1/traffic": "range=1y",
+}
+_ALTERNATIVES = {"/api/v1/endpoints": "format=openapi", "/api/v1/accounts": "format=csv"}
+
+
+def test_every_documented_body_matches_its_schema(
+    shop: BackgroundShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After real traffic through Envoy (people, a tool, a credential stuffer, a person's login, an alert firing at a
+    webhook), every route of the API's own OpenAPI document answers with a body its schema accepts, objects closed:
+    each 200, the alternative bodies (`?format=openapi`, `?format=csv`), each documented 400, and the 401."""
+    monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)
+    config = (
+        "model: {scorer: rules}\n" + LOGIN_CONFIG + "  - name: login-throttle\n"
+        "    match: {hosts: [127.0.0.1, '*.shop.example'], path: {exact: /login}, methods: [POST]}\n"
+        "    action: throttle\n"
+        "    throttle: {key: ip, rate_per_minute: 600, burst: 100}\n"
+        "alerts:\n"
+        "  triggers:\n"
+        "    - {name: accounts-under-attack, kind: accounts_under_attack, threshold: 2}\n"
+        "  webhooks:\n"
+        f"    - {{name: soc, url: 'http://127.0.0.1:{shop.port}/hook'}}\n"
+    )
+    running = admin_stack(shop, tmp_path, config, "--alert-interval", "0.3")
+    stack, admin = running.stack, running.admin
+    try:
+        for n in range(3):
+            person = [*BROWSER_HEADERS, ("x-forwarded-for", f"198.51.100.{n}")]
+            assert [stack.request(p, headers=person).status for p in ("/", f"/products/{n + 1}?ref=home")] == [200] * 2
+        tool = [("user-agent", "python-requests/2.32.3"), ("accept", "*/*"), ("x-forwarded-for", "203.0.113.9")]
+        assert 403 in [stack.request("/api/products", headers=tool).status for _ in range(3)]
+        stuffer = [*BROWSER_HEADERS, ("content-type", "application/json"), ("x-forwarded-for", "203.0.113.50")]
+        for n in range(8):
+            body = json.dumps({"username": f"victim{n}@mail.example", "password": f"Leaked-{n}!"}).encode()
+            stack.request("/api/login", method="POST", headers=stuffer, body=body)
+        person = [*BROWSER_HEADERS, ("x-forwarded-for", "198.51.100.60")]
+        cookie = next(c for c in stack.request("/login", headers=person).set_cookies if c.startswith("__bw="))
+        form = [*person, ("cookie", cookie.split(";", 1)[0]), ("content-type", "application/x-www-form-urlencoded")]
+        login = stack.request("/login", method="POST", headers=form, body=b"username=alice&password=wonderland-42")
+        assert login.status == 303
+        deadline = time.monotonic() + 15
+        alerts: dict[str, list[object]] = {"events": []}
+        while not alerts["events"] and time.monotonic() < deadline:
+            alerts = json.loads(_get(admin, "/api/v1/alerts", TOKEN)[1])
+            time.sleep(0.2)
+        assert alerts["events"]
+        assert alerts["webhooks"]
+
+        document = json.loads(_get(admin, "/api/v1/openapi.json", TOKEN)[1])
+        refusing = {path for path, item in document["paths"].items() if "400" in item["get"]["responses"]}
+        assert set(_BAD_QUERIES) == refusing  # a new 400 needs its bad query here
+        bodies = {}
+        for path, item in document["paths"].items():
+            responses = item["get"]["responses"]
+            status, text, headers = _get(admin, path, TOKEN)
+            content = headers["Content-Type"].split(";")[0]
+            assert (200, True) == (status, content in responses["200"]["content"]), (path, content)
+            if content == "application/json":
+                bodies[path] = json.loads(text)
+                answer_validator(document, path).validate(bodies[path])
+            if path in _ALTERNATIVES:
+                status, text, headers = _get(admin, f"{path}?{_ALTERNATIVES[path]}", TOKEN)
+                content = headers["Content-Type"].split(";")[0]
+                assert (200, True) == (status, content in responses["200"]["content"]), (path, content)
+                if content == "application/json":
+                    answer_validator(document, path).validate(json.loads(text))
+            if path in _BAD_QUERIES:
+                status, text, _ = _get(admin, f"{path}?{_BAD_QUERIES[path]}", TOKEN)
+                assert status == 400, path
+                answer_validator(document, path, 400).validate(json.loads(text))
+            status, text, _ = _get(admin, path)
+            if status == 401:  # every path but the open ones (the probes)
+                answer_validator(document, path, 401).validate(json.loads(text))
+            else:
+                assert (path, status) in {("/healthz", 200), ("/readyz", 200)}
+        # Nothing passed for being empty: each listing held rows of every kind.
+        assert bodies["/api/v1/endpoints"]["endpoints"]
+        assert any(row["evidence"] for row in bodies["/api/v1/accounts"]["accounts"])
+        assert any("throttle" in policy for policy in bodies["/api/v1/config"]["policies"])
+        assert bodies["/api/v1/campaigns"]["campaigns"]
+        assert bodies["/api/v1/decisions"]["decisions"]
+        assert any(step["counts"] for step in bodies["/api/v1/traffic"]["series"])
     finally:
         running.stop()

@@ -7,6 +7,8 @@ in the same event loop as the gRPC server and never on its port.
   and evictions, the shared store's sync statistics, the model's reloads) when scraped: nothing on the request path
   waits for it, and no label carries a path, an address or a username (label values come from the code and the
   config's policy names).
+- `/api/v1/...`: the JSON API (`ROUTES`). Its OpenAPI 3.1 document, `/api/v1/openapi.json`, is generated from that
+  table and from the types the handlers build their bodies as (`edge.api_types`).
 
 Every other path needs `Authorization: Bearer <token>` (`BOTWALL_ADMIN_TOKEN`, or `--admin-token-file`), compared in
 constant time; the config's `admin.open_paths` names those of the three above that answer without it (the probes by
@@ -23,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -31,9 +33,37 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from botwall import __version__
-from botwall.config import Config
+from botwall.config import Config, Policy
 from botwall.edge import views
 from botwall.edge.alerts import Alerts
+from botwall.edge.api_types import (
+    AccountRow,
+    AccountsResponse,
+    AdminView,
+    AlertsResponse,
+    ApiInfo,
+    CampaignRow,
+    CampaignsResponse,
+    ConfigView,
+    DecisionRow,
+    DecisionsResponse,
+    DiscoveredApi,
+    EndpointRow,
+    EndpointsResponse,
+    ErrorBody,
+    Health,
+    LoginRouteView,
+    MatchView,
+    ModelView,
+    OpenApiDocument,
+    PolicyView,
+    Readiness,
+    SchemaSet,
+    StateView,
+    ThresholdsView,
+    ThrottleView,
+    TrafficResponse,
+)
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
 from botwall.errors import UsageError
 from botwall.request import Match
@@ -198,49 +228,92 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Another 200 body a route answers with when a query parameter asks for it (`format=csv`)."""
+
+    asked: str
+    body: object  # its type (a TypedDict, or str for text)
+    content: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer besides 200 that a route gives: its status, when, and its body's type."""
+
+    status: int
+    when: str
+    body: object = ErrorBody
+
+
+@dataclass(frozen=True)
 class Route:
-    """One GET route of the admin API: its path, handler, what it returns and its query parameters (the OpenAPI
-    document is generated from this table, and every route the server registers comes from it)."""
+    """One GET route of the admin API: its path, handler, what it returns (the type its handler builds) and its query
+    parameters. The OpenAPI document is generated from this table and those types, and every route the server
+    registers comes from it."""
 
     path: str
     handler: str
     summary: str
+    body: object  # the 200 body's type: a TypedDict from `edge.api_types`, or str for text
     params: tuple[tuple[str, str], ...] = ()
     content: str = "application/json"
+    variants: tuple[Variant, ...] = ()
+    answers: tuple[Answer, ...] = ()
 
 
 ROUTES = (
-    Route("/healthz", "_healthz", "The process answers"),
-    Route("/readyz", "_readyz", "botwall serves ext_proc (503 once it drains)"),
-    Route("/metrics", "_metrics", "Prometheus metrics", content="text/plain"),
+    Route("/healthz", "_healthz", "The process answers", Health),
+    Route(
+        "/readyz",
+        "_readyz",
+        "botwall serves ext_proc (503 once it drains)",
+        Readiness,
+        answers=(Answer(503, "Draining: botwall is shutting down", Readiness),),
+    ),
+    Route("/metrics", "_metrics", "Prometheus metrics", str, content="text/plain"),
     Route(
         "/api/v1/endpoints",
         "_endpoints",
         "Discovery: every host, method and path template seen, with its traffic",
+        EndpointsResponse,
         (
             ("kind", "page, api or asset"),
             ("host", "one host"),
             ("new", "true: first seen after the warm-up"),
             ("format", "openapi: the API part as an OpenAPI 3 document"),
         ),
+        variants=(Variant("format=openapi", DiscoveredApi),),
     ),
     Route(
         "/api/v1/accounts",
         "_accounts",
         "Usernames tried on login routes, under attack or likely compromised, with the evidence",
+        AccountsResponse,
         (("state", "under_attack or compromised"), ("format", "csv")),
+        variants=(Variant("format=csv", str, "text/csv"),),
+        answers=(Answer(400, "state is neither under_attack nor compromised"),),
     ),
-    Route("/api/v1/campaigns", "_campaigns", "Suspect and refused traffic by client software", (("since", "epoch s"),)),
+    Route(
+        "/api/v1/campaigns",
+        "_campaigns",
+        "Suspect and refused traffic by client software",
+        CampaignsResponse,
+        (("since", "epoch s"),),
+        answers=(Answer(400, "since is not a number"),),
+    ),
     Route(
         "/api/v1/traffic",
         "_traffic",
         "Requests by action and verdict over time, and the top reason codes",
+        TrafficResponse,
         (("range", "15m, 1h (default), 6h, 24h or 7d"),),
+        answers=(Answer(400, "range is not one of those"),),
     ),
     Route(
         "/api/v1/decisions",
         "_decisions",
         "The latest decisions, newest first",
+        DecisionsResponse,
         (
             ("address", "client IP"),
             ("fingerprint", "16 hex digits"),
@@ -249,17 +322,50 @@ ROUTES = (
             ("action", "allow, block, challenge, throttle, deceive, monitor"),
             ("limit", "1 to 1000, default 100"),
         ),
+        answers=(Answer(400, "limit is not a whole number"),),
     ),
-    Route("/api/v1/alerts", "_alerts", "The alert triggers, their state and their last events, and the webhooks"),
-    Route("/api/v1/config", "_config", "The configuration botwall runs with (thresholds, policies, login routes)"),
-    Route("/api/v1/openapi.json", "_openapi", "This document"),
+    Route(
+        "/api/v1/alerts",
+        "_alerts",
+        "The alert triggers, their state and their last events, and the webhooks",
+        AlertsResponse,
+    ),
+    Route(
+        "/api/v1/config",
+        "_config",
+        "The configuration botwall runs with (thresholds, policies, login routes)",
+        ConfigView,
+    ),
+    Route("/api/v1/openapi.json", "_openapi", "This document", OpenApiDocument),
 )
 
 
-def openapi_document() -> dict[str, Any]:
-    """The admin API's OpenAPI 3 document, from `ROUTES`."""
-    paths: dict[str, Any] = {}
+def openapi_document() -> OpenApiDocument:
+    """The admin API's OpenAPI 3.1 document, from `ROUTES` and the types of their bodies (`edge.api_types`)."""
+    schemas = SchemaSet()
+    paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
+        content: dict[str, Any] = {route.content: {"schema": schemas.of(route.body)}}
+        description = "OK"
+        for variant in route.variants:
+            schema = schemas.of(variant.body)
+            same = content.get(variant.content)
+            if same is None:
+                content[variant.content] = {"schema": schema}
+            else:  # one media type, two shapes: the query parameter says which
+                same["schema"] = {"oneOf": [same["schema"], schema]}
+            name = schema.get("$ref", "").rpartition("/")[2]
+            description += f"; with ?{variant.asked}, {variant.content}" + (f" ({name})" if name else "")
+        responses: dict[str, Any] = {"200": {"description": description, "content": content}}
+        for answer in route.answers:
+            responses[str(answer.status)] = {
+                "description": answer.when,
+                "content": {"application/json": {"schema": schemas.of(answer.body)}},
+            }
+        responses["401"] = {
+            "description": "Missing or wrong bearer token (except on the config's open paths)",
+            "content": {"application/json": {"schema": schemas.of(ErrorBody)}},
+        }
         paths[route.path] = {
             "get": {
                 "summary": route.summary,
@@ -268,27 +374,27 @@ def openapi_document() -> dict[str, Any]:
                     {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
                     for name, text in route.params
                 ],
-                "responses": {
-                    "200": {"description": "OK", "content": {route.content: {}}},
-                    "401": {"description": "Missing or wrong bearer token (except on the config's open paths)"},
-                },
+                "responses": responses,
             }
         }
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "botwall admin API", "version": __version__},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearer": []}],
-        "paths": paths,
-    }
+    return OpenApiDocument(
+        openapi="3.1.0",
+        info=ApiInfo(title="botwall admin API", version=__version__),
+        components={
+            "schemas": dict(sorted(schemas.schemas.items())),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        security=[{"bearer": []}],
+        paths=paths,
+    )
 
 
-def config_view(config: Config) -> dict[str, Any]:
+def config_view(config: Config) -> ConfigView:
     """The running configuration as JSON-ready data: what an operator checks (never a secret: the cookie key and the
     admin token live in the environment)."""
 
-    def match(m: Match) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def match(m: Match) -> MatchView:
+        out: MatchView = {}
         if m.hosts or m.host_suffixes:
             out["hosts"] = sorted(m.hosts) + [f"*{suffix}" for suffix in m.host_suffixes]
         if m.path is not None:
@@ -297,37 +403,25 @@ def config_view(config: Config) -> dict[str, Any]:
             out["methods"] = sorted(m.methods)
         return out
 
-    return {
-        "source": config.source,
-        "shadow": config.shadow,
-        "thresholds": {"suspect": config.thresholds.suspect, "bot": config.thresholds.bot},
-        "policies": [
-            {
-                "name": p.name,
-                "match": match(p.match),
-                "action": str(p.action),
-                "min_score": p.min_score,
-                "shadow": p.shadow,
-            }
-            | (
-                {
-                    "throttle": {
-                        "key": p.throttle.key,
-                        "rate_per_minute": round(p.throttle.rate * 60, 3),
-                        "burst": p.throttle.burst,
-                    }
-                }
-                if p.throttle is not None
-                else {}
+    def policy(p: Policy) -> PolicyView:
+        out = PolicyView(name=p.name, match=match(p.match), action=p.action, min_score=p.min_score, shadow=p.shadow)
+        if p.throttle is not None:
+            out["throttle"] = ThrottleView(
+                key=p.throttle.key, rate_per_minute=round(p.throttle.rate * 60, 3), burst=p.throttle.burst
             )
-            for p in config.policies
-        ],
-        "login_routes": [{"name": r.name, "match": match(r.match), "format": r.format} for r in config.login_routes],
-        "state": {"backend": config.state.backend, "max_entries": config.state.max_entries},
-        "model": {"scorer": config.model.scorer},
-        "on_error": config.on_error,
-        "admin": {"open_paths": list(config.admin.open_paths)},
-    }
+        return out
+
+    return ConfigView(
+        source=config.source,
+        shadow=config.shadow,
+        thresholds=ThresholdsView(suspect=config.thresholds.suspect, bot=config.thresholds.bot),
+        policies=[policy(p) for p in config.policies],
+        login_routes=[LoginRouteView(name=r.name, match=match(r.match), format=r.format) for r in config.login_routes],
+        state=StateView(backend=config.state.backend, max_entries=config.state.max_entries),
+        model=ModelView(scorer=config.model.scorer),
+        on_error=config.on_error,
+        admin=AdminView(open_paths=list(config.admin.open_paths)),
+    )
 
 
 class AdminServer:
@@ -364,12 +458,12 @@ class AdminServer:
         return await handler(request)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return web.json_response(Health(status="ok"))
 
     async def _readyz(self, _request: web.Request) -> web.Response:
         if self.running.serving:
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "draining"}, status=503)
+            return web.json_response(Readiness(status="ready"))
+        return web.json_response(Readiness(status="draining"), status=503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": _CONTENT_TYPE})
@@ -380,8 +474,8 @@ class AdminServer:
         servicer = self.running.servicer
         inventory = servicer.inventory
         if request.query.get("format") == "openapi":
-            return web.json_response(inventory.openapi())
-        endpoints = inventory.snapshot(servicer.engine.config.policies)
+            return web.json_response(cast(DiscoveredApi, inventory.openapi()))
+        endpoints = cast(list[EndpointRow], inventory.snapshot(servicer.engine.config.policies))
         kind, host, new = request.query.get("kind"), request.query.get("host"), request.query.get("new")
         endpoints = [
             e
@@ -391,18 +485,19 @@ class AdminServer:
             and (new is None or e["new"] == (new == "true"))
         ]
         return web.json_response(
-            {"endpoints": endpoints, "templates": len(inventory), "max_templates": inventory.max_templates}
+            EndpointsResponse(endpoints=endpoints, templates=len(inventory), max_templates=inventory.max_templates)
         )
 
     async def _accounts(self, request: web.Request) -> web.Response:
         """Usernames tried on login routes (`edge.accounts`): `?state=under_attack|compromised`, `?format=csv`."""
         state = request.query.get("state", "")
         if state not in ("", "under_attack", "compromised"):
-            return web.json_response({"error": "state is under_attack or compromised"}, status=400)
+            return web.json_response(ErrorBody(error="state is under_attack or compromised"), status=400)
         accounts = self.running.servicer.accounts
         if request.query.get("format") == "csv":
             return web.Response(text=accounts.csv(state), content_type="text/csv")
-        return web.json_response({"accounts": accounts.rows(state), "tracked": len(accounts)})
+        rows = cast(list[AccountRow], accounts.rows(state))
+        return web.json_response(AccountsResponse(accounts=rows, tracked=len(accounts)))
 
     async def _campaigns(self, request: web.Request) -> web.Response:
         """Suspect and refused traffic by client software (`edge.campaigns`), largest first; `?since=` epoch seconds
@@ -410,17 +505,19 @@ class AdminServer:
         try:
             since = float(request.query.get("since", "0"))
         except ValueError:
-            return web.json_response({"error": "since is a time in epoch seconds"}, status=400)
+            return web.json_response(ErrorBody(error="since is a time in epoch seconds"), status=400)
         campaigns = self.running.servicer.campaigns
-        return web.json_response({"campaigns": campaigns.describe(since), "tracked": len(campaigns)})
+        rows = cast(list[CampaignRow], campaigns.describe(since))
+        return web.json_response(CampaignsResponse(campaigns=rows, tracked=len(campaigns)))
 
     async def _traffic(self, request: web.Request) -> web.Response:
         """Requests by action and verdict over `?range=` (15m, 1h (default), 6h, 24h, 7d), and the reason codes
         counted over it (`views.traffic`; per endpoint: `/api/v1/endpoints`)."""
         name = request.query.get("range", "1h")
         if name not in views.TRAFFIC_RANGES:
-            return web.json_response({"error": f"range is one of {', '.join(views.TRAFFIC_RANGES)}"}, status=400)
-        return web.json_response(views.traffic(self.running.servicer.counters, name, time.time()))
+            return web.json_response(ErrorBody(error=f"range is one of {', '.join(views.TRAFFIC_RANGES)}"), status=400)
+        series = cast(TrafficResponse, views.traffic(self.running.servicer.counters, name, time.time()))
+        return web.json_response(series)
 
     async def _decisions(self, request: web.Request) -> web.Response:
         """The latest decisions (`views.decisions`), newest first, filtered by `address`, `fingerprint`, `username`,
@@ -429,13 +526,14 @@ class AdminServer:
         try:
             limit = min(1000, max(1, int(query.get("limit", "100"))))
         except ValueError:
-            return web.json_response({"error": "limit is a number from 1 to 1000"}, status=400)
+            return web.json_response(ErrorBody(error="limit is a number from 1 to 1000"), status=400)
         filters = {name: query[name] for name in views.DECISION_FILTERS if name in query}
-        return web.json_response({"decisions": views.decisions(self.running.servicer.counters, filters, limit)})
+        found = cast(list[DecisionRow], views.decisions(self.running.servicer.counters, filters, limit))
+        return web.json_response(DecisionsResponse(decisions=found))
 
     async def _alerts(self, _request: web.Request) -> web.Response:
         """The configured triggers with their state, the last events (newest first), and the webhooks' counts."""
-        return web.json_response(views.alerts(self.alerts))
+        return web.json_response(cast(AlertsResponse, views.alerts(self.alerts)))
 
     async def _config(self, _request: web.Request) -> web.Response:
         """The configuration botwall runs with: its source, thresholds, policies and login routes (never secrets)."""
