@@ -50,6 +50,15 @@ envoy-configs: install ## rewrite the committed Envoy configs (envoy/**.yaml, th
 helm-golden: install ## rewrite the Helm chart's golden files (k8s/helm/botwall/tests/*.out.yaml); review the diff
 	BOTWALL_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/deploy/test_helm.py -k golden
 
+# The dashboard's charting library, from npm at the version tools/console/package-lock.json pins (its integrity hash
+# checked by npm ci), copied into the package so the installed dashboard loads nothing from the internet.
+CONSOLE_VENDOR := ext_proc/botwall/edge/console/static/vendor
+.PHONY: console-assets
+console-assets: ## refresh the dashboard's vendored uPlot from npm (tools/console/package-lock.json)
+	cd tools/console && npm ci --ignore-scripts --no-audit --no-fund
+	cp tools/console/node_modules/uplot/dist/uPlot.iife.min.js tools/console/node_modules/uplot/dist/uPlot.min.css $(CONSOLE_VENDOR)/
+	cp tools/console/node_modules/uplot/LICENSE $(CONSOLE_VENDOR)/uPlot.LICENSE
+
 bench-tools: ## install the load generator (Debian wrk)
 	@command -v wrk >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -22,7 +22,7 @@ def test_minutes_fold_into_hours_and_nothing_is_counted_twice() -> None:
     hour, _ = counters.traffic_series(now - 3600, 60, now)
     assert len(hour) == 61  # every minute present, empty ones too
     assert hour[-1][1] == {("block", "bot"): 1}
-    assert sum(n for _, counts in hour for n in counts.values()) == 1 + len([m for m in range(2820, 2880, 7)])
+    assert sum(n for _, counts in hour for n in counts.values()) == 1 + len(range(2820, 2880, 7))
 
 
 def test_hours_past_a_week_go_and_reason_codes_are_bounded() -> None:

@@ -64,6 +64,7 @@ from botwall.edge.api_types import (
     ThrottleView,
     TrafficResponse,
 )
+from botwall.edge.console import Console
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
 from botwall.errors import UsageError
 from botwall.request import Match
@@ -440,16 +441,22 @@ class AdminServer:
         self.app = app = web.Application(middlewares=[self._auth], client_max_size=4096)
         for route in ROUTES:
             app.router.add_get(route.path, getattr(self, route.handler))
+        self.console = Console(running, alerts, token)
+        self.console.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.port = 0
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self.token or request.path in self.open_paths:
+        console = self.console
+        if not self.token or request.path in self.open_paths or console.is_open(request.path):
             return await handler(request)
         sent = request.headers.get("Authorization", "")
         scheme, _, credentials = sent.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), self.token.encode()):
+        bearer = scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token.encode())
+        if not bearer and not console.signed_in(request):
+            if console.is_screen(request.path):
+                console.to_login(request)
             return web.json_response(
                 {"error": "unauthorized", "detail": "send Authorization: Bearer <the admin token>"},
                 status=401,

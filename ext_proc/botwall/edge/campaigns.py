@@ -23,6 +23,7 @@ and endpoints; the links between fingerprints are not saved with `--state-dir` (
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -35,6 +36,7 @@ from botwall.state.keys import KeyHasher
 _TOP = 20
 _DISTINCT = 10_000
 _SHOWN = 5
+_TIMELINE = 240  # the last active minutes a campaign lists (its timeline)
 _OTHER = "(other)"
 _TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 _NETWORK_KINDS = ("hosting", "cloud", "cdn", "vpn", "relay", "tor", "proxy")
@@ -172,6 +174,7 @@ class Campaign:
                 "endpoints": _top(self.endpoints),
                 "reasons": _top(self.reasons, 10),
             },
+            "active": [m * 60 for m in sorted(heapq.nlargest(_TIMELINE, self.minutes))],
             "counts_capped_at": {"addresses": _DISTINCT, "usernames": _DISTINCT, "keys_per_list": _TOP},
         }
 

@@ -122,7 +122,7 @@ async def _serve_until_stopped(
         print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
     print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{botwall_port}", file=out)
     print(f"  Envoy admin: {envoy.admin_url}  access log: {access_log}", file=out)
-    print(f"  botwall admin: http://127.0.0.1:{admin_port}/metrics  (/healthz, /readyz)", file=out)
+    print(f"  dashboard: http://127.0.0.1:{admin_port}/  (and /metrics, /api/v1/..., /healthz, /readyz)", file=out)
     print(
         f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
         f"{envoy.url('http', host)}/api/products",
