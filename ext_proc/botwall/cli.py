@@ -255,6 +255,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     _check_bindable(*http, "--listen")
     if tls is not None:
         _check_bindable(*tls, "--tls-listen")
+    admin = _split_host_port(args.admin_listen, "--admin-listen")
+    from botwall.edge.admin import admin_token, check_admin_address
+
+    token = admin_token(args.admin_token_file)
+    check_admin_address(admin[0], token)
+    _check_bindable(*admin, "--admin-listen")
     engine = _engine(load_config(args.config))
     options = UpOptions(
         engine=engine,
@@ -265,6 +271,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         trusted_hops=args.trusted_hops,
         fail_closed=args.fail_closed,
         workdir=Path(args.workdir or tempfile.mkdtemp(prefix="botwall-up-")),
+        admin=admin,
+        admin_token=token,
     )
     return asyncio.run(run_up(options))
 
@@ -448,6 +456,13 @@ def _add_up(sub: Any) -> None:
         help="answer 500/504 when botwall is down or slow, instead of letting requests through",
     )
     up.add_argument("--workdir", help="where rendered configs and logs go (default: a new temporary directory)")
+    up.add_argument(
+        "--admin-listen",
+        default="127.0.0.1:0",
+        help="the admin listener HOST:PORT: the dashboard, the admin API, /metrics (default: a free loopback port); "
+        "beyond loopback it needs an admin token (BOTWALL_ADMIN_TOKEN or --admin-token-file)",
+    )
+    up.add_argument("--admin-token-file", help="a file holding the admin listener's bearer token")
     up.set_defaults(func=cmd_up)
 
 

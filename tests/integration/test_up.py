@@ -67,6 +67,14 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
                 urllib.request.urlopen(request, timeout=10)
             assert 403 == refused.value.code
         assert re.search(r"HTTPS \(self-signed, JA4 on\): https://127\.0\.0\.1:\d+/", text), text
+        # The dashboard, on a free loopback port without a token: no sign-in, and it counts what was judged.
+        dashboard = re.search(r"dashboard: (http://127\.0\.0\.1:\d+)/", text)
+        assert dashboard, text
+        with urllib.request.urlopen(dashboard.group(1) + "/", timeout=10) as overview:
+            assert "<h1>Overview</h1>" in overview.read().decode()
+        with urllib.request.urlopen(dashboard.group(1) + "/api/v1/traffic", timeout=10) as traffic:
+            series = json.loads(traffic.read())["series"]
+        assert sum(c["requests"] for step in series for c in step["counts"]) == 7
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -75,3 +83,14 @@ def test_up_serves_demo_shop_and_stops_cleanly(tmp_path: Path) -> None:
     # The decision log's last aggregate is written on the way out, not lost with the process.
     aggregates = [json.loads(line) for line in out.splitlines() if '"event": "decision_aggregate"' in line]
     assert [2] == [a["suppressed"] for a in aggregates if a.get("action") == "block"], out
+
+
+def test_up_refuses_an_open_dashboard_beyond_loopback(tmp_path: Path) -> None:
+    """`--admin-listen` on every address without an admin token: one line saying why, exit 2, nothing started."""
+    result = subprocess.run(
+        [sys.executable, "-m", "botwall", "up", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "not a loopback address, and no admin token is set" in result.stderr

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.edge.admin import AdminServer
+from botwall.edge.alerts import Alerts
 from botwall.edge.decision_log import DecisionLog, start_flushing
 from botwall.edge.server import start_server
 from botwall.engine import Engine
@@ -34,6 +35,8 @@ class UpOptions:
     trusted_hops: int
     fail_closed: bool
     workdir: Path
+    admin: tuple[str, int] = ("127.0.0.1", 0)  # the admin listener (dashboard, API, metrics); port 0: a free one
+    admin_token: str = ""  # "" only on loopback (the CLI checks)
 
 
 def parse_upstream(url: str) -> tuple[str, int]:
@@ -50,8 +53,12 @@ async def run_up(options: UpOptions) -> int:
     config = options.engine.config
     decision_log = DecisionLog(config.decision_log)
     running = await start_server(options.engine, decision_log, "127.0.0.1:0")
-    admin = AdminServer(running, "", config.admin.open_paths)  # loopback, so no token
-    await admin.start("127.0.0.1", 0)
+    alerts = None
+    if config.alerts.triggers:
+        alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
+        alerts.start()
+    admin = AdminServer(running, options.admin_token, config.admin.open_paths, alerts)
+    await admin.start(*options.admin)
     flushing = start_flushing(decision_log)
     watch = start_watching(options.engine.scorer, watch_interval(config.model))  # noqa: F841
     shop_runner = None
@@ -83,6 +90,8 @@ async def run_up(options: UpOptions) -> int:
         )
     except BaseException:
         flushing.cancel()
+        if alerts is not None:
+            await alerts.stop()
         await admin.stop()
         await running.stop(0)
         if shop_runner is not None:
@@ -98,6 +107,8 @@ async def run_up(options: UpOptions) -> int:
         await asyncio.to_thread(envoy.drain, ENVOY_DRAIN_SECONDS)
         await asyncio.to_thread(envoy.stop)
         await running.stop(5)
+        if alerts is not None:
+            await alerts.stop()
         await admin.stop()
         flushing.cancel()
         decision_log.flush()  # the aggregate lines of the last interval
@@ -122,7 +133,9 @@ async def _serve_until_stopped(
         print(f"  HTTPS (self-signed, JA4 on): {envoy.url('https', host)}/", file=out)
     print(f"  upstream: http://{upstream[0]}:{upstream[1]}  botwall gRPC: 127.0.0.1:{botwall_port}", file=out)
     print(f"  Envoy admin: {envoy.admin_url}  access log: {access_log}", file=out)
-    print(f"  dashboard: http://127.0.0.1:{admin_port}/  (and /metrics, /api/v1/..., /healthz, /readyz)", file=out)
+    admin_host = options.admin[0] if options.admin[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+    sign_in = "  (sign in with the admin token)" if options.admin_token else ""
+    print(f"  dashboard: http://{admin_host}:{admin_port}/{sign_in}  (and /api/v1/..., /metrics)", file=out)
     print(
         f"  try: curl -i {envoy.url('http', host)}/   and   curl -i -A 'python-requests/2.32' "
         f"{envoy.url('http', host)}/api/products",
