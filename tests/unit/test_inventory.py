@@ -58,6 +58,23 @@ def test_slugs_under_one_parent_merge_once_they_are_many() -> None:
     assert len(templates) == SIBLINGS + 1  # the first ones stay themselves; the rest merged
 
 
+def test_a_restored_inventory_keeps_merging_where_it_had_merged() -> None:
+    """After a restart, a new slug under a parent that had too many joins `{param}` at once; a parent with a few
+    children goes on learning literals, and stops at the same bound."""
+    before = Inventory()
+    for name in [f"user-{n}" for n in range(SIBLINGS + 5)]:
+        before.record("h", "GET", f"/profile/{name}", "", "page", PERSON)
+    for name in ("about", "careers"):
+        before.record("h", "GET", f"/company/{name}", "", "page", PERSON)
+    after = Inventory()
+    assert after.restore((key, data) for key, _, data in before.take_dirty()) == SIBLINGS + 3
+    assert after.record("h", "GET", "/profile/someone-new", "", "page", PERSON).template == "/profile/{param}"
+    assert after.record("h", "GET", "/company/press", "", "page", PERSON).template == "/company/press"
+    for n in range(SIBLINGS):
+        after.record("h", "GET", f"/company/team-{n}", "", "page", PERSON)
+    assert after.record("h", "GET", "/company/one-too-many", "", "page", PERSON).template == "/company/{param}"
+
+
 def test_an_endpoint_first_seen_after_the_warm_up_is_new() -> None:
     clock = FakeClock(1_800_000_000.0)
     inventory = Inventory(clock=clock)

@@ -206,8 +206,27 @@ class Inventory:
             except (KeyError, TypeError, ValueError):
                 continue
             self._endpoints.setdefault((e.host, e.method, e.template), e)
+            self._relearn(e.host, e.template)
             kept += 1
         return kept
+
+    def _relearn(self, host: str, template: str) -> None:
+        """The sibling counts a restored template implies: its literal segments are children of their parents, and
+        a `{param}` segment means its parent had too many. (The counts themselves are not saved: they hold
+        process-salted hashes.)"""
+        out = [""]
+        for text in template.split("/")[1:]:
+            key = (host, "/".join(out))
+            if text == "{param}":
+                self._wide.add(key)
+                self._children.pop(key, None)
+            elif text and not text.startswith("{") and key not in self._wide:
+                children = self._children.get(key)
+                if children is None and len(self._children) + len(self._wide) < 4 * self.max_templates:
+                    children = self._children[key] = set()
+                if children is not None and len(children) < SIBLINGS:
+                    children.add(hash(text))
+            out.append(text)
 
     def __len__(self) -> int:
         return len(self._endpoints)
