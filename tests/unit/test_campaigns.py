@@ -81,3 +81,23 @@ def test_fingerprints_that_present_one_cookie_are_one_campaign() -> None:
     assert rows["f2"]["requests"] == 4
     assert rows["f2"]["infrastructure"]["addresses"] == 2
     assert rows["g1"]["fingerprints"] == ["g1"]
+
+
+def test_a_tool_rotating_user_agents_from_one_provider_is_one_campaign() -> None:
+    """Refusals with the same tool tells from one cloud ASN on one endpoint link their fingerprints; the same from a
+    residential network, or on another endpoint, stay apart (people share those networks)."""
+    campaigns = Campaigns()
+    for n, agent in enumerate(("python-requests/2.32", "Go-http-client/1.1", "curl/8.5")):
+        refused = Decision(Action.BLOCK, True, False, "b", 90, "bot", ("ua:automation-tool", "ip:hosting"), f"c{n}")
+        for m in range(3):
+            campaigns.record(Sighting(refused, f"159.89.1.{n * 3 + m}", agent, 14061, "DO", "US", "cloud", "/api/x"))
+    home = Decision(Action.BLOCK, True, False, "b", 90, "bot", ("ua:automation-tool",), "r1")
+    campaigns.record(Sighting(home, "73.1.1.1", "curl/8.5", 7922, "COMCAST", "US", "", "/api/x"))
+    home2 = Decision(Action.BLOCK, True, False, "b", 90, "bot", ("ua:automation-tool",), "r2")
+    campaigns.record(Sighting(home2, "73.1.1.2", "wget/1.21", 7922, "COMCAST", "US", "", "/api/x"))
+    elsewhere = Decision(Action.BLOCK, True, False, "b", 90, "bot", ("ua:automation-tool", "ip:hosting"), "e1")
+    campaigns.record(Sighting(elsewhere, "159.89.9.9", "curl/8.5", 14061, "DO", "US", "cloud", "/api/other"))
+    described = {c["id"]: c for c in campaigns.describe()}
+    assert described["c0"]["fingerprints"] == ["c0", "c1", "c2"]
+    assert described["c0"]["requests"] == 9
+    assert {"r1", "r2", "e1"} <= set(described)

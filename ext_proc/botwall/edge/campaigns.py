@@ -4,8 +4,10 @@ it rather than as good, bad or human.
 A campaign is one client software and configuration (the behavioural fingerprint: TLS, header shape, user-agent
 family, languages), which survives address rotation; fingerprints that presented the same botwall cookie are one
 campaign (a tool rotating its header shape keeps its cookie jar, and the cookie is bound to the TLS stack and the
-user-agent family, not to the header shape), named after the first of them and listing them all. Only traffic botwall
-found suspect or worse, or refused, counts (a verified crawler never does). Each campaign describes:
+user-agent family, not to the header shape), and so are fingerprints refused with the same tool tells (`ua:`, `hdr:`,
+`tls:` codes) from the same rented network (one hosting, cloud, VPN, Tor or proxy ASN) on the same endpoint: a tool
+rotating its user-agent from one provider. A campaign is named after the first of them and lists them all. Only
+traffic botwall found suspect or worse, or refused, counts (a verified crawler never does). Each campaign describes:
 
 - tools: the user-agents it sends and the tells of its request shape (`ua:`, `hdr:`, `tls:` reason codes);
 - infrastructure: how many addresses, which networks (ASN and organisation) and countries, and the share of its
@@ -16,9 +18,10 @@ found suspect or worse, or refused, counts (a verified crawler never does). Each
 
 Bounded: at most `max_campaigns` (the least recently active forgotten first), `_TOP` keys per counter (the rest under
 `(other)`), `_DISTINCT` addresses and usernames counted exactly (then "at least"), `_TOKENS` cookies remembered for
-linking. O(1) per request; described when the admin API asks. Not merged by shared addresses or networks (people share
-those with bots), so one operation that also rotates its user-agent family shows as several campaigns sharing networks
-and endpoints; the links between fingerprints are not saved with `--state-dir` (they are learned again).
+linking. O(1) per request; described when the admin API asks. Never merged by a residential network or an address
+alone (people share those with bots), so an operation that rotates its user-agent family through residential proxies
+shows as several campaigns sharing endpoints; the links between fingerprints are not saved with `--state-dir` (they
+are learned again).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ _TIMELINE = 240  # the last active minutes a campaign lists (its timeline)
 _OTHER = "(other)"
 _TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 _NETWORK_KINDS = ("hosting", "cloud", "cdn", "vpn", "relay", "tor", "proxy")
+# Rented networks: a refusal with the same tool tells, from the same one of these ASNs, on the same endpoint links
+# fingerprints (not a relay or a CDN, which carry people's browsers).
+_RENTED = ("hosting", "cloud", "vpn", "tor", "proxy")
 _BREACHED = "cred:breached-password"
 _TOKENS = 50_000  # cookies remembered, to link the fingerprints that present one
 _SAVED = 1_000  # addresses and usernames saved per campaign (the rest saved as a count)
@@ -217,6 +223,11 @@ class Campaigns:
         self._dirty.add(key)
         if sighting.token:
             self._link(sighting.token, key)
+        decision = sighting.decision
+        if sighting.asn and sighting.network_kind in _RENTED and decision.mitigates:
+            tells = sorted({code for code in decision.reasons if code.startswith(_TOOL_PREFIXES)})
+            if tells:  # one operation's tool on rented infrastructure, whatever user-agent it rotates to
+                self._link(f"net:{sighting.asn}:{sighting.endpoint}:{','.join(tells)}", key)
 
     def _root(self, fingerprint: str) -> str:
         """The fingerprint a campaign's group is named after (union-find, with path compression)."""
