@@ -10,10 +10,10 @@ from jsonschema import Draft202012Validator
 
 
 def answer_validator(
-    document: dict[str, Any], path: str, status: int = 200, content: str = "application/json"
+    document: dict[str, Any], path: str, status: int = 200, content: str = "application/json", method: str = "get"
 ) -> Draft202012Validator:
     """A validator for what `path` answers with `status` in `content`, as `document` declares it."""
-    schema = document["paths"][path]["get"]["responses"][str(status)]["content"][content]["schema"]
+    schema = document["paths"][path][method]["responses"][str(status)]["content"][content]["schema"]
     return Draft202012Validator({**schema, "components": document["components"]})
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import logging
 import os
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -541,11 +543,77 @@ def _add_eval(sub: Any) -> None:
     evaluate.set_defaults(func=cmd_eval)
 
 
+def cmd_event(args: argparse.Namespace) -> int:
+    """List, start or stop events (event mode) on running botwalls, through their admin API (every worker named)."""
+    import urllib.error
+    import urllib.request
+
+    from botwall.edge.admin import admin_token
+
+    token = admin_token(args.admin_token_file)
+    urls = args.admin or [os.environ.get("BOTWALL_ADMIN_URL", "http://127.0.0.1:9901")]
+    if args.action != "list" and not args.name:
+        _usage_error(f"botwall event {args.action} needs the event's name")
+    body = {"by": args.by or os.environ.get("USER", "cli"), "why": args.why}
+    if args.action == "start":
+        body["minutes"] = args.minutes
+    for url in urls:
+        base = url.rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            _usage_error(f"--admin {url}: an http:// or https:// URL")
+        path = "/api/v1/events" if args.action == "list" else f"/api/v1/events/{args.name}/{args.action}"
+        data = None if args.action == "list" else json.dumps(body).encode()
+        request = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST")  # noqa: S310 - http(s) only, checked above
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http(s) only
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise UsageError(f"{base}: {exc.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise UsageError(f"{base}: cannot reach the admin listener: {getattr(exc, 'reason', exc)}") from None
+        rows = answer["events"] if args.action == "list" else [answer["event"]]
+        for row in rows:
+            until = row["running_until"] or row["end"]
+            when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(until)) if until else "-"
+            print(f"{base}  {row['name']:<24} {row['state']:<10} until {when:<21} {row['expected_rps']:g} rps")
+    return 0
+
+
+def _add_event(sub: Any) -> None:
+    event = sub.add_parser("event", help="list, start or stop events (a drop, a sale) on running botwalls")
+    event.add_argument("action", choices=("list", "start", "stop"))
+    event.add_argument("name", nargs="?", help="the event (an `events:` entry, or one added through the API)")
+    event.add_argument("--minutes", type=float, default=60.0, help="start: how long it runs (default 60)")
+    event.add_argument("--why", default="", help="the reason, for the audit trail")
+    event.add_argument("--by", default="", help="who asks, for the audit trail (default: $USER)")
+    event.add_argument(
+        "--admin",
+        action="append",
+        help="an admin listener's URL (repeat it for each worker or replica; default $BOTWALL_ADMIN_URL, else "
+        "http://127.0.0.1:9901)",
+    )
+    event.add_argument("--admin-token-file", help="a file holding the admin token (default $BOTWALL_ADMIN_TOKEN)")
+    event.set_defaults(func=cmd_event)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="botwall", description="Server-side bot defence for Envoy.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check_config, _add_serve, _add_up, _add_envoy_config, _add_simulate, _add_train, _add_eval):
+    for add in (
+        _add_check_config,
+        _add_serve,
+        _add_up,
+        _add_event,
+        _add_envoy_config,
+        _add_simulate,
+        _add_train,
+        _add_eval,
+    ):
         add(sub)
     return parser
 

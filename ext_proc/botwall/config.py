@@ -7,6 +7,7 @@ and `botwall up` use when no file is given.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 from collections.abc import Mapping
@@ -204,6 +205,31 @@ class AlertSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """During an event: at most `requests` per `per_seconds` for each key (one purchase attempt per token, say)."""
+
+    match: Match
+    key: str  # as a throttle's: ip, fingerprint, token, header:<name>, cookie:<name>
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """A drop or a sale: its endpoints get a stricter profile while it runs (by its schedule, or started by hand)."""
+
+    name: str
+    endpoints: tuple[Match, ...]
+    start: float = 0.0  # epoch seconds; 0: no schedule (`botwall event start`, the admin API)
+    end: float = 0.0
+    expected_rps: float = 0.0  # the load expected: `botwall_event_expected_rps` carries it ahead of time
+    prewarm_seconds: float = 900.0  # how long before the start the gauge rises (scale before the drop, not after)
+    min_score: int = 50  # refuse on the endpoints from this score (the client's own evidence still needed)
+    challenge_new_clients: bool = True  # page views from clients without botwall's cookie get the challenge
+    quotas: tuple[Quota, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
 
@@ -217,6 +243,7 @@ class Config:
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    events: tuple[EventSpec, ...] = ()
     ip_data: InfraSettings | None = None  # user IP data files (docs/ip-data.md); None: the shipped data only
     hibp_path: str = ""  # Have I Been Pwned Pwned Passwords: a sorted HASH:COUNT file or a range directory
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -286,6 +313,7 @@ _TOP_KEYS = {
     "envoy",
     "admin",
     "alerts",
+    "events",
     "ip_data",
     "passwords",
     "model",
@@ -341,13 +369,7 @@ def _parse_match(r: Reader, raw: object, key: str) -> Match:
 
 def _parse_throttle(r: Reader, raw: object, key: str) -> ThrottleSpec:
     m = r.mapping(raw, key, {"key", "rate_per_second", "rate_per_minute", "burst"})
-    bucket_key = r.string(m.get("key", "ip"), f"{key}.key")
-    if bucket_key not in ("ip", "fingerprint") and not (
-        bucket_key.startswith("header:") and len(bucket_key) > len("header:")
-    ):
-        raise r.fail(f"{key}.key", "'ip', 'fingerprint' or 'header:<name>'", bucket_key)
-    if bucket_key.startswith("header:"):
-        bucket_key = bucket_key.lower()
+    bucket_key = _bucket_key(r, m.get("key", "ip"), f"{key}.key")
     if ("rate_per_second" in m) == ("rate_per_minute" in m):
         raise r.fail(key, "exactly one of rate_per_second or rate_per_minute", show_got=False)
     if "rate_per_second" in m:
@@ -356,6 +378,16 @@ def _parse_throttle(r: Reader, raw: object, key: str) -> ThrottleSpec:
         rate = r.number(m["rate_per_minute"], f"{key}.rate_per_minute", 0.001, 1e8) / 60.0
     burst = r.integer(m.get("burst", 1), f"{key}.burst", 1, 1_000_000)
     return ThrottleSpec(bucket_key, rate, burst)
+
+
+def _bucket_key(r: Reader, raw: object, key: str) -> str:
+    """What a throttle or a quota counts per: `ip`, `fingerprint`, `token` (botwall's cookie, else the address),
+    `header:<name>` or `cookie:<name>` (the site's session cookie: per account)."""
+    text = r.string(raw, key)
+    named = text.startswith(("header:", "cookie:")) and len(text) > len("header:")
+    if text not in ("ip", "fingerprint", "token") and not named:
+        raise r.fail(key, "'ip', 'fingerprint', 'token', 'header:<name>' or 'cookie:<name>'", text)
+    return text.lower() if text.startswith("header:") else text
 
 
 def _parse_deceive(r: Reader, raw: object, key: str) -> DeceiveSpec:
@@ -518,6 +550,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         envoy=envoy,
         admin=admin,
         alerts=alerts,
+        events=_parse_events(r, m.get("events", [])),
         ip_data=ip_data,
         hibp_path=hibp_path,
         shadow=r.boolean(m.get("shadow", _BASE.shadow), "shadow"),
@@ -672,6 +705,77 @@ def _parse_alerts(r: Reader, raw: object) -> AlertSettings:
             raise r.fail(f"{key}.secret_env", "the name of an environment variable (A-Z, 0-9, _)", secret_env)
         webhooks.append(Webhook(r.string(w.get("name"), f"{key}.name"), url, fmt, secret_env))
     return AlertSettings(tuple(triggers), tuple(webhooks))
+
+
+_EVENT_KEYS = {
+    "name", "endpoints", "start", "end", "expected_rps", "prewarm_minutes", "min_score", "challenge_new_clients",
+    "quotas",
+}  # fmt: skip
+MAX_EVENTS = 50
+
+
+def _instant(r: Reader, raw: object, key: str) -> float:
+    """An ISO 8601 time with its offset (`2026-12-06T15:00:00Z`) as epoch seconds."""
+    if isinstance(raw, datetime.datetime):  # YAML reads an unquoted timestamp itself
+        moment = raw
+    else:
+        text = r.string(raw, key)
+        try:
+            moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise r.fail(key, "an ISO 8601 time such as 2026-12-06T15:00:00Z", text) from None
+    if moment.tzinfo is None:
+        raise r.fail(key, "a time with its UTC offset (Z or +01:00)", str(raw))
+    return moment.timestamp()
+
+
+def parse_event(r: Reader, raw: object, key: str, seen: set[str]) -> EventSpec:
+    """One event (`events[i]` in the config, or the body of the admin API's POST /api/v1/events)."""
+    m = r.mapping(raw, key, _EVENT_KEYS)
+    name = r.string(m.get("name"), f"{key}.name")
+    if name in seen or not name.replace("-", "").replace("_", "").isalnum() or len(name) > 64:
+        raise r.fail(f"{key}.name", "a new name of letters, digits, - and _ (64 at most)", name)
+    seen.add(name)
+    raw_endpoints = m.get("endpoints")
+    if not isinstance(raw_endpoints, list) or not 1 <= len(raw_endpoints) <= 20:
+        raise r.fail(f"{key}.endpoints", "a list of 1 to 20 matches (path, methods, hosts)", raw_endpoints)
+    endpoints = tuple(_parse_match(r, e, f"{key}.endpoints[{i}]") for i, e in enumerate(raw_endpoints))
+    start = _instant(r, m["start"], f"{key}.start") if "start" in m else 0.0
+    end = _instant(r, m["end"], f"{key}.end") if "end" in m else 0.0
+    if ("start" in m) != ("end" in m) or (start and end <= start):
+        raise r.fail(f"{key}.end", "both start and end, the end after the start (or neither)", show_got=False)
+    raw_quotas = m.get("quotas", [])
+    if not isinstance(raw_quotas, list) or len(raw_quotas) > 10:
+        raise r.fail(f"{key}.quotas", "a list of at most 10 quotas", raw_quotas)
+    quotas = []
+    for i, q in enumerate(raw_quotas):
+        qk = f"{key}.quotas[{i}]"
+        qm = r.mapping(q, qk, {"match", "key", "requests", "per_seconds"})
+        quotas.append(
+            Quota(
+                _parse_match(r, qm.get("match"), f"{qk}.match"), _bucket_key(r, qm.get("key", "token"), f"{qk}.key"),
+                r.integer(qm.get("requests", 1), f"{qk}.requests", 1, 1_000_000),
+                r.number(qm.get("per_seconds"), f"{qk}.per_seconds", 0.1, 86400.0),
+            )
+        )  # fmt: skip
+    return EventSpec(
+        name=name,
+        endpoints=endpoints,
+        start=start,
+        end=end,
+        expected_rps=r.number(m.get("expected_rps", 0), f"{key}.expected_rps", 0.0, 1e9),
+        prewarm_seconds=60.0 * r.number(m.get("prewarm_minutes", 15), f"{key}.prewarm_minutes", 0.0, 1440.0),
+        min_score=r.integer(m.get("min_score", 50), f"{key}.min_score", 1, 100),
+        challenge_new_clients=r.boolean(m.get("challenge_new_clients", True), f"{key}.challenge_new_clients"),
+        quotas=tuple(quotas),
+    )
+
+
+def _parse_events(r: Reader, raw: object) -> tuple[EventSpec, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_EVENTS:
+        raise r.fail("events", f"a list of at most {MAX_EVENTS} events", raw)
+    seen: set[str] = set()
+    return tuple(parse_event(r, e, f"events[{i}]", seen) for i, e in enumerate(raw))
 
 
 def parse_yaml(text: str, source: str, base_dir: Path | None = None) -> Config:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from botwall import policy
 from botwall.clock import Clock, monotonic
 from botwall.config import Action, Config
+from botwall.events import EventBook
 from botwall.evidence.behaviour import (
     POLLER_MEMORY,
     AccountWindow,
@@ -87,6 +88,8 @@ class Engine:
         self.resources = resources
         self.scorer: Scorer = scorer if scorer is not None else resources.scorer
         self.clock = clock
+        self.wall = wall
+        self.events = EventBook(config, wall)  # event mode: the config to decide with, at a wall-clock time
         self.store: Store = store if store is not None else create_store(config.state, clock)
         self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
         self.keys = keys or KeyHasher.from_env()
@@ -238,7 +241,8 @@ class Engine:
         bucket, a challenge's cookie and memory)."""
         score = self.scorer.score(evidence)
         view = evidence.view
-        decision = policy.decide(score, evidence, self.config)
+        config = self.events.config(self.wall())
+        decision = policy.decide(score, evidence, config)
         memory = ""
         if decision.action is Action.CHALLENGE:
             # Only a challenge asks whether this client was challenged lately (and came back without the token), so
@@ -246,7 +250,7 @@ class Engine:
             # challenge memory that large.
             memory = format(self.keys(f"{view.client_ip}|{evidence.fingerprint}|{view.path}"), "x")
             if self.store.marked("challenged", memory):
-                decision = policy.decide(score, evidence, self.config, challenged_lately=True)
+                decision = policy.decide(score, evidence, config, challenged_lately=True)
         if decision.action is Action.THROTTLE and decision.throttle is not None:
             wait = self.store.take_token(decision.bucket, decision.throttle.rate, decision.throttle.burst)
             if wait == 0.0:

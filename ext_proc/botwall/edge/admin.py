@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,7 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from botwall import __version__
-from botwall.config import Config, Policy
+from botwall.config import Config, Policy, parse_event
 from botwall.edge import views
 from botwall.edge.alerts import Alerts
 from botwall.edge.api_types import (
@@ -42,6 +43,8 @@ from botwall.edge.api_types import (
     AdminView,
     AlertsResponse,
     ApiInfo,
+    AuditEntry,
+    AuditResponse,
     CampaignRow,
     CampaignsResponse,
     ConfigView,
@@ -51,6 +54,11 @@ from botwall.edge.api_types import (
     EndpointRow,
     EndpointsResponse,
     ErrorBody,
+    EventChange,
+    EventDefinition,
+    EventResponse,
+    EventRow,
+    EventsResponse,
     Health,
     LoginRouteView,
     MatchView,
@@ -66,7 +74,7 @@ from botwall.edge.api_types import (
 )
 from botwall.edge.console import Console
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
-from botwall.errors import UsageError
+from botwall.errors import ConfigError, Reader, UsageError
 from botwall.request import Match
 from botwall.scoring.model import OnnxScorer
 from botwall.state.shared import SharedStore
@@ -186,6 +194,18 @@ class BotwallCollector(Collector):
         accounts.add_metric(["under_attack"], under_attack)
         accounts.add_metric(["compromised"], compromised)
         yield accounts
+        book = engine.events
+        now = time.time()
+        expected = GaugeMetricFamily(
+            "botwall_event_expected_rps",
+            "Requests per second the running events, and those within their pre-warm time, expect (scale on it)",
+        )
+        expected.add_metric([], book.expected_load(now))
+        yield expected
+        running = GaugeMetricFamily("botwall_event_running", "1 while an event runs", labels=["event"])
+        for row in book.describe(now):  # at most 50 events: a bounded label
+            running.add_metric([row["name"]], 1.0 if row["state"] == "running" else 0.0)
+        yield running
         scorer = engine.scorer
         if isinstance(scorer, OnnxScorer):
             reloads = CounterMetricFamily("botwall_model_reloads", "Model file reloads, by result", labels=["result"])
@@ -248,7 +268,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Route:
-    """One GET route of the admin API: its path, handler, what it returns (the type its handler builds) and its query
+    """One route of the admin API: its path, handler, what it returns (the type its handler builds) and its query
     parameters. The OpenAPI document is generated from this table and those types, and every route the server
     registers comes from it."""
 
@@ -260,6 +280,8 @@ class Route:
     content: str = "application/json"
     variants: tuple[Variant, ...] = ()
     answers: tuple[Answer, ...] = ()
+    method: str = "get"
+    request: object = None  # a POST's JSON body type
 
 
 ROUTES = (
@@ -337,6 +359,40 @@ ROUTES = (
         "The configuration botwall runs with (thresholds, policies, login routes)",
         ConfigView,
     ),
+    Route(
+        "/api/v1/events",
+        "_events",
+        "Event mode: the events (drops, sales), which run, and the load they expect",
+        EventsResponse,
+    ),
+    Route(
+        "/api/v1/events",
+        "_define_event",
+        "Add an event (an `events:` entry of the config), and start it if asked",
+        EventResponse,
+        method="post",
+        request=EventDefinition,
+        answers=(Answer(400, "The event is malformed (the error names the key), or its name runs already"),),
+    ),
+    Route(
+        "/api/v1/events/{name}/start",
+        "_start_event",
+        "Run an event now, for `minutes` (60 by default; a running one is extended)",
+        EventResponse,
+        method="post",
+        request=EventChange,
+        answers=(Answer(404, "No event of that name"), Answer(400, "The body is not a JSON object as documented")),
+    ),
+    Route(
+        "/api/v1/events/{name}/stop",
+        "_stop_event",
+        "Stop an event now (a scheduled one stays stopped until its scheduled end)",
+        EventResponse,
+        method="post",
+        request=EventChange,
+        answers=(Answer(404, "No event of that name"), Answer(400, "The body is not a JSON object as documented")),
+    ),
+    Route("/api/v1/audit", "_audit", "Every automated or manual change, newest first", AuditResponse),
     Route("/api/v1/openapi.json", "_openapi", "This document", OpenApiDocument),
 )
 
@@ -367,17 +423,24 @@ def openapi_document() -> OpenApiDocument:
             "description": "Missing or wrong bearer token (except on the config's open paths)",
             "content": {"application/json": {"schema": schemas.of(ErrorBody)}},
         }
-        paths[route.path] = {
-            "get": {
-                "summary": route.summary,
-                "operationId": route.handler.strip("_"),
-                "parameters": [
-                    {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
-                    for name, text in route.params
-                ],
-                "responses": responses,
-            }
+        parameters = [
+            {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+            for name, text in route.params
+        ]
+        if "{name}" in route.path:
+            parameters.append({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}})
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.strip("_"),
+            "parameters": parameters,
+            "responses": responses,
         }
+        if route.request is not None:
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": schemas.of(route.request)}},
+            }
+        paths.setdefault(route.path, {})[route.method] = operation
     return OpenApiDocument(
         openapi="3.1.0",
         info=ApiInfo(title="botwall admin API", version=__version__),
@@ -440,7 +503,7 @@ class AdminServer:
         ProcessCollector(registry=self.registry)
         self.app = app = web.Application(middlewares=[self._auth], client_max_size=4096)
         for route in ROUTES:
-            app.router.add_get(route.path, getattr(self, route.handler))
+            app.router.add_route(route.method.upper(), route.path, getattr(self, route.handler))
         self.console = Console(running, alerts, token)
         self.console.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -546,6 +609,58 @@ class AdminServer:
         """The configuration botwall runs with: its source, thresholds, policies and login routes (never secrets)."""
         return web.json_response(config_view(self.running.servicer.engine.config))
 
+    def _event_row(self, name: str) -> EventRow:
+        book = self.running.servicer.engine.events
+        return cast(EventRow, next(e for e in book.describe(time.time()) if e["name"] == name))
+
+    async def _events(self, _request: web.Request) -> web.Response:
+        """The events (`botwall.events`), which run, and the load they expect."""
+        book = self.running.servicer.engine.events
+        now = time.time()
+        rows = cast(list[EventRow], book.describe(now))
+        return web.json_response(EventsResponse(events=rows, expected_rps=book.expected_load(now)))
+
+    async def _audit(self, _request: web.Request) -> web.Response:
+        """Every change made to what botwall enforces (events started and stopped, by whom, why), newest first."""
+        entries = cast(list[AuditEntry], list(reversed(self.running.servicer.engine.events.audit)))
+        return web.json_response(AuditResponse(audit=entries))
+
+    async def _define_event(self, request: web.Request) -> web.Response:
+        """A new event, validated as the config's `events:` entries are; started at once with `start_minutes`."""
+        body = await _json_object(request)
+        book = self.running.servicer.engine.events
+        who, why = _who(request, body), str(body.get("why", ""))[:500]
+        try:
+            spec = parse_event(Reader("the request body"), body.get("event"), "event", set())
+            book.define(spec, who, why or "defined through the admin API")
+        except (ConfigError, ValueError) as exc:
+            raise _bad(str(exc)) from None
+        if "start_minutes" in body:
+            book.start(spec.name, _minutes(body.get("start_minutes")), who, why or "started through the admin API")
+        return web.json_response(EventResponse(event=self._event_row(spec.name)))
+
+    async def _start_event(self, request: web.Request) -> web.Response:
+        """Run the event now for `minutes` (default 60, at most a week); who and why go to the audit trail."""
+        body = await _json_object(request)
+        name = request.match_info["name"]
+        try:
+            self.running.servicer.engine.events.start(
+                name, _minutes(body.get("minutes", 60)), _who(request, body), str(body.get("why", ""))[:500]
+            )
+        except KeyError:
+            raise web.HTTPNotFound(text=json.dumps({"error": f"no event {name!r}"}), content_type=_JSON) from None
+        return web.json_response(EventResponse(event=self._event_row(name)))
+
+    async def _stop_event(self, request: web.Request) -> web.Response:
+        """Stop the event now; who and why go to the audit trail."""
+        body = await _json_object(request)
+        name = request.match_info["name"]
+        try:
+            self.running.servicer.engine.events.stop(name, _who(request, body), str(body.get("why", ""))[:500])
+        except KeyError:
+            raise web.HTTPNotFound(text=json.dumps({"error": f"no event {name!r}"}), content_type=_JSON) from None
+        return web.json_response(EventResponse(event=self._event_row(name)))
+
     async def _openapi(self, _request: web.Request) -> web.Response:
         """This API's own OpenAPI 3 document."""
         return web.json_response(openapi_document())
@@ -566,3 +681,36 @@ class AdminServer:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+_JSON = "application/json"
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type=_JSON)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """A POST's JSON object body ({} when empty); anything else is a 400 saying so."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _bad("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("the body is a JSON object")
+    return body
+
+
+def _minutes(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 7 * 24 * 60:
+        raise _bad("minutes is a number from 0 to 10080 (a week)")
+    return float(value)
+
+
+def _who(request: web.Request, body: dict[str, Any]) -> str:
+    """Who made a change, for the audit trail: what the caller says (`by`), through the API, from its address."""
+    said = str(body.get("by", "")).strip()[:100] or "someone"
+    return f"{said} (admin API from {request.remote or 'unknown'})"

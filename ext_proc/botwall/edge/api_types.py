@@ -291,6 +291,68 @@ class AlertsResponse(TypedDict):
 # --- /api/v1/config.
 
 
+class EventRow(TypedDict):
+    """An event (event mode): its state, window, the load it expects, and the policies it puts first while it runs."""
+
+    name: str
+    state: Literal["running", "scheduled", "ended", "idle"]
+    start: float | None
+    end: float | None
+    running_since: float | None
+    running_until: float | None
+    started_by: str | None
+    expected_rps: float
+    min_score: int
+    challenge_new_clients: bool
+    policies: list[str]
+
+
+class AuditChange(TypedDict):
+    policies: list[str]
+    running: NotRequired[bool]
+
+
+class AuditEntry(TypedDict):
+    """One automated or manual change: who or what made it, when, why, and what it changed."""
+
+    time: float
+    by: str
+    action: str
+    target: str
+    why: str
+    changed: AuditChange
+
+
+class EventsResponse(TypedDict):
+    events: list[EventRow]
+    expected_rps: float  # what the running events, and those about to start, expect (the autoscaling gauge)
+
+
+class AuditResponse(TypedDict):
+    audit: list[AuditEntry]  # newest first
+
+
+class EventChange(TypedDict):
+    """Start or stop an event: for how long (start), who asks and why (both go to the audit trail)."""
+
+    minutes: NotRequired[float]
+    by: NotRequired[str]
+    why: NotRequired[str]
+
+
+class EventDefinition(TypedDict):
+    """A new event, as an `events:` entry of the config reads (validated the same way), and whether to start it."""
+
+    event: dict[str, Any]
+    start_minutes: NotRequired[float]
+    by: NotRequired[str]
+    why: NotRequired[str]
+
+
+class EventResponse(TypedDict):
+    event: EventRow
+
+
 class MatchView(TypedDict, total=False):
     hosts: list[str]  # exact names, and `*.suffix`
     path: dict[str, str]  # {prefix|exact|regex: value}
