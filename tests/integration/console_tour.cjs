@@ -28,6 +28,7 @@ async function read(page, screen) {
         })),
         reasons: rows("reasons").map((r) => [r.cells[0].textContent.trim(), num(r.cells[1])]),
         shadowBanner: !!document.getElementById("shadow-banner"),
+        eventBanners: Array.from(document.querySelectorAll(".banner.event")).map((b) => b.getAttribute("data-event")),
         attribution: !!document.querySelector("footer a[href='https://db-ip.com']"),
       };
     }
@@ -61,6 +62,9 @@ async function read(page, screen) {
       triggers: rows("triggers").map((r) => ({ name: r.getAttribute("data-name"),
         firing: r.getAttribute("data-firing") === "true" })),
       events: rows("events").map((r) => [r.getAttribute("data-alert"), r.getAttribute("data-state")]),
+      eventRows: rows("events-table").map((r) => [r.getAttribute("data-name"), r.getAttribute("data-state")]),
+      eventBanners: Array.from(document.querySelectorAll(".banner.event")).map((b) => b.getAttribute("data-event")),
+      audit: rows("audit").map((r) => [r.getAttribute("data-action"), r.getAttribute("data-target")]),
     };
   }, screen);
 }
@@ -124,6 +128,7 @@ async function main() {
         compromised: await get("/api/v1/accounts?state=compromised"),
         underAttack: await get("/api/v1/accounts?state=under_attack"),
         alerts: await get("/api/v1/alerts"),
+        events: await get("/api/v1/events"),
       };
     });
 

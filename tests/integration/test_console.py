@@ -31,6 +31,8 @@ CONFIG = (
     "    - {name: failed-login-surge, kind: failed_logins, threshold: 4, window_seconds: 60}\n"
     "    - {name: accounts-under-attack, kind: accounts_under_attack, threshold: 3}\n"
     "    - {name: model-reload-failed, kind: model_reload_failed}\n"
+    "events:\n"
+    "  - {name: winter-drop, endpoints: [{path: {prefix: /drop/}}], expected_rps: 120, start: START, end: END}\n"
 )
 
 
@@ -80,7 +82,10 @@ def test_a_person_signs_in_and_every_screen_matches_the_api(
     artifacts = Path(os.environ.get("BOTWALL_ARTIFACTS") or tmp_path / "screens")
     artifacts.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("BOTWALL_ADMIN_TOKEN", TOKEN)
-    running = admin_stack(shop, tmp_path, CONFIG, "--alert-interval", "0.3")
+    now = time.time()  # an event that runs now, on an endpoint nobody here asks for
+    start, end = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (now - 60, now + 3600))
+    config = CONFIG.replace("START", start).replace("END", end)
+    running = admin_stack(shop, tmp_path, config, "--alert-interval", "0.3")
     try:
         _traffic(running.stack.request)
         _wait_firing(running.admin, {"failed-login-surge", "accounts-under-attack"})
@@ -174,6 +179,15 @@ def test_a_person_signs_in_and_every_screen_matches_the_api(
     assert {name for name, state in alerts["events"] if state == "firing"} == {
         "failed-login-surge", "accounts-under-attack",
     }  # fmt: skip
+
+    # Event mode: the running event is a banner on every screen, and in the events table and the audit trail.
+    assert (
+        alerts["eventRows"]
+        == [[e["name"], e["state"]] for e in api["events"]["events"]]
+        == [["winter-drop", "running"]]
+    )
+    assert overview["eventBanners"] == alerts["eventBanners"] == ["winter-drop"]
+    assert alerts["audit"] == [["event_start", "winter-drop"]]
 
     # Signing out ends the session: the screens ask for the token again, and the API answers 401.
     assert (seen["signedOut"], seen["afterSignOut"], seen["apiAfterSignOut"]) == ("/login", "/login", 401)

@@ -2,10 +2,11 @@
 
 Overview (traffic by verdict and by action over a chosen range, top reasons, shadow mode), Discover (the endpoint
 inventory), Bots (campaigns and what they do, down to their decisions), Accounts (under attack and likely compromised)
-and Alerts (triggers, their state and history). Each page is rendered on the server from the same functions the admin
-API answers with (`edge.views`, and the inventory, campaigns and accounts themselves), so a screen and its API agree;
-a little JavaScript of our own sorts and filters tables and draws the two charts with uPlot, which is vendored from
-npm into `static/vendor` (`make console-assets`): the page loads nothing from elsewhere and works offline.
+and Alerts (triggers, their state and history; events and the audit trail of what changed); a running event is a
+banner on every screen. Each page is rendered on the server from the same functions the admin API answers with
+(`edge.views`, and the inventory, campaigns and accounts themselves), so a screen and its API agree; a little JavaScript
+of our own sorts and filters tables and draws the two charts with uPlot, which is vendored from npm into
+`static/vendor` (`make console-assets`): the page loads nothing from elsewhere and works offline.
 
 Sign-in: with an admin token set, `/login` takes the token and answers with a session cookie (`HttpOnly`, `Secure`,
 `SameSite=Strict`, 12 hours) signed with a key derived from the token, so every worker accepts it and changing the
@@ -135,7 +136,8 @@ class Console:
         shadowed = tuple(p.name for p in config.policies if p.shadow)
         session = request.cookies.get(SESSION_COOKIE, "")
         csrf = self.sessions.csrf(session) if self.token and session else ""
-        html = _pages.layout(screen, title, body, __version__, config.shadow, shadowed, csrf, _nav())
+        events = [e for e in self.running.servicer.engine.events.describe(time.time()) if e["state"] == "running"]
+        html = _pages.layout(screen, title, body, __version__, config.shadow, shadowed, csrf, _nav(), events)
         return web.Response(text=html, content_type="text/html", status=status, headers=HEADERS)
 
     async def _overview(self, request: web.Request) -> web.Response:
@@ -163,7 +165,9 @@ class Console:
         return self._page(request, "accounts", "Accounts", body)
 
     async def _alerts(self, request: web.Request) -> web.Response:
-        return self._page(request, "alerts", "Alerts", _pages.alerts(views.alerts(self.alerts)))
+        book = self.running.servicer.engine.events
+        body = _pages.alerts(views.alerts(self.alerts)) + _pages.events(book.describe(time.time()), list(book.audit))
+        return self._page(request, "alerts", "Alerts", body)
 
     async def _decisions(self, request: web.Request) -> web.Response:
         filters = {name: request.query[name][:256] for name in views.DECISION_FILTERS if request.query.get(name)}

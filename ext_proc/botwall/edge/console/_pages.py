@@ -86,6 +86,7 @@ def layout(
     shadowed: Sequence[str],
     csrf: str,
     nav: Sequence[tuple[str, str, str]],
+    events: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     links = "".join(
         f"<a href='{path}'{' class=current aria-current=page' if name == screen else ''}>{_e(label)}</a>"
@@ -107,6 +108,12 @@ def layout(
         banner = (
             "<div class='banner shadow' id='shadow-banner'><b>Some policies are in shadow mode</b> (logged, not "
             f"enforced): {_e(', '.join(shadowed))}.</div>"
+        )
+    for event in events:
+        banner += (
+            f"<div class='banner event' data-event='{_e(event['name'])}'><b>Event {_e(event['name'])}</b> runs until "
+            f"{_when(event['running_until'])}: its endpoints have stricter policies "
+            f"(<a href='/alerts#event-mode'>events</a>).</div>"
         )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -382,6 +389,35 @@ def alerts(view: Mapping[str, Any]) -> str:
             _table("events", event_head, events, "No alert has fired."),
             "<h2>Webhooks</h2>",
             _table("webhooks", webhook_head, webhooks, "No webhooks are configured."),
+        )
+    )
+
+
+def events(rows: Sequence[Mapping[str, Any]], audit: Sequence[Mapping[str, Any]]) -> str:
+    """Event mode: the events and their state, and the audit trail of every change, newest first."""
+    event_rows = [
+        f"<tr data-name='{_e(e['name'])}' data-state='{_e(e['state'])}'><td>{_e(e['name'])}</td>"
+        f"<td>{_e(e['state'])}</td><td>{_when(e['start'] or 0)}</td><td>{_when(e['end'] or 0)}</td>"
+        f"<td>{_when(e['running_until'] or 0)}</td><td>{_e(e['started_by'] or '')}</td>{_num(e['expected_rps'])}"
+        f"<td>{_e(', '.join(e['policies']))}</td></tr>"
+        for e in rows
+    ]
+    audit_rows = [
+        f"<tr data-action='{_e(a['action'])}' data-target='{_e(a['target'])}'><td>{_when(a['time'])}</td>"
+        f"<td>{_e(a['by'])}</td><td>{_e(a['action'])}</td><td>{_e(a['target'])}</td><td>{_e(a['why'])}</td></tr>"
+        for a in reversed(audit)
+    ]
+    event_head = (
+        ("event", "text"), ("state", "text"), ("scheduled start", "num"), ("scheduled end", "num"),
+        ("runs until", "num"), ("started by", "text"), ("expected rps", "num"), ("policies while it runs", "text"),
+    )  # fmt: skip
+    audit_head = (("time", "num"), ("by", "text"), ("change", "text"), ("target", "text"), ("why", "text"))
+    return "\n".join(
+        (
+            "<h2 id='event-mode'>Events</h2>",
+            _table("events-table", event_head, event_rows, "No events (events: in the config, or botwall event)."),
+            "<h2 id='audit'>Audit trail</h2>",
+            _table("audit", audit_head, audit_rows, "Nothing changed yet."),
         )
     )
 
