@@ -144,28 +144,28 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         raise UsageError(f"--listen: {exc}") from None
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
-    persister = None
-    if state_db is not None:
-        from botwall.edge.persist import Persister
-
-        servicer = running.servicer
-        persister = Persister(
-            state_db,
-            {
-                "endpoints": (servicer.inventory, servicer.inventory.max_templates),
-                "accounts": (servicer.accounts, servicer.accounts.max_accounts),
-                "campaigns": (servicer.campaigns, servicer.campaigns.max_campaigns),
-            },
-            retention_days=args.state_retention_days,
-        )
-        restored = persister.restore()
-        persister.start()
-        structlog.get_logger("botwall").info("state_restored", path=str(state_db.path), **restored)
     alerts = None
     if config.alerts.triggers:
         from botwall.edge.alerts import Alerts
 
         alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
+    persister = None
+    if state_db is not None:
+        from botwall.edge.persist import Persistent, Persister
+
+        servicer = running.servicer
+        registries: dict[str, tuple[Persistent, int]] = {
+            "endpoints": (servicer.inventory, servicer.inventory.max_templates),
+            "accounts": (servicer.accounts, servicer.accounts.max_accounts),
+            "campaigns": (servicer.campaigns, servicer.campaigns.max_campaigns),
+        }
+        if alerts is not None:  # pending deliveries, the last events, the triggers' episodes
+            registries.update(alerts.tables())
+        persister = Persister(state_db, registries, retention_days=args.state_retention_days)
+        restored = persister.restore()
+        persister.start()
+        structlog.get_logger("botwall").info("state_restored", path=str(state_db.path), **restored)
+    if alerts is not None:  # after the restore: the deliveries saved pending are queued first
         alerts.start(args.alert_interval)
     admin = None
     if args.admin_listen:
@@ -193,10 +193,10 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     finally:  # the decisions of in-flight requests are recorded by now: write what the interval still holds
         flushing.cancel()
         decision_log.flush()
+        if alerts is not None:  # before the last batch: a delivery ending now is saved as delivered, or as pending
+            await alerts.stop()
         if persister is not None:
             await persister.stop()
-        if alerts is not None:
-            await alerts.stop()
         if admin is not None:
             await admin.stop()
 

@@ -169,15 +169,27 @@ class AdminSettings:
     open_paths: tuple[str, ...] = ("/healthz", "/readyz")
 
 
-# The conditions an alert trigger can watch (`edge.alerts` evaluates them).
-ALERT_KINDS = ("accounts_under_attack", "failed_logins", "new_endpoint", "mitigation_rate", "model_reload_failed")
+# The conditions an alert trigger can watch (`edge.alerts` evaluates them); the endpoint kinds watch each endpoint
+# that discovery lists, each with its own episodes.
+ENDPOINT_ALERT_KINDS = ("endpoint_bot_share", "endpoint_traffic")
+ALERT_KINDS = (
+    "accounts_under_attack", "failed_logins", "new_endpoint", "mitigation_rate", "model_reload_failed",
+    *ENDPOINT_ALERT_KINDS,
+)  # fmt: skip
+# What an endpoint kind means by default where the generic defaults make no sense: endpoint_bot_share's threshold is a
+# percentage of the endpoint's requests, endpoint_traffic's the requests in the window that a surge needs at least,
+# and its baseline factor how far above the endpoint's own norm that is.
+_KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    "endpoint_bot_share": {"threshold": 50.0},
+    "endpoint_traffic": {"threshold": 20.0, "baseline_factor": 5.0},
+}
 
 
 @dataclass(frozen=True, slots=True)
 class AlertTrigger:
     """One alert trigger: `kind` watched over `window_seconds`, firing once per episode above `threshold` (and, for
     rates, above `baseline_factor` times the previous hour's mean), then quiet for `cooldown_seconds` after it
-    resolves."""
+    resolves. An endpoint kind keeps an episode per endpoint."""
 
     name: str
     kind: str
@@ -185,6 +197,8 @@ class AlertTrigger:
     window_seconds: float = 60.0
     baseline_factor: float = 0.0  # 0: the threshold alone
     cooldown_seconds: float = 600.0
+    # endpoint_bot_share: the requests an endpoint needs in the window before its share is judged (1 of 1 is no share)
+    min_requests: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,37 +671,59 @@ def _parse_client_cookie(r: Reader, raw: object) -> ClientCookieSettings:
     )
 
 
+_TRIGGER_KEYS = {"name", "kind", "threshold", "window_seconds", "baseline_factor", "cooldown_seconds", "min_requests"}
+
+
+def _parse_trigger(r: Reader, raw: object, key: str, names: set[str]) -> AlertTrigger:
+    t = r.mapping(raw, key, _TRIGGER_KEYS)
+    name = r.string(t.get("name"), f"{key}.name")
+    if name in names:
+        raise r.fail(f"{key}.name", "a name no other trigger has", name)
+    names.add(name)
+    kind = t.get("kind")
+    if kind not in ALERT_KINDS:
+        raise r.fail(f"{key}.kind", f"one of {list(ALERT_KINDS)}", kind)
+    base = AlertTrigger(name, kind)
+    defaults = _KIND_DEFAULTS.get(kind, {})
+    if "min_requests" in t and kind != "endpoint_bot_share":
+        raise r.fail(f"{key}.min_requests", "no min_requests unless kind is endpoint_bot_share", show_got=False)
+    if "baseline_factor" in t and kind == "endpoint_bot_share":
+        raise r.fail(f"{key}.baseline_factor", "no baseline_factor for kind endpoint_bot_share", show_got=False)
+    threshold = r.number(t.get("threshold", defaults.get("threshold", base.threshold)), f"{key}.threshold", 0, 1e9)
+    if kind == "endpoint_bot_share" and threshold > 100:
+        raise r.fail(f"{key}.threshold", "a percentage from 0 to 100 for kind endpoint_bot_share", t["threshold"])
+    # A surge on an endpoint is against its own norm (a factor of at least 1), counted per minute, with the rest of
+    # the hour before the window to learn that norm from.
+    low_factor = 1 if kind == "endpoint_traffic" else 0
+    windows = (60, 1800) if kind == "endpoint_traffic" else (5, 86_400)
+    return AlertTrigger(
+        name,
+        kind,
+        threshold=threshold,
+        window_seconds=r.number(t.get("window_seconds", base.window_seconds), f"{key}.window_seconds", *windows),
+        baseline_factor=r.number(
+            t.get("baseline_factor", defaults.get("baseline_factor", base.baseline_factor)),
+            f"{key}.baseline_factor",
+            low_factor,
+            1000,
+        ),
+        cooldown_seconds=r.number(
+            t.get("cooldown_seconds", base.cooldown_seconds), f"{key}.cooldown_seconds", 0, 7 * 86_400
+        ),
+        min_requests=r.integer(t.get("min_requests", base.min_requests), f"{key}.min_requests", 1, 1_000_000),
+    )
+
+
 def _parse_alerts(r: Reader, raw: object) -> AlertSettings:
     m = r.mapping(raw, "alerts", {"triggers", "webhooks"})
-    triggers, webhooks, names = [], [], set()
+    triggers, webhooks = [], []
+    names: set[str] = set()
+    hook_names: set[str] = set()
     raw_triggers = m.get("triggers", [])
     if not isinstance(raw_triggers, list):
         raise r.fail("alerts.triggers", "a list of triggers", raw_triggers)
     for i, t in enumerate(raw_triggers):
-        key = f"alerts.triggers[{i}]"
-        t = r.mapping(t, key, {"name", "kind", "threshold", "window_seconds", "baseline_factor", "cooldown_seconds"})
-        name = r.string(t.get("name"), f"{key}.name")
-        if name in names:
-            raise r.fail(f"{key}.name", "a name no other trigger has", name)
-        names.add(name)
-        kind = t.get("kind")
-        if kind not in ALERT_KINDS:
-            raise r.fail(f"{key}.kind", f"one of {list(ALERT_KINDS)}", kind)
-        base = AlertTrigger(name, kind)
-        triggers.append(
-            AlertTrigger(
-                name,
-                kind,
-                threshold=r.number(t.get("threshold", base.threshold), f"{key}.threshold", 0, 1e9),
-                window_seconds=r.number(
-                    t.get("window_seconds", base.window_seconds), f"{key}.window_seconds", 5, 86_400
-                ),
-                baseline_factor=r.number(t.get("baseline_factor", 0.0), f"{key}.baseline_factor", 0, 1000),
-                cooldown_seconds=r.number(
-                    t.get("cooldown_seconds", base.cooldown_seconds), f"{key}.cooldown_seconds", 0, 7 * 86_400
-                ),
-            )
-        )
+        triggers.append(_parse_trigger(r, t, f"alerts.triggers[{i}]", names))
     raw_hooks = m.get("webhooks", [])
     if not isinstance(raw_hooks, list):
         raise r.fail("alerts.webhooks", "a list of webhooks", raw_hooks)
@@ -703,7 +739,11 @@ def _parse_alerts(r: Reader, raw: object) -> AlertSettings:
         secret_env = w.get("secret_env", "")
         if secret_env and (not isinstance(secret_env, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", secret_env)):
             raise r.fail(f"{key}.secret_env", "the name of an environment variable (A-Z, 0-9, _)", secret_env)
-        webhooks.append(Webhook(r.string(w.get("name"), f"{key}.name"), url, fmt, secret_env))
+        name = r.string(w.get("name"), f"{key}.name")
+        if name in hook_names:  # a webhook's name keys its queue, its counts and its saved deliveries
+            raise r.fail(f"{key}.name", "a name no other webhook has", name)
+        hook_names.add(name)
+        webhooks.append(Webhook(name, url, fmt, secret_env))
     return AlertSettings(tuple(triggers), tuple(webhooks))
 
 

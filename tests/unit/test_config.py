@@ -46,6 +46,25 @@ policies:
     assert (10, True) == (policy.min_score, policy.shadow)
 
 
+def test_endpoint_triggers_have_defaults_of_their_own() -> None:
+    """An endpoint bot-share trigger judges a share in percent from 20 requests on; an endpoint surge needs 20 requests
+    and five times the endpoint's norm; every key given reaches the typed config."""
+    config = parse_yaml(
+        """
+alerts:
+  triggers:
+    - {name: share, kind: endpoint_bot_share}
+    - {name: surge, kind: endpoint_traffic}
+    - {name: strict, kind: endpoint_bot_share, threshold: 80, min_requests: 50, window_seconds: 300}
+""",
+        "t.yaml",
+    )
+    share, surge, strict = config.alerts.triggers
+    assert (50.0, 20, 0.0) == (share.threshold, share.min_requests, share.baseline_factor)
+    assert (20.0, 5.0) == (surge.threshold, surge.baseline_factor)
+    assert (80.0, 50, 300.0) == (strict.threshold, strict.min_requests, strict.window_seconds)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -64,6 +83,35 @@ policies:
         (
             "alerts: {triggers: [{name: a, kind: failed_logins}, {name: a, kind: new_endpoint}]}",
             "bad.yaml: alerts.triggers[1].name: expected a name no other trigger has, got 'a'",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: endpoint_bot_share, threshold: 150}]}",
+            "bad.yaml: alerts.triggers[0].threshold: expected a percentage from 0 to 100 for kind endpoint_bot_share, "
+            "got 150",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: endpoint_bot_share, min_requests: 0}]}",
+            "bad.yaml: alerts.triggers[0].min_requests: expected an integer from 1 to 1000000, got 0",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: failed_logins, min_requests: 5}]}",
+            "bad.yaml: alerts.triggers[0].min_requests: expected no min_requests unless kind is endpoint_bot_share",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: endpoint_bot_share, baseline_factor: 2}]}",
+            "bad.yaml: alerts.triggers[0].baseline_factor: expected no baseline_factor for kind endpoint_bot_share",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: endpoint_traffic, baseline_factor: 0.5}]}",
+            "bad.yaml: alerts.triggers[0].baseline_factor: expected a number from 1 to 1000, got 0.5",
+        ),
+        (
+            "alerts: {triggers: [{name: a, kind: endpoint_traffic, window_seconds: 3600}]}",
+            "bad.yaml: alerts.triggers[0].window_seconds: expected a number from 60 to 1800, got 3600",
+        ),
+        (
+            "alerts: {webhooks: [{name: soc, url: 'http://a.example/'}, {name: soc, url: 'http://b.example/'}]}",
+            "bad.yaml: alerts.webhooks[1].name: expected a name no other webhook has, got 'soc'",
         ),
         (
             "alerts: {webhooks: [{name: soc, url: 'https://soc.example/h', secret_env: 'lower-case'}]}",

@@ -296,6 +296,11 @@ class Inventory:
             "paths": dict(sorted(paths.items())),
         }
 
+    def endpoints(self) -> Iterable[Endpoint]:
+        """The endpoints as they are counted, not copied: alert triggers read a few counts of each every round
+        (`edge.alerts`), and only read them."""
+        return self._endpoints.values()
+
 
 def _hostname(authority: str) -> str:
     """The host an endpoint is listed under: lower-case, without a port (`shop.example:443` is `shop.example`)."""

@@ -1,12 +1,14 @@
-"""What the admin API shows survives a restart: discovery, accounts and campaigns saved to an embedded SQLite database
-under `--state-dir`, in batches off the request path.
+"""What the admin API shows survives a restart: discovery, accounts, campaigns and alerts (the webhook deliveries still
+pending, the last events, each trigger's episodes) saved to an embedded SQLite database under `--state-dir`, in batches
+off the request path.
 
 Every `interval` seconds the records that changed since the last batch (each registry keeps their keys) are turned into
-rows on the event loop (a few microseconds each) and written by a worker thread in one transaction (upserts, then rows
-older than the retention deleted). A crash loses at most the last interval; SIGTERM writes a last batch. At start-up the
-rows come back, the most recently seen first, up to each registry's bound. A directory that cannot be created or
-written, or a file that is not a sound SQLite database, is an error before botwall serves, never a crash later; a
-failed batch later on is logged, kept dirty, and retried.
+rows on the event loop (a few microseconds each) and written by a worker thread in one transaction (upserts, then the
+records that ended, such as a delivered webhook delivery, and rows older than the retention deleted). A crash loses at
+most the last interval; SIGTERM writes a last batch. At start-up the rows come back, the most recently seen first, up
+to each registry's bound. A directory that cannot be created or written, or a file that is not a sound SQLite
+database, is an error before botwall serves, never a crash later; a failed batch later on is logged, kept dirty, and
+retried.
 
 With `--workers N`, each worker keeps its own file (`botwall-<i>.db`), as each counts what it judged.
 """
@@ -20,9 +22,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -30,7 +32,7 @@ from botwall.errors import BotwallError
 
 log = structlog.get_logger("botwall.edge.persist")
 
-TABLES = ("endpoints", "accounts", "campaigns")
+TABLES = ("endpoints", "accounts", "campaigns", "alert_deliveries", "alert_events", "alert_triggers")
 
 
 class StateDirError(BotwallError):
@@ -46,6 +48,15 @@ class Persistent(Protocol):
 
     def restore(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
         """Put saved records back (most recently seen first); returns how many were kept."""
+        ...
+
+
+@runtime_checkable
+class Forgetting(Persistent, Protocol):
+    """A registry whose records can end before the retention does (a webhook delivery once delivered)."""
+
+    def take_deleted(self) -> list[str]:
+        """The keys of the records that ended since the last call."""
         ...
 
 
@@ -90,8 +101,11 @@ class StateDb:
                     out.append((key, value))
         return out
 
-    def save(self, table: str, rows: list[tuple[str, float, dict[str, Any]]], keep_after: float) -> None:
-        """Upsert `rows` and delete those last seen before `keep_after`, in one transaction (run in a thread)."""
+    def save(
+        self, table: str, rows: list[tuple[str, float, dict[str, Any]]], keep_after: float, deleted: Sequence[str] = ()
+    ) -> None:
+        """Upsert `rows`, then delete the `deleted` keys and the rows last seen before `keep_after`, in one transaction
+        (run in a thread)."""
         encoded = [(key, seen, json.dumps(data, separators=(",", ":"))) for key, seen, data in rows]
         with self._lock:
             self._db.execute("BEGIN")
@@ -101,6 +115,7 @@ class StateDb:
                     "ON CONFLICT(key) DO UPDATE SET last_seen = excluded.last_seen, data = excluded.data",
                     encoded,
                 )
+                self._db.executemany(f"DELETE FROM {table} WHERE key = ?", [(k,) for k in deleted])  # noqa: S608
                 self._db.execute(f"DELETE FROM {table} WHERE last_seen < ?", (keep_after,))  # noqa: S608
                 self._db.execute("COMMIT")
             except BaseException:
@@ -130,6 +145,7 @@ class Persister:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._pending: dict[str, list[tuple[str, float, dict[str, Any]]]] = {}
+        self._pending_deleted: dict[str, list[str]] = {}
         self.saved = 0  # rows written since start
         self.failures = 0
 
@@ -153,14 +169,18 @@ class Persister:
         keep_after = self._clock() - self.retention
         for table, (registry, _) in self.registries.items():
             rows = self._pending.pop(table, []) + registry.take_dirty()
-            if not rows:
+            deleted = self._pending_deleted.pop(table, [])
+            if isinstance(registry, Forgetting):
+                deleted += registry.take_deleted()
+            if not rows and not deleted:
                 continue
             try:
-                await loop.run_in_executor(None, self.db.save, table, rows, keep_after)
+                await loop.run_in_executor(None, self.db.save, table, rows, keep_after, deleted)
                 self.saved += len(rows)
             except Exception as exc:  # a full disk, a file gone: keep them for the next batch, and say so
                 self.failures += 1
                 self._pending[table] = rows[-100_000:]
+                self._pending_deleted[table] = deleted[-100_000:]
                 log.warning("state_save_failed", table=table, rows=len(rows), error=str(exc)[:300])
 
     async def stop(self) -> None:
