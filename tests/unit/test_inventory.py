@@ -105,6 +105,15 @@ def test_a_path_scanner_cannot_grow_it_past_its_bounds() -> None:
     assert current < 8 * 2**20, current
 
 
+def test_random_hosts_and_methods_cannot_grow_it_either() -> None:
+    """Past the bound, each host and method gets one `(other)` entry, up to 64; then one entry takes every host."""
+    inventory = Inventory(max_templates=10)
+    for n in range(1_000):
+        inventory.record(f"h{n}.example", f"M{n % 7}", f"/p{n}", "", "page", BOT)
+    assert len(inventory) <= 10 + 64 + 1
+    assert (OTHER, OTHER, OTHER) in {(r["host"], r["method"], r["template"]) for r in inventory.snapshot()}
+
+
 def test_policies_that_protect_an_endpoint_are_named() -> None:
     config = parse_yaml(
         "policies:\n"

@@ -29,6 +29,7 @@ SIBLINGS = 50  # distinct literal children of one parent from which new ones are
 _QUERY_NAMES = 20
 _MINUTES = 60
 _FIRST = 10  # requests that say who found a template first
+_OTHERS = 64  # `(other)` entries per host and method past the bound; then one `(other)` for every host
 _WARM_UP = 600.0  # seconds after start before a first-seen template counts as new
 _PATH_CACHE = 4096
 _HOST = 128
@@ -114,6 +115,7 @@ class Inventory:
         self._wide: set[tuple[str, str]] = set()  # parents whose new children are `{param}`
         self._paths: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # (host, method, path) -> endpoint key
         self._dirty: set[tuple[str, str, str]] = set()  # endpoints changed since the last save (`edge.persist`)
+        self._others = 0  # `(other)` entries made past the bound (one per host and method, up to `_OTHERS`)
 
     def template(self, host: str, path: str) -> str:
         """The template of `path` on `host`, learning the sibling counts as it goes."""
@@ -161,8 +163,13 @@ class Inventory:
             if len(self._endpoints) >= self.max_templates:
                 key = (host, method, OTHER)
                 endpoint = self._endpoints.get(key)
+                if endpoint is None and self._others >= _OTHERS:  # random Host headers or methods: one for all
+                    key = (OTHER, OTHER, OTHER)
+                    endpoint = self._endpoints.get(key)
+                if endpoint is None:
+                    self._others += 1
             if endpoint is None:
-                endpoint = self._endpoints[key] = Endpoint(host, method, key[2], path[:_CACHED_PATH], now)
+                endpoint = self._endpoints[key] = Endpoint(key[0], key[1], key[2], path[:_CACHED_PATH], now)
         endpoint.count(now, decision.verdict, str(decision.action), kind, query)
         self._dirty.add(key)
         return endpoint
