@@ -145,7 +145,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     watch = start_watching(engine.scorer, watch_interval(config.model))  # noqa: F841
     flushing = start_flushing(decision_log)
     alerts = None
-    if config.alerts.triggers:
+    if config.alerts.triggers or config.alerts.webhooks:  # webhooks also hear events start and end
         from botwall.edge.alerts import Alerts
 
         alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)

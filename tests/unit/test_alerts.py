@@ -294,3 +294,25 @@ def test_a_full_queue_drops_and_counts_and_saves_only_what_it_holds(
         return StateDb(tmp_path).load(DELIVERIES, 10)
 
     assert 2 == len(asyncio.run(run()))
+
+
+def test_an_event_starting_and_ending_is_an_alert_with_who_and_why() -> None:
+    """Event mode's starts and stops (by schedule or by hand) reach the history, the decision log and the webhooks'
+    payloads, once each; a Slack receiver reads what happened in words."""
+    clock = FakeClock(1_800_000_000.0)
+    alerts, servicer, lines = _alerts(clock, webhooks=(Webhook("chat", "http://127.0.0.1:9/x", "slack", ""),))
+    book = servicer.engine.events
+    book.define(parse_yaml("events: [{name: drop, endpoints: [{}]}]", "t.yaml").events[0], "ops", "for the drop")
+    assert alerts.evaluate() == []  # defining one changes nothing
+    book.start("drop", 30, "alice", "the drop is on")
+    book.stop("drop", "bob", "sold out")
+    events = alerts.evaluate()
+    assert [(e["alert"], e["kind"], e["state"], e["change"]["by"]) for e in events] == [
+        ("event:drop", "event", "firing", "alice"), ("event:drop", "event", "resolved", "bob"),
+    ]  # fmt: skip
+    assert events[0]["change"]["policies"][0] == "event:drop:strict:0"
+    assert [line["alert"] for line in lines] == ["event:drop", "event:drop"]
+    assert alerts.evaluate() == []  # each change once
+    body, _ = render(alerts.webhooks[0], events[0], clock())
+    assert json.loads(body) == {"text": "botwall: event:drop started: its endpoints have stricter policies "
+                                        "(alice: the drop is on)"}  # fmt: skip

@@ -323,7 +323,7 @@ class Alerts:
         if self._span:
             self._sample(now)
         self.checked = 0
-        events = []
+        events = self._event_mode(now)
         for state in self.states.values():
             trigger = state.trigger
             if trigger.kind in ENDPOINT_ALERT_KINDS:
@@ -347,6 +347,23 @@ class Alerts:
             for name in {event["alert"] for event in events}:
                 saved.keep(name, now, _state_row(self.states[name]))
         return events
+
+    def _event_mode(self, now: float) -> list[dict[str, Any]]:
+        """An event's start (firing) and end (resolved), by its schedule or by hand (`botwall.events`), as alerts:
+        the SOC hears that a drop is on, and that its stricter policies are off again."""
+        out = []
+        transitions = self.servicer.engine.events.transitions
+        while transitions:
+            change = transitions.popleft()
+            running = change["action"] == "event_start"
+            out.append(
+                {"id": uuid.uuid4().hex, "alert": f"event:{change['target']}", "kind": "event",
+                 "state": "firing" if running else "resolved", "value": 1.0 if running else 0.0, "threshold": 1.0,
+                 "baseline": 0.0, "window_seconds": 0.0, "time": round(now, 3), "since": change["time"],
+                 "botwall": {"version": __version__, "worker": os.environ.get("BOTWALL_WORKER", "")},
+                 "change": {"by": change["by"], "why": change["why"], "policies": change["changed"]["policies"]}}
+            )  # fmt: skip
+        return out
 
     def _evaluate_endpoints(self, state: TriggerState, now: float) -> list[dict[str, Any]]:
         """One round of an endpoint trigger: an episode per endpoint, started and ended on its own."""
@@ -582,7 +599,11 @@ def _state_row(state: TriggerState) -> dict[str, Any]:
 
 def render(webhook: Webhook, event: dict[str, Any], now: float) -> tuple[bytes, dict[str, str]]:
     """The request body and headers of one delivery (signed when the webhook has a key)."""
-    if webhook.format == "slack":
+    change = event.get("change")
+    if webhook.format == "slack" and isinstance(change, dict):
+        what = "started: its endpoints have stricter policies" if event["state"] == "firing" else "ended"
+        payload: dict[str, Any] = {"text": f"botwall: {event['alert']} {what} ({change['by']}: {change['why']})"}
+    elif webhook.format == "slack":
         text = (
             f"botwall alert *{event['alert']}* ({event['kind']}) is {event['state']}: value {event['value']:g} "
             f"against threshold {event['threshold']:g} over {event['window_seconds']:g} s"
@@ -590,7 +611,7 @@ def render(webhook: Webhook, event: dict[str, Any], now: float) -> tuple[bytes, 
         endpoint = event.get("endpoint")
         if isinstance(endpoint, dict):
             text += f" on {endpoint['method']} {endpoint['host']}{endpoint['template']} ({event['requests']} requests)"
-        payload: dict[str, Any] = {"text": text}
+        payload = {"text": text}
     else:
         payload = event
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()

@@ -271,6 +271,13 @@ class AlertEvent(TypedDict):
     botwall: AlertSource
     endpoint: NotRequired[AlertEndpoint]  # an endpoint kind's episode: which endpoint, and its requests in the window
     requests: NotRequired[int]
+    change: NotRequired[AlertChange]  # an event's start or end (kind "event"): who, why, the policies it switched
+
+
+class AlertChange(TypedDict):
+    by: str
+    why: str
+    policies: list[str]
 
 
 class WebhookState(TypedDict):

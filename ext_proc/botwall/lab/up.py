@@ -54,7 +54,7 @@ async def run_up(options: UpOptions) -> int:
     decision_log = DecisionLog(config.decision_log)
     running = await start_server(options.engine, decision_log, "127.0.0.1:0")
     alerts = None
-    if config.alerts.triggers:
+    if config.alerts.triggers or config.alerts.webhooks:  # webhooks also hear events start and end
         alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
         alerts.start()
     admin = AdminServer(running, options.admin_token, config.admin.open_paths, alerts)
