@@ -41,6 +41,7 @@ from .conftest import (
     schema_errors,
 )
 
+README = CHART.parents[2] / "README.md"
 ENVOY_CONFIG_MASK = "<files/gateway.yaml with this release's values: see test_helm.py's sidecar tests>"
 # Firefox's own navigation headers, as captured through Envoy to 127.0.0.1.
 BROWSER = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
@@ -54,9 +55,13 @@ HARDENED = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# A Prometheus for KEDA to query, in the eventLoad cases.
+KEDA_PROM = "http://prometheus-operated.monitoring.svc:9090"
 BUNDLED_REDIS_URL = "redis://botwall-redis.botwall.svc.cluster.local:6379/0"
-# Custom resources: not in the Kubernetes schemas (test_service_monitor_scrapes_every_worker_with_the_token checks it).
-CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
+# Custom resources: not in the Kubernetes schemas kubernetes-validate ships, and their CRDs' schemas are not available
+# offline, so they are not schema-checked: test_service_monitor_scrapes_every_worker_with_the_token checks the
+# ServiceMonitor and test_keda_scales_on_the_expected_load_and_cpu KEDA's ScaledObject, field by field.
+CUSTOM_API_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
 SIDECAR_CASES = [c for c in CASES if case_values(c).get("mode") == "sidecar"]
 
 
@@ -672,6 +677,190 @@ def test_state_dir_on_an_existing_claim(scale: dict[str, Any]) -> None:
     ]
 
 
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged in, key by key (as Helm merges values files)."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _autoscalers(objs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The HorizontalPodAutoscalers and KEDA ScaledObjects of a render, as (kind, name)."""
+    return [
+        (o["kind"], o["metadata"]["name"]) for o in objs if o["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")
+    ]
+
+
+def test_no_autoscaler_unless_enabled() -> None:
+    """In every case: with autoscaling off, no autoscaler and the Deployment's own `replicas`; with it on, one
+    autoscaler (a ScaledObject in keda mode, else the chart's HPA) on the Deployment, which then has no `replicas`."""
+    for case in CASES:
+        values = case_values(case)
+        objs = objects(render(values))
+        deployment = find(objs, "Deployment", "botwall")
+        scaling = values.get("autoscaling", {})
+        keda = scaling.get("eventLoad", {}).get("enabled") and scaling["eventLoad"].get("mode") == "keda"
+        if scaling.get("enabled"):
+            expected = [("ScaledObject" if keda else "HorizontalPodAutoscaler", "botwall")]
+            assert (expected, False) == (_autoscalers(objs), "replicas" in deployment["spec"]), case
+        else:
+            assert ([], values.get("replicas", 2)) == (_autoscalers(objs), deployment["spec"]["replicas"]), case
+
+
+def test_cpu_autoscaling_alone_is_an_hpa_on_cpu() -> None:
+    """autoscaling without eventLoad: the chart's HPA on the Deployment, min and max replicas, CPU only."""
+    hpa = find(objects(render(case_values("service-autoscaled"))), "HorizontalPodAutoscaler")
+    assert ({"apiVersion": "apps/v1", "kind": "Deployment", "name": "botwall"}, 3, 12) == (
+        hpa["spec"]["scaleTargetRef"],
+        hpa["spec"]["minReplicas"],
+        hpa["spec"]["maxReplicas"],
+    )
+    cpu = {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}
+    assert [{"type": "Resource", "resource": cpu}] == hpa["spec"]["metrics"]
+    assert "behavior" not in hpa["spec"]
+
+
+@pytest.mark.parametrize("mode", ["service", "sidecar"])
+def test_keda_scales_on_the_expected_load_and_cpu(mode: str) -> None:
+    """eventLoad in keda mode: a ScaledObject (and no chart HPA) on the Deployment (botwall's in service mode, the
+    gateway's in sidecar mode) with the min and max replicas, a Prometheus trigger whose query is the largest
+    botwall_event_expected_rps of this release's pods against rpsPerReplica, through the TriggerAuthentication, and a
+    CPU trigger; the Deployment has no `replicas`. KEDA's CRD schema is not available offline: the fields are
+    checked here by hand."""
+    values = case_values("service-event-keda")
+    if mode == "sidecar":
+        values = {**values, "mode": "sidecar", "envoy": {"upstream": {"host": "app"}}}
+    objs = objects(render(values))
+    scaled = find(objs, "ScaledObject", "botwall")
+    deployment = find(objs, "Deployment", "botwall")
+    assert [("ScaledObject", "botwall")] == _autoscalers(objs)
+    assert "replicas" not in deployment["spec"]
+    expected_kind = "gateway" if mode == "sidecar" else "ext-proc"
+    assert expected_kind == deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+    assert ("keda.sh/v1alpha1", "botwall") == (scaled["apiVersion"], scaled["metadata"]["namespace"])
+    assert {"apiVersion": "apps/v1", "kind": "Deployment", "name": "botwall"} == scaled["spec"]["scaleTargetRef"]
+    assert (2, 30) == (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"])
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600}}
+    assert behavior == scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    prometheus, cpu = scaled["spec"]["triggers"]
+    query = 'max(botwall_event_expected_rps{namespace="botwall",pod=~"botwall-[a-z0-9]+-[a-z0-9]+"})'
+    metadata = {
+        "serverAddress": "http://prometheus-operated.monitoring.svc:9090",
+        "query": query,
+        "threshold": "400",
+        "ignoreNullValues": "true",
+        "authModes": "bearer",
+    }
+    assert ("prometheus", metadata, {"name": "prometheus-credentials"}) == (
+        prometheus["type"],
+        prometheus["metadata"],
+        prometheus["authenticationRef"],
+    )
+    assert {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "60"}} == cpu
+
+
+def test_keda_query_picks_this_releases_pods_only() -> None:
+    """The query's pod pattern (PromQL anchors it) matches the pods of the release's Deployment and none of the
+    bundled Redis's or another release's whose name starts the same; another release and namespace get their own."""
+    query = find(objects(render(case_values("service-event-keda"))), "ScaledObject")["spec"]["triggers"][0]
+    pattern = re.search(r'pod=~"([^"]+)"', query["metadata"]["query"])
+    assert pattern is not None
+    pods = [
+        "botwall-7d9f8c6b5-x2x7q",
+        "botwall-65b4c8d9f7-abcde",
+        "botwall-redis-5f6d7-abcde",
+        "botwall-canary-7d9-abc",
+    ]
+    assert [True, True, False, False] == [re.fullmatch(pattern.group(1), pod) is not None for pod in pods]
+    with helm.Chart.load(str(CHART)) as chart:
+        other = chart.render(case_values("service-event-keda"), name="shop", namespace="edge")
+    query = find(objects(other), "ScaledObject", "shop-botwall")["spec"]["triggers"][0]["metadata"]["query"]
+    assert 'max(botwall_event_expected_rps{namespace="edge",pod=~"shop-botwall-[a-z0-9]+-[a-z0-9]+"})' == query
+    dotted = render({**case_values("service-event-keda"), "fullnameOverride": "shop.botwall"})
+    query = find(objects(dotted), "ScaledObject")["spec"]["triggers"][0]["metadata"]["query"]
+    assert 'pod=~"shop[.]botwall-[a-z0-9]+-[a-z0-9]+"' in query
+    own = {"eventLoad": {"keda": {"query": 'max(botwall_event_expected_rps{kubernetes_namespace="botwall"})'}}}
+    mine = render(_merged(case_values("service-event-keda"), {"autoscaling": own}))
+    query = find(objects(mine), "ScaledObject")["spec"]["triggers"][0]["metadata"]["query"]
+    assert 'max(botwall_event_expected_rps{kubernetes_namespace="botwall"})' == query
+
+
+@pytest.mark.parametrize(("asked", "rendered"), [(400, "400"), (250.5, "250.5"), (1000000, "1000000"), ("80", "80")])
+def test_rps_per_replica_renders_as_a_plain_number(asked: Any, rendered: str) -> None:
+    """rpsPerReplica becomes KEDA's threshold and the HPA's averageValue as written, never in exponent form."""
+    keda = render(_merged(case_values("service-event-keda"), {"autoscaling": {"eventLoad": {"rpsPerReplica": asked}}}))
+    adapter = render(
+        _merged(case_values("sidecar-event-adapter"), {"autoscaling": {"eventLoad": {"rpsPerReplica": asked}}})
+    )
+    threshold = find(objects(keda), "ScaledObject")["spec"]["triggers"][0]["metadata"]["threshold"]
+    average = find(objects(adapter), "HorizontalPodAutoscaler")["spec"]["metrics"][1]["object"]["target"]
+    assert (rendered, rendered) == (threshold, average["averageValue"])
+
+
+@pytest.mark.parametrize("mode", ["service", "sidecar"])
+def test_prometheus_adapter_hpa_reads_the_admin_services_gauge(mode: str) -> None:
+    """eventLoad in prometheusAdapter mode: the chart's HPA (no ScaledObject) on the Deployment, on CPU and on
+    botwall_event_expected_rps of the admin Service, averaged over the replicas against rpsPerReplica; that Service
+    is the one the ServiceMonitor scrapes and selects the Deployment's pods; the Deployment has no `replicas`."""
+    values = case_values("sidecar-event-adapter")
+    if mode == "service":
+        values = {k: v for k, v in values.items() if k not in ("mode", "envoy")}
+    objs = objects(render(values))
+    hpa = find(objs, "HorizontalPodAutoscaler", "botwall")
+    deployment = find(objs, "Deployment", "botwall")
+    admin = find(objs, "Service", "botwall-admin")
+    monitor = find(objs, "ServiceMonitor", "botwall")
+    assert [("HorizontalPodAutoscaler", "botwall")] == _autoscalers(objs)
+    assert "replicas" not in deployment["spec"]
+    assert ({"apiVersion": "apps/v1", "kind": "Deployment", "name": "botwall"}, 3, 40) == (
+        hpa["spec"]["scaleTargetRef"],
+        hpa["spec"]["minReplicas"],
+        hpa["spec"]["maxReplicas"],
+    )
+    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+    event = {
+        "type": "Object",
+        "object": {
+            "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "botwall-admin"},
+            "metric": {"name": "botwall_event_expected_rps"},
+            "target": {"type": "AverageValue", "averageValue": "250.5"},
+        },
+    }
+    assert [cpu, event] == hpa["spec"]["metrics"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= admin["metadata"]["labels"].items()
+    assert deployment["spec"]["selector"]["matchLabels"] == admin["spec"]["selector"]
+
+
+def test_readme_scaling_examples_are_what_the_chart_renders() -> None:
+    """The README's "Helm: scaling ahead of a drop": its values render its ScaledObject, and its prometheus-adapter
+    rule serves the metric the HPA asks for, on the Service it names (the namespace and service labels the
+    ServiceMonitor's series carry), as the largest value over the pods."""
+    section = re.split(r"\n##+ ", README.read_text().split("### Helm: scaling ahead of a drop\n", 1)[1])[0]
+    values, scaled, _, rules = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    rendered = find(objects(render(values)), "ScaledObject")
+    assert (scaled["metadata"], scaled["spec"]) == (
+        {k: rendered["metadata"][k] for k in ("name", "namespace")},
+        rendered["spec"],
+    )
+    [rule] = rules["rules"]["custom"]
+    adapter = _merged(values, {"autoscaling": {"eventLoad": {"mode": "prometheusAdapter"}}})
+    hpa = find(
+        objects(render({**adapter, "metrics": {"serviceMonitor": {"enabled": True}}})), "HorizontalPodAutoscaler"
+    )
+    metric = hpa["spec"]["metrics"][1]["object"]
+    assert [metric["metric"]["name"]] * 2 == [re.split(r"[{]", rule["seriesQuery"])[0], rule["name"]["as"]]
+    overrides = {
+        "namespace": {"resource": "namespace"},
+        "service": {"resource": metric["describedObject"]["kind"].lower()},
+    }
+    assert overrides == rule["resources"]["overrides"]
+    assert rule["metricsQuery"].startswith("max(")
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -810,8 +999,105 @@ def test_state_dir_on_an_existing_claim(scale: dict[str, Any]) -> None:
             {"stateDir": {"enabled": True}, "extraEnv": [{"name": "BOTWALL_STATE_DIR", "value": "/data"}]},
             "set stateDir.path, not BOTWALL_STATE_DIR in extraEnv",
         ),
+        (
+            {"autoscaling": {"enabled": True, "minReplicas": 0}},
+            "autoscaling.minReplicas and autoscaling.maxReplicas must be whole numbers with 1 <= minReplicas <= "
+            "maxReplicas, got 0 and 10",
+        ),
+        (
+            {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 4}},
+            "1 <= minReplicas <= maxReplicas, got 5 and 4",
+        ),
+        (
+            {"autoscaling": {"eventLoad": {"enabled": True, "rpsPerReplica": 400}}},
+            "autoscaling.eventLoad needs autoscaling.enabled",
+        ),
+        (
+            {"autoscaling": {"enabled": True, "eventLoad": {"enabled": True, "keda": {"serverAddress": KEDA_PROM}}}},
+            "autoscaling.eventLoad needs rpsPerReplica: the requests per second one replica handles (a number above "
+            '0), got ""',
+        ),
+        (
+            {"autoscaling": {"enabled": True, "eventLoad": {"enabled": True, "rpsPerReplica": 0}}},
+            "autoscaling.eventLoad needs rpsPerReplica: the requests per second one replica handles (a number above "
+            '0), got "0"',
+        ),
+        (
+            {"autoscaling": {"enabled": True, "eventLoad": {"enabled": True, "rpsPerReplica": "lots"}}},
+            "autoscaling.eventLoad needs rpsPerReplica: the requests per second one replica handles (a number above "
+            '0), got "lots"',
+        ),
+        (
+            {"autoscaling": {"enabled": True, "eventLoad": {"enabled": True, "rpsPerReplica": 400, "mode": "hpa"}}},
+            'autoscaling.eventLoad.mode must be "keda" (a KEDA ScaledObject) or "prometheusAdapter" (an HPA on '
+            'prometheus-adapter\'s metric), got "hpa"',
+        ),
+        (
+            {"autoscaling": {"enabled": True, "eventLoad": {"enabled": True, "rpsPerReplica": 400}}},
+            "autoscaling.eventLoad.keda.serverAddress must be the http:// or https:// address of the Prometheus KEDA "
+            'queries, got ""',
+        ),
+        (
+            {
+                "autoscaling": {
+                    "enabled": True,
+                    "eventLoad": {
+                        "enabled": True,
+                        "rpsPerReplica": 400,
+                        "keda": {"serverAddress": KEDA_PROM, "authenticationRef": "prometheus-credentials"},
+                    },
+                }
+            },
+            "autoscaling.eventLoad.keda.authenticationRef and authModes go together",
+        ),
+        (
+            {
+                "fullnameOverride": "a-storefront-gateway-with-a-very-long-release-name",
+                "autoscaling": {
+                    "enabled": True,
+                    "eventLoad": {"enabled": True, "rpsPerReplica": 400, "keda": {"serverAddress": KEDA_PROM}},
+                },
+            },
+            "Kubernetes shortens the pod names of a Deployment named over 46 characters "
+            '("a-storefront-gateway-with-a-very-long-release-name" is 50): set a shorter fullnameOverride, or '
+            "autoscaling.eventLoad.keda.query",
+        ),
+        (
+            {
+                "autoscaling": {
+                    "enabled": True,
+                    "eventLoad": {"enabled": True, "rpsPerReplica": 400, "mode": "prometheusAdapter"},
+                }
+            },
+            "autoscaling.eventLoad.mode prometheusAdapter needs metrics.serviceMonitor.enabled",
+        ),
+        (
+            {
+                "autoscaling": {
+                    "enabled": True,
+                    "minReplicas": 1,
+                    "maxReplicas": 1,
+                    "eventLoad": {"enabled": True, "rpsPerReplica": 400, "keda": {"serverAddress": KEDA_PROM}},
+                },
+                "stateDir": {"enabled": True, "persistence": {"enabled": True}},
+            },
+            "autoscaling.eventLoad adds replicas ahead of an event, but stateDir.persistence mounts one "
+            "PersistentVolumeClaim that a single pod can use: set stateDir.persistence.enabled=false",
+        ),
     ],
     ids=[
+        "autoscaling-from-zero",
+        "autoscaling-min-over-max",
+        "event-load-without-autoscaling",
+        "event-load-without-rps",
+        "event-load-rps-zero",
+        "event-load-rps-not-a-number",
+        "event-load-unknown-mode",
+        "keda-without-prometheus",
+        "keda-auth-ref-without-modes",
+        "keda-pod-names-shortened",
+        "adapter-without-service-monitor",
+        "event-load-with-a-state-claim",
         "bad-mode",
         "no-upstream",
         "tls-without-secret",

@@ -117,6 +117,33 @@ when the state directory is off or on an emptyDir), and the most replicas the De
 {{- ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicas) .Values.autoscaling.enabled }}
 {{- end }}
 
+{{/* Autoscaling: what scales the Deployment ("" with autoscaling off, "keda" for a ScaledObject, "hpa" for the chart's
+HorizontalPodAutoscaler), and the PromQL that reads the events' expected load: the largest value any of the release's
+pods reports (each knows the events it was told of; a sum would count one event once per pod). The pods are those of
+the Deployment: `<fullname>-<pod-template-hash>-<suffix>`, which no other release's Deployment matches. */}}
+{{- define "botwall.autoscaler" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- $eventLoad := .Values.autoscaling.eventLoad }}
+{{- ternary "keda" "hpa" (and $eventLoad.enabled (eq $eventLoad.mode "keda")) }}
+{{- end }}
+{{- end }}
+
+{{- /* rpsPerReplica as the HPA's quantity and KEDA's threshold: 400, not 4e+02 or 400.0. */}}
+{{- define "botwall.eventLoad.rpsPerReplica" -}}
+{{- $rps := float64 .Values.autoscaling.eventLoad.rpsPerReplica }}
+{{- if eq $rps (float64 (int64 $rps)) }}{{ int64 $rps }}{{ else }}{{ $rps }}{{ end }}
+{{- end }}
+
+{{- define "botwall.eventLoad.query" -}}
+{{- $keda := .Values.autoscaling.eventLoad.keda }}
+{{- if $keda.query }}
+{{- $keda.query }}
+{{- else }}
+{{- $pods := printf "%s-[a-z0-9]+-[a-z0-9]+" (include "botwall.fullname" . | replace "." "[.]") }}
+{{- printf "max(botwall_event_expected_rps{namespace=%q,pod=~%q})" .Release.Namespace $pods }}
+{{- end }}
+{{- end }}
+
 {{/* The admin listener: the token Secret's name (the operator's, else the generated one), the headless Service the
 ServiceMonitor selects, and worker i's admin port name (admin, admin-1, ...: at most 15 characters). */}}
 {{- define "botwall.admin.secretName" -}}
@@ -218,6 +245,45 @@ admin:
 {{- range .Values.extraArgs }}
 {{- if regexMatch "^--admin-(listen|token-file)(=.*)?$" (toString .) }}
 {{- fail (printf "set admin.port and admin.tokenSecret, not %s in extraArgs: the chart runs the admin listener, probes it and scrapes it with the token" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- $scaling := .Values.autoscaling }}
+{{- if $scaling.enabled }}
+{{- $min := $scaling.minReplicas }}
+{{- $max := $scaling.maxReplicas }}
+{{- if or (ne (toString (int $min)) (toString $min)) (ne (toString (int $max)) (toString $max)) (lt (int $min) 1) (gt (int $min) (int $max)) }}
+{{- fail (printf "autoscaling.minReplicas and autoscaling.maxReplicas must be whole numbers with 1 <= minReplicas <= maxReplicas, got %v and %v" $min $max) }}
+{{- end }}
+{{- end }}
+{{- $eventLoad := $scaling.eventLoad }}
+{{- if $eventLoad.enabled }}
+{{- if not $scaling.enabled }}
+{{- fail "autoscaling.eventLoad needs autoscaling.enabled: it adds the events' expected load to the autoscaler's metrics" }}
+{{- end }}
+{{- $rps := $eventLoad.rpsPerReplica }}
+{{- if or (kindIs "invalid" $rps) (not (regexMatch "^[0-9]+(\\.[0-9]+)?(e[+-]?[0-9]+)?$" (lower (toString $rps)))) (le (float64 $rps) 0.0) }}
+{{- fail (printf "autoscaling.eventLoad needs rpsPerReplica: the requests per second one replica handles (a number above 0), got %q" (toString $rps)) }}
+{{- end }}
+{{- if not (has $eventLoad.mode (list "keda" "prometheusAdapter")) }}
+{{- fail (printf "autoscaling.eventLoad.mode must be \"keda\" (a KEDA ScaledObject) or \"prometheusAdapter\" (an HPA on prometheus-adapter's metric), got %q" (toString $eventLoad.mode)) }}
+{{- end }}
+{{- if eq $eventLoad.mode "keda" }}
+{{- $keda := $eventLoad.keda }}
+{{- if not (regexMatch "^https?://[^\\s]+$" (toString $keda.serverAddress)) }}
+{{- fail (printf "autoscaling.eventLoad.keda.serverAddress must be the http:// or https:// address of the Prometheus KEDA queries, got %q" (toString $keda.serverAddress)) }}
+{{- end }}
+{{- if ne (empty $keda.authenticationRef) (empty $keda.authModes) }}
+{{- fail "autoscaling.eventLoad.keda.authenticationRef and authModes go together: the TriggerAuthentication holds the credentials, authModes says which kind (bearer, basic, tls)" }}
+{{- end }}
+{{- $fullname := include "botwall.fullname" . }}
+{{- if and (not $keda.query) (gt (len $fullname) 46) }}
+{{- fail (printf "autoscaling.eventLoad's query picks the release's pods by name (<fullname>-<hash>-<suffix>), and Kubernetes shortens the pod names of a Deployment named over 46 characters (%q is %d): set a shorter fullnameOverride, or autoscaling.eventLoad.keda.query" $fullname (len $fullname)) }}
+{{- end }}
+{{- else if not .Values.metrics.serviceMonitor.enabled }}
+{{- fail "autoscaling.eventLoad.mode prometheusAdapter needs metrics.serviceMonitor.enabled: the HPA reads botwall_event_expected_rps of the admin Service the ServiceMonitor scrapes (its series carry that service label)" }}
+{{- end }}
+{{- if and .Values.stateDir.enabled .Values.stateDir.persistence.enabled }}
+{{- fail "autoscaling.eventLoad adds replicas ahead of an event, but stateDir.persistence mounts one PersistentVolumeClaim that a single pod can use: set stateDir.persistence.enabled=false (an emptyDir per pod) to scale on events" }}
 {{- end }}
 {{- end }}
 {{- $stateDir := .Values.stateDir }}
