@@ -173,11 +173,12 @@ def test_a_person_signs_in_and_every_screen_matches_the_api(
     assert accounts["underAttack"] == [a["username"] for a in api["underAttack"]["accounts"]]
     assert {f"victim{n}@mail.example" for n in range(3, 6)} <= set(accounts["underAttack"])
 
-    # Alerts: the triggers and their state as the API has them; the two that fired are in the history.
+    # Alerts: the triggers and their state as the API has them; the two that fired, and the event that started, are
+    # in the history.
     alerts = screens["alerts"]
     assert alerts["triggers"] == [{"name": t["name"], "firing": t["firing"]} for t in api["alerts"]["triggers"]]
     assert {name for name, state in alerts["events"] if state == "firing"} == {
-        "failed-login-surge", "accounts-under-attack",
+        "failed-login-surge", "accounts-under-attack", "event:winter-drop",
     }  # fmt: skip
 
     # Event mode: the running event is a banner on every screen, and in the events table and the audit trail.
