@@ -255,3 +255,73 @@ async def test_request_log_records_every_request(shop: Shop) -> None:
     )
     expected = (404, [("GET", "/api/products?q=sock"), ("POST", "/no/such/page")], [("x-probe", "one")], 1000)
     assert expected == actual
+
+
+async def _cart(shop: Shop, body: object) -> tuple[int, dict[str, object]]:
+    async with shop.client.post(shop.url("/api/cart"), json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_a_drop_sells_its_stock_from_the_release_and_not_before(shop: Shop) -> None:
+    """A drop answers 425 before its release, sells one unit per cart call with an order id the ledger lists, then
+    409 sold out; its page and JSON follow the state."""
+    async with shop.client.post(shop.url("/_drop"), json={"product": 4, "stock": 2, "release_in": 60}) as resp:
+        assert (200, "soon") == (resp.status, (await resp.json())["drop"]["state"])
+    early = await _cart(shop, {"product": 4})
+    async with shop.client.get(shop.url("/products/4")) as resp:
+        soon_page = await resp.text()
+    async with shop.client.post(shop.url("/_drop"), json={"product": 4, "stock": 2, "release_at": 0}) as resp:
+        assert 200 == resp.status
+    async with shop.client.get(shop.url("/products/4")) as resp:
+        live_page = await resp.text()
+    sold = [await _cart(shop, {"product": 4}) for _ in range(3)]
+    async with shop.client.get(shop.url("/api/products/4")) as resp:
+        product = await resp.json()
+    async with shop.client.get(shop.url("/_drop")) as resp:
+        ledger = (await resp.json())["drop"]
+    actual = (
+        early[0], early[1]["error"], 'data-drop="soon"' in soon_page, 'id="add-to-cart"' in live_page,
+        [status for status, _ in sold], sold[2][1]["error"], [body.get("order") for _, body in sold[:2]],
+        (product["stock"], product["drop"]),
+    )  # fmt: skip
+    expected = (
+        425, "not yet", True, True, [200, 200, 409], "sold out", ledger["orders"], (0, "sold-out"),
+    )  # fmt: skip
+    assert expected == actual
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"product": 1}, 404), ({"product": "4"}, 400), ([4], 400), ({"product": True}, 400)],
+)
+async def test_the_cart_sells_only_the_drop(shop: Shop, body: object, status: int) -> None:
+    """Without a drop of that product the cart answers 404; a malformed body is a 400."""
+    async with shop.client.post(shop.url("/_drop"), json={"product": 4, "stock": 5, "release_at": 0}) as resp:
+        assert 200 == resp.status
+    assert status == (await _cart(shop, body))[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"product": 99, "stock": 1, "release_at": 0}, {"product": 4, "stock": -1, "release_at": 0},
+     {"product": 4, "stock": 1}, {"product": 4, "stock": 1, "release_at": 0, "release_in": 5}],
+)  # fmt: skip
+async def test_a_drop_needs_a_known_product_a_stock_and_one_release_time(shop: Shop, body: object) -> None:
+    """Setting a drop with an unknown product, a negative stock, or not exactly one release time is a 400."""
+    async with shop.client.post(shop.url("/_drop"), json=body) as resp:
+        actual = (resp.status, "error" in await resp.json())
+    assert (400, True) == actual
+
+
+async def test_without_a_drop_the_catalogue_is_unchanged(shop: Shop) -> None:
+    """No drop set: the cart sells nothing and the products show the catalogue's stock."""
+    async with shop.client.get(shop.url("/_drop")) as resp:
+        state = await resp.json()
+    async with shop.client.get(shop.url("/api/products/4")) as resp:
+        product = await resp.json()
+    actual = (state, await _cart(shop, {"product": 4}), product)
+    expected = (
+        {"drop": None}, (404, {"ok": False, "error": "not on sale"}),
+        {"id": 4, "name": "Packable Rain Jacket", "price": 11900, "stock": 6},
+    )  # fmt: skip
+    assert expected == actual

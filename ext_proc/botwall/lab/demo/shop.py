@@ -4,6 +4,15 @@ It serves HTML pages, static assets, a JSON product API and two login
 endpoints (form and JSON), which are the kinds of traffic a bot-defense
 filter has to tell apart.  ``/_echo`` and ``REQUEST_LOG`` let tests see
 exactly what reached the upstream and with which headers.
+
+A limited-stock drop (a hype sale) is off until a harness sets one with
+``POST /_drop`` (JSON ``{"product": 4, "stock": 10, "release_at": <epoch s>}``,
+or ``"release_in": <s>``; ``GET /_drop`` reads it back with the orders sold).
+While it is set, ``POST /api/cart`` with ``{"product": 4}`` sells that
+product to anyone, one unit a call: 425 before the release, 200 with an
+order id while stock lasts, 409 sold out after; the product's page and JSON
+show the release state and the stock left.  Like ``/_echo``, ``/_drop`` is
+for the harness on the shop's own port, not for the gateway's clients.
 """
 
 from __future__ import annotations
@@ -15,17 +24,20 @@ import hmac
 import html
 import secrets
 import signal
+import time
 from collections import deque
-from dataclasses import asdict, dataclass
-from typing import Final, TypedDict
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Final, TypedDict
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 __all__ = [
     "DEMO_ACCOUNTS",
+    "DROP",
     "PRODUCTS",
     "REQUEST_LOG",
+    "Drop",
     "Product",
     "RequestRecord",
     "create_app",
@@ -42,6 +54,23 @@ class Product:
     name: str
     price: int
     stock: int
+
+
+@dataclass(slots=True)
+class Drop:
+    """A limited-stock release: `product` sells `stock` units through ``POST /api/cart`` from `release_at` (epoch
+    seconds) on; `orders` are the ids sold, in order, so a harness can check a claimed success against the ledger."""
+
+    product: int
+    stock: int
+    release_at: float
+    orders: list[str] = field(default_factory=list)
+
+    def state(self, now: float) -> str:
+        """What the product's page shows: ``soon`` before the release, ``live`` while stock lasts, ``sold-out``."""
+        if now < self.release_at:
+            return "soon"
+        return "live" if self.stock > 0 else "sold-out"
 
 
 class RequestRecord(TypedDict):
@@ -76,6 +105,8 @@ SESSION_COOKIE: Final = "session"
 MAX_SESSIONS: Final = 10_000
 
 REQUEST_LOG = web.AppKey[deque[RequestRecord]]("request_log")
+# The drop on sale now: a one-element list (empty without one), so a handler can replace it in place.
+DROP = web.AppKey[list[Drop]]("drop")
 _SESSIONS = web.AppKey[dict[str, str]]("sessions")
 
 _ASSET_CACHE_CONTROL: Final = "public, max-age=3600"
@@ -114,6 +145,20 @@ document.addEventListener("DOMContentLoaded", () => {
     if (link.getAttribute("href") === window.location.pathname) {
       link.classList.add("active");
     }
+  }
+  // A drop's "Add to cart" posts the product to the cart API and shows the answer.
+  const cart = document.getElementById("add-to-cart");
+  if (cart) {
+    cart.addEventListener("click", async () => {
+      const response = await fetch("/api/cart", {
+        method: "POST",
+        headers: {"content-type": "application/json"},
+        body: JSON.stringify({product: Number(cart.dataset.product)}),
+      });
+      const answer = await response.json();
+      cart.textContent = response.ok ? "In your cart" : answer.error;
+      cart.disabled = true;
+    });
   }
 });
 """
@@ -256,7 +301,7 @@ async def home(request: web.Request) -> web.Response:
         f'<div class="card"><a href="/products/{p.id}">{html.escape(p.name)}</a>'
         f'<p class="price">{_money(p.price)}</p>'
         f'<p class="muted">{_stock_label(p.stock)}</p></div>'
-        for p in PRODUCTS
+        for p in (_on_sale(request.app, p) for p in PRODUCTS)
     )
     body = f'<div class="grid">{cards}</div>'
     return _html(render_page("Gear for the trail", body, user=_current_user(request)))
@@ -269,12 +314,34 @@ async def product_page(request: web.Request) -> web.Response:
     if product is None:
         body = '<p>We could not find that product. <a href="/">Back to the shop</a></p>'
         return _html(render_page("Not found", body, user=user), status=404)
+    drop = _drop_of(request.app, product.id)
+    if drop is not None:
+        return _html(render_page(product.name, _drop_card(product, drop), user=user))
     action = "<p><button disabled>Add to cart</button></p>" if user else '<p><a href="/login">Log in</a> to buy.</p>'
     body = (
         f'<div class="card"><p class="price">{_money(product.price)}</p>'
         f'<p class="muted">{_stock_label(product.stock)}</p>{action}</div>'
     )
     return _html(render_page(product.name, body, user=user))
+
+
+def _drop_card(product: Product, drop: Drop) -> str:
+    """A drop's product card: when it releases, then the stock left and a live "Add to cart" (guest checkout)."""
+    state = drop.state(time.time())
+    if state == "soon":
+        when = time.strftime("%H:%M:%S UTC", time.gmtime(drop.release_at))
+        status = f"Releases at {when}"
+        button = "<button disabled>Add to cart</button>"
+    elif state == "live":
+        status = _stock_label(drop.stock)
+        button = f'<button id="add-to-cart" data-product="{product.id}">Add to cart</button>'
+    else:
+        status = "Sold out"
+        button = "<button disabled>Sold out</button>"
+    return (
+        f'<div class="card" data-drop="{state}"><p class="price">{_money(product.price)}</p>'
+        f'<p class="muted">{status}</p><p>{button}</p></div>'
+    )
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -336,10 +403,32 @@ def _lookup_product(raw_id: str) -> Product | None:
         return None
 
 
+def _drop_of(app: web.Application, product_id: int) -> Drop | None:
+    """The drop on sale now if it sells this product."""
+    drops = app[DROP]
+    return drops[0] if drops and drops[0].product == product_id else None
+
+
+def _on_sale(app: web.Application, product: Product) -> Product:
+    """The product with its stock as it is now: a drop's stock left in place of the catalogue's."""
+    drop = _drop_of(app, product.id)
+    return product if drop is None else replace(product, stock=drop.stock)
+
+
+def _product_json(app: web.Application, product: Product) -> dict[str, Any]:
+    """A product as the API shows it; a drop's product also says when it releases and whether it has."""
+    out: dict[str, Any] = asdict(_on_sale(app, product))
+    drop = _drop_of(app, product.id)
+    if drop is not None:
+        out["release_at"] = drop.release_at
+        out["drop"] = drop.state(time.time())
+    return out
+
+
 async def api_products(request: web.Request) -> web.Response:
     """JSON array of products, filtered by a case-insensitive ``?q=`` on name."""
     query = request.query.get("q", "").casefold()
-    matches = [asdict(p) for p in PRODUCTS if query in p.name.casefold()]
+    matches = [_product_json(request.app, p) for p in PRODUCTS if query in p.name.casefold()]
     return web.json_response(matches)
 
 
@@ -348,7 +437,70 @@ async def api_product(request: web.Request) -> web.Response:
     product = _lookup_product(request.match_info["id"])
     if product is None:
         return web.json_response({"error": "product not found"}, status=404)
-    return web.json_response(asdict(product))
+    return web.json_response(_product_json(request.app, product))
+
+
+async def api_cart(request: web.Request) -> web.Response:
+    """Add one unit of the drop's product to a (guest) cart: 425 before the release, 200 with an order id while
+    stock lasts, 409 once sold out; 404 for a product not on sale, 400 for a malformed body."""
+    try:
+        payload = await request.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
+    product_id = payload.get("product") if isinstance(payload, dict) else None
+    if not isinstance(product_id, int) or isinstance(product_id, bool):
+        return web.json_response({"ok": False, "error": "expected an object with an integer product"}, status=400)
+    drop = _drop_of(request.app, product_id)
+    if drop is None:
+        return web.json_response({"ok": False, "error": "not on sale"}, status=404)
+    now = time.time()
+    if now < drop.release_at:
+        wait = round(drop.release_at - now, 3)
+        return web.json_response({"ok": False, "error": "not yet", "release_in": wait}, status=425)
+    if drop.stock <= 0:
+        return web.json_response({"ok": False, "error": "sold out"}, status=409)
+    drop.stock -= 1
+    order = secrets.token_hex(8)
+    drop.orders.append(order)
+    return web.json_response({"ok": True, "order": order, "product": product_id, "left": drop.stock})
+
+
+def _drop_json(drops: list[Drop]) -> dict[str, Any]:
+    if not drops:
+        return {"drop": None}
+    drop = drops[0]
+    state = drop.state(time.time())
+    return {"drop": {"product": drop.product, "stock": drop.stock, "release_at": drop.release_at, "state": state,
+                     "orders": list(drop.orders)}}  # fmt: skip
+
+
+async def drop_get(request: web.Request) -> web.Response:
+    """Diagnostic: the drop on sale (or null), with the orders sold so far."""
+    return web.json_response(_drop_json(request.app[DROP]))
+
+
+async def drop_set(request: web.Request) -> web.Response:
+    """Diagnostic: put a drop on sale, replacing any other: ``product``, ``stock``, and ``release_at`` (epoch seconds)
+    or ``release_in`` (seconds from now)."""
+    try:
+        payload = await request.json()
+    except ValueError:
+        return web.json_response({"error": "malformed JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return web.json_response({"error": "expected an object"}, status=400)
+    product, stock = payload.get("product"), payload.get("stock")
+    release = payload.get("release_at", payload.get("release_in"))
+    one_time = ("release_at" in payload) != ("release_in" in payload)
+    if not (
+        isinstance(product, int) and product in _PRODUCTS_BY_ID
+        and isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0
+        and isinstance(release, int | float) and not isinstance(release, bool) and one_time
+    ):  # fmt: skip
+        error = "expected a known integer product, a stock of 0 or more, and release_at or release_in in seconds"
+        return web.json_response({"error": error}, status=400)
+    release_at = float(release) if "release_at" in payload else time.time() + float(release)
+    request.app[DROP][:] = [Drop(product, stock, release_at)]
+    return web.json_response(_drop_json(request.app[DROP]))
 
 
 async def static_asset(request: web.Request) -> web.Response:
@@ -393,6 +545,7 @@ def create_app() -> web.Application:
     app = web.Application(middlewares=[_record_request])
     app[REQUEST_LOG] = deque(maxlen=1000)
     app[_SESSIONS] = {}
+    app[DROP] = []
     app.add_routes(
         [
             web.get("/", home),
@@ -403,10 +556,13 @@ def create_app() -> web.Application:
             web.get("/api/products", api_products),
             web.get("/api/products/{id}", api_product),
             web.post("/api/login", api_login),
+            web.post("/api/cart", api_cart),
             web.get("/healthz", healthz),
             web.route("*", "/_echo", echo),
             web.route("*", "/_echo/{tail:.*}", echo),
             web.get("/_slow", slow),
+            web.get("/_drop", drop_get),
+            web.post("/_drop", drop_set),
         ]
         + [web.get(path, static_asset) for path in _ASSETS]
     )
