@@ -124,3 +124,10 @@ eval-heldout: install ## held-out people vs attackers through real Envoy + botwa
 .PHONY: bench-model
 bench-model: install ## CPU per request of scoring with models/botwall.onnx vs the rules (target: median < 100 us)
 	$(PY) tools/bench_model.py --model models/botwall.onnx
+
+# A simulated product drop (issue 16, event mode): people refreshing the product page and sneaker bots cloning Chrome,
+# one bot persona per scenario, through real Envoy + botwall + the demo shop, each scenario without and with an event;
+# about 90 s on 2 cores, the table printed and the JSON in build/.
+.PHONY: drop
+drop: install ## a product drop without and with event mode: people's and bots' shares of the stock, per scenario (SEED=)
+	$(PY) -m botwall.lab.drop --seed $${SEED:-1} --out build/drop-seed$${SEED:-1}.json

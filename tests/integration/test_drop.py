@@ -1,0 +1,56 @@
+"""A product drop through real Envoy + botwall + the demo shop (`botwall.lab.drop`, small and seeded): people who
+refresh the page and click at human speed against sneaker bots that clone Chrome, each scenario played without and
+with an event over the page, its stock API and the cart. What holds is asserted; what event mode does not do yet is a
+strict expected failure, so the day it holds this test says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botwall.lab.drop import Size, drop, render
+
+pytestmark = pytest.mark.integration
+
+# About 35 s on 2 cores: four runs of 9 s of traffic, each on a fresh stack.
+SIZE = Size(people=8, bot_tasks=6, stock=4, lead=4.0, tail=5.0)
+SCENARIOS = ("rotating", "cookie-farm")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both scenarios, each without and with the event (the per-run logs stay in the temporary directory)."""
+    played = drop(1, SCENARIOS, SIZE, Path(tmp_path_factory.mktemp("drop")))
+    print(render(played))  # shown by pytest -s, or with a failure
+    return played
+
+
+def test_people_are_never_refused_and_the_event_challenges_each_newcomer_once(report: dict[str, Any]) -> None:
+    """Every unit sells and is held by whoever the shop's ledger says; no person's request is refused, with or without
+    the event; with it, each person is challenged once (their first page view) and gets the page after."""
+    for name in SCENARIOS:
+        runs = report["scenarios"][name]
+        for mode in ("without_event", "with_event"):
+            run = runs[mode]
+            actual = (run["sold"], run["unclaimed_orders"], run["claimed_not_sold"], run["people"]["refused"])
+            assert (SIZE.stock, 0, 0, 0) == actual, (name, mode)
+        with_event = runs["with_event"]["people"]
+        assert (SIZE.people, SIZE.people) == (with_event["challenged"], with_event["actors"]), name
+
+
+# Event mode does not yet move the stock towards people against either persona (seed 1 here and in `make drop`: the
+# bots hold every unit or nearly, with and without the event). Rotating: cart posts without botwall's cookie are not
+# pages, so the new-client challenge skips them; a token quota without a token counts the address, which rotates; and
+# they were never refused at the cart. Cookie farm: the event's own challenge hands a cookie to every page load from a
+# fresh exit, so a farm harvested before the drop gives each cart attempt a token with an unused quota. A bot needs
+# one attempt per unit at the release instant, and people click a second or more after it.
+@pytest.mark.xfail(strict=True, reason="event mode does not yet keep cookie-less or cookie-farming bots off the cart")
+def test_with_the_event_people_get_more_of_the_stock(report: dict[str, Any]) -> None:
+    """With the event, people's share of the units sold is higher than without, in every scenario."""
+    shares = {
+        name: (runs["without_event"]["people_share"], runs["with_event"]["people_share"])
+        for name, runs in report["scenarios"].items()
+    }
+    assert all(on > off for off, on in shares.values()), shares
