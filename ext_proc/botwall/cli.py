@@ -38,8 +38,9 @@ def _configure_logging() -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         # sys.stderr as it is when a line is written, not when logging was configured (a test's captured stream is
-        # closed after it; a supervisor may swap the stream).
-        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+        # closed after it; a supervisor may swap the stream). WriteLogger writes the line and its newline in one
+        # write: stderr writes through, and print's two writes let --workers' processes interleave their lines.
+        logger_factory=lambda *_: structlog.WriteLogger(sys.stderr),
     )
 
 

@@ -216,7 +216,7 @@ class DecisionLog:
         self._rng = rng or random.Random()  # noqa: S311 - sampling, not security
         self._clock = clock
         self._log = structlog.wrap_logger(
-            structlog.PrintLogger(stream or sys.stdout),
+            structlog.WriteLogger(stream or sys.stdout),  # a line and its newline in one write (see cli)
             processors=[*worker_processors(), structlog.processors.JSONRenderer()],
         )
         self._start = clock()
