@@ -186,18 +186,9 @@ def _bucket_key(policy: str, spec: ThrottleSpec, evidence: Evidence) -> str:
         subject = f"tok:{evidence.token_id}" if evidence.token_id else view.client_ip
     elif spec.key.startswith("cookie:"):
         # Per the site's session (an account): by a hash of the cookie's value; without it, per address.
-        value = _cookie(view.header("cookie"), spec.key[len("cookie:") :])
+        value = view.cookie(spec.key[len("cookie:") :])
         subject = f"c:{hashlib.blake2b(value.encode(), digest_size=12).hexdigest()}" if value else view.client_ip
     else:
         # A missing API key shares one bucket per client IP rather than one bucket for everybody.
         subject = view.header(spec.key[len("header:") :]) or f"ip:{view.client_ip}"
     return f"tb|{policy}|{spec.key}|{subject}"
-
-
-def _cookie(header: str, name: str) -> str:
-    """One cookie's value from a Cookie header ("" when absent)."""
-    for pair in header.split(";"):
-        key, sep, value = pair.strip().partition("=")
-        if sep and key == name:
-            return value.strip()
-    return ""

@@ -67,6 +67,14 @@ class RequestView:
         """First value of a header (lower-case name), or `default`."""
         return self.by_name.get(name, default)
 
+    def cookie(self, name: str) -> str:
+        """One cookie's value from the `Cookie` header ("" when absent)."""
+        for pair in self.header("cookie").split(";"):
+            key, sep, value = pair.strip().partition("=")
+            if sep and key == name:
+                return value.strip()
+        return ""
+
 
 def is_https(view: RequestView) -> bool:
     """The client reached us over HTTPS (or a proxy in front says it did): botwall's cookie is then `Secure`."""

@@ -3,22 +3,18 @@ shop as the upstream, all on ephemeral loopback ports. On a failure, pytest show
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import ssl
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from botwall.deploy.gateway import EnvoySettings, render_gateway
-from botwall.lab.demo.shop import REQUEST_LOG, RequestRecord, start_shop
+from botwall.lab.demo.shop import BackgroundShop
 from botwall.lab.stack import BotwallProcess, EnvoyProcess, self_signed_certificate, start_botwall, start_envoy
 from botwall.lab.testing import captured_headers, form_submission
 
@@ -26,38 +22,6 @@ from botwall.lab.testing import captured_headers, form_submission
 BROWSER_HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 # The same browser submitting the shop's login form: a same-origin navigation with its origin, referer and body type.
 BROWSER_FORM_HEADERS = form_submission(BROWSER_HEADERS, "http://127.0.0.1", "http://127.0.0.1/login")
-
-
-class BackgroundShop:
-    """The demo shop served from its own thread and event loop, so synchronous tests can call through Envoy."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._runner, self.port = self._loop.run_until_complete(start_shop("127.0.0.1", 0))
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="demo-shop", daemon=True)
-        self._thread.start()
-        started.wait(10)
-
-    @property
-    def requests(self) -> deque[RequestRecord]:
-        """Every request the shop received, oldest first."""
-        assert self._runner is not None
-        return self._runner.app[REQUEST_LOG]
-
-    def stop(self) -> None:
-        assert self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ The personas are written the way their authors would write them, from the shop's
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import http.client
 import ipaddress
@@ -33,11 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.deploy.gateway import EnvoySettings, render_gateway
-from botwall.lab.demo.shop import start_shop
+from botwall.lab.demo.shop import BackgroundShop
 from botwall.lab.stack import start_botwall, start_envoy
 from botwall.lab.testing import captured_headers
 
@@ -517,24 +514,8 @@ def make_plan(seed: int, scenario: str, size: Size) -> Plan:
 # --- the stack ------------------------------------------------------------------------------------------------------
 
 
-class ShopThread:
-    """The demo shop on its own event loop in a thread, with the harness's `/_drop` control on its own port."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        started = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._runner, self.port = self._loop.run_until_complete(start_shop("127.0.0.1", 0))
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, name="drop-shop", daemon=True)
-        self._thread.start()
-        started.wait(10)
+class ShopThread(BackgroundShop):
+    """The demo shop in its thread, with the harness's `/_drop` control on its own port."""
 
     def control(self, method: str, body: object | None = None) -> Any:
         """Set (POST) or read (GET) the drop on the shop's own port, past Envoy."""
@@ -544,12 +525,6 @@ class ShopThread:
         if reply.status != 200:
             raise RuntimeError(f"the shop's /_drop answered {reply.status}: {reply.body!r}")
         return json.loads(reply.body)
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def botwall_config(event: bool, now: float) -> str:

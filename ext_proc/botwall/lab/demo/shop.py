@@ -24,6 +24,7 @@ import hmac
 import html
 import secrets
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
@@ -610,3 +611,36 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class BackgroundShop:
+    """The shop served from its own thread and event loop, so synchronous callers (tests, the drop harness) can send
+    it requests through Envoy while they block."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._runner, self.port = self._loop.run_until_complete(start_shop("127.0.0.1", 0))
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="demo-shop", daemon=True)
+        self._thread.start()
+        started.wait(10)
+
+    @property
+    def requests(self) -> deque[RequestRecord]:
+        """Every request the shop received, oldest first."""
+        assert self._runner is not None
+        return self._runner.app[REQUEST_LOG]
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
