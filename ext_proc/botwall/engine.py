@@ -179,8 +179,10 @@ class Engine:
                 spray.usernames = add(spray.usernames, user_hash)
         # The site window counts a request "with cookie" when it holds botwall's token.
         site.observe(now, kind, 0, bool(token), 0, cold)
-        # A cold page with a referer is a click from this site's page that its address never loaded (`is_cold`).
-        orphan = cold and kind == "page" and "referer" in view.by_name
+        # A cold page with a referer is a click from this site's page that its address never loaded (`is_cold`), and
+        # where botwall hands out its cookie, a click by a client that did not keep it: one that asks for proof (a
+        # challenge, `PROOF_WANTED`). Where it hands none out, people changing address between pages look the same.
+        orphan = cold and kind == "page" and "referer" in view.by_name and self.config.client_cookie.issue
         behaviour = snapshot(
             now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan, polling
         )

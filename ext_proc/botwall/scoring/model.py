@@ -35,6 +35,7 @@ from botwall.scoring.rules import (
     Score,
     Scorer,
     own_reasons,
+    proof_floor,
     signature_weight,
 )
 
@@ -148,9 +149,9 @@ class OnnxScorer:
         # A signature (one reason of the client's own that on its own weighs a block, such as an automation
         # user-agent or a crawler outside its published ranges), and a request whose own shape adds up to a tool's,
         # are floors the model cannot argue below: the simulated traffic it learned from cannot hold every place
-        # such a client comes from.
+        # such a client comes from. So is a reason that asks the client for proof (`PROOF_WANTED`: a challenge).
         tool = min(100, sum(w.get(code, 10) for code in reasons if code.startswith(TOOL_PREFIXES)))
-        floor = max(signature_weight(own_codes, w), tool if tool >= TOOL_FLOOR else 0)
+        floor = max(signature_weight(own_codes, w), tool if tool >= TOOL_FLOOR else 0, proof_floor(own_codes))
         score = max(_points(value), floor)
         if score < self.explain_from:
             return Score(score, reasons, score)  # below suspect, nothing refuses: the own score is not worked out

@@ -106,6 +106,21 @@ TOOL_FLOOR = 90
 TOOL_PREFIXES = ("ua:", "hdr:", "tls:")
 
 
+# Reasons of the client's own that ask it for proof: one of them sends a page request to the challenge whatever the
+# model says (the score is floored at SIGNATURE), yet none is a signature, so the challenge is offered rather than a
+# refusal. A browser passes it and the reason cannot fire again (it needs a request without cookies); a client that
+# keeps no cookies comes back without the token and is refused. With no challenge policy, the block policy refuses
+# it: it is the client's own evidence. `beh:orphan-referer` (a click from a page of this site that the address
+# never loaded, without a cookie) is a scraper's spoofed referer; a person clicking a link holds the cookie the page
+# handed out.
+PROOF_WANTED = frozenset({"beh:orphan-referer"})
+
+
+def proof_floor(own_codes: Iterable[str]) -> int:
+    """SIGNATURE when the client's own reasons ask it for proof (`PROOF_WANTED`), else 0."""
+    return SIGNATURE if any(code in PROOF_WANTED for code in own_codes) else 0
+
+
 # Evidence about a crowd the client belongs to, never about the client alone: a browser build's cold share or
 # failed logins, an account or a password many try, a network many share. It may raise suspicion and send a page to
 # the challenge; it refuses nobody on its own.
@@ -175,6 +190,9 @@ class RuleScorer:
         w = self._weights
         ranked = sorted(evidence.reasons, key=lambda code: -w.get(code, 10))
         own = own_reasons(ranked, evidence, w)
+        proof = proof_floor(own)
         return Score(
-            min(100, sum(w.get(code, 10) for code in ranked)), tuple(ranked), min(100, sum(w.get(c, 10) for c in own))
+            max(proof, min(100, sum(w.get(code, 10) for code in ranked))),
+            tuple(ranked),
+            max(proof, min(100, sum(w.get(c, 10) for c in own))),
         )
