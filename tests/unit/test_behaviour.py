@@ -163,8 +163,12 @@ def test_an_office_is_a_shared_address_and_each_colleague_is_judged_by_their_coo
     assert {"allow"} == {str(d.action) for d in decisions}
     clock.advance(20)
     rogue = [_login(engine, office, f"victim{n}", f"x{n}", 401, [*FIREFOX_XHR, colleagues[0]]) for n in range(6)]
-    assert "beh:cookie-many-usernames" in rogue[-1].reasons
+    assert "beh:cookie-many-usernames" in rogue[2].reasons  # its fourth username
+    assert "beh:cookie-many-usernames-many" in rogue[4].reasons  # its sixth: a signature
     assert "block" == str(rogue[-1].action)
+    # From then on the rogue cookie's page views are refused too; a colleague's are not.
+    assert "block" == str(engine.decide(_view("/login", office, [*FIREFOX, colleagues[0]])).action)
+    assert "allow" == str(engine.decide(_view("/login", office, [*FIREFOX, colleagues[1]])).action)
 
 
 def test_state_is_bounded_under_an_ip_flood() -> None:

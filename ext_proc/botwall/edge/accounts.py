@@ -39,6 +39,7 @@ ABUSE_REASONS = frozenset(
         "beh:many-usernames",
         "beh:many-usernames-many",
         "beh:cookie-many-usernames",
+        "beh:cookie-many-usernames-many",
         "beh:cookie-failed-logins",
         "beh:password-spray",
         "beh:fingerprint-stuffing",

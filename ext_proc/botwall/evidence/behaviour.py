@@ -539,8 +539,11 @@ def behaviour_reasons(b: BehaviourEvidence) -> list[str]:
     failed = b.ip_login_failures >= 2.5 and b.ip_failed_login_ratio > 0.8
     if failed:
         out.append("beh:failed-logins")
-    if b.token_usernames >= 4:
-        # One browser trying many accounts, from any number of addresses (a stuffer keeping a cookie jar).
+    if b.token_usernames >= 6:
+        # One browser trying many accounts, from any number of addresses (a stuffer keeping a cookie jar): from six,
+        # more than a person fumbling their username's spellings, and its own evidence on every request it makes.
+        out.append("beh:cookie-many-usernames-many")
+    elif b.token_usernames >= 4:
         out.append("beh:cookie-many-usernames")
     if b.token_login_failures >= 2.5 and b.token_failed_login_ratio > 0.8 and (b.ip_shared or not failed):
         # The cookie's own failures where the address does not already say so (behind a shared address it cannot).

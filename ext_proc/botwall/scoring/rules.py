@@ -80,6 +80,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "beh:fingerprint-cold-requests": 40,
     "beh:cookie-many-networks": 70,
     "beh:cookie-many-usernames": 60,
+    "beh:cookie-many-usernames-many": 80,
     "beh:cookie-failed-logins": 40,
     "beh:cookie-high-rate": 50,
     # One client polling one API endpoint (15 calls in about a minute, three API calls or more per page view) that
