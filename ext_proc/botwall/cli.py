@@ -150,6 +150,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         from botwall.edge.alerts import Alerts
 
         alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
+        running.servicer.transactions.listeners.append(alerts.forward)  # transactions for review go to them too
     persister = None
     if state_db is not None:
         from botwall.edge.persist import Persistent, Persister

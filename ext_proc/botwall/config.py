@@ -20,6 +20,7 @@ import yaml
 from botwall.errors import ConfigError, Reader
 from botwall.evidence.credentials import LoginRoute
 from botwall.evidence.infra import InfraSettings, parse_infra_settings
+from botwall.evidence.transactions import TransactionRoute
 from botwall.request import Match, PathMatch
 
 
@@ -254,6 +255,7 @@ class Config:
     decision_log: DecisionLogSettings = field(default_factory=DecisionLogSettings)
     policies: tuple[Policy, ...] = ()
     login_routes: tuple[LoginRoute, ...] = ()
+    transactions: tuple[TransactionRoute, ...] = ()  # scored, tagged with their risk, sent for review; not refused
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -324,6 +326,7 @@ _TOP_KEYS = {
     "decision_log",
     "policies",
     "login_routes",
+    "transactions",
     "envoy",
     "admin",
     "alerts",
@@ -497,6 +500,53 @@ def _parse_login_route(r: Reader, raw: object, key: str, seen: set[str]) -> Logi
     )
 
 
+_FIELD_PATH = re.compile(r"[A-Za-z0-9_\-\[\]]+(\.[A-Za-z0-9_\-\[\]]+)*")
+_MAX_TRANSACTION_FIELDS = 16
+
+
+def _parse_transactions(r: Reader, raw: object, suspect: int) -> tuple[TransactionRoute, ...]:
+    if not isinstance(raw, list):
+        raise r.fail("transactions", "a list of transaction routes", raw)
+    seen: set[str] = set()
+    return tuple(_parse_transaction(r, x, f"transactions[{i}]", seen, suspect) for i, x in enumerate(raw))
+
+
+def _parse_transaction(r: Reader, raw: object, key: str, seen: set[str], suspect: int) -> TransactionRoute:
+    m = r.mapping(raw, key, {"name", "match", "format", "fields", "max_body_bytes", "review_from"})
+    name = r.string(m.get("name"), f"{key}.name")
+    if name in seen or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
+        raise r.fail(
+            f"{key}.name", "a name of 1-64 letters, digits, dots, dashes or underscores, not used before", name
+        )
+    seen.add(name)
+    if "match" not in m:
+        raise r.fail(f"{key}.match", "a match section (path and methods of the transaction)", show_got=False)
+    fmt = m.get("format", "auto")
+    if fmt not in ("form", "json", "auto"):
+        raise r.fail(f"{key}.format", "one of form, json, auto", fmt)
+    raw_fields = m.get("fields", [])
+    if (
+        not isinstance(raw_fields, list)
+        or len(raw_fields) > _MAX_TRANSACTION_FIELDS
+        or not all(isinstance(f, str) and _FIELD_PATH.fullmatch(f) for f in raw_fields)
+    ):
+        raise r.fail(
+            f"{key}.fields",
+            f"a list of at most {_MAX_TRANSACTION_FIELDS} body field names (JSON: dotted paths, applicant.email)",
+            raw_fields,
+        )
+    return TransactionRoute(
+        name=name,
+        match=_parse_match(r, m["match"], f"{key}.match"),
+        format=str(fmt),
+        fields=tuple(dict.fromkeys(raw_fields)),
+        max_body_bytes=r.integer(
+            m.get("max_body_bytes", _TRANSACTION_BODY_BYTES), f"{key}.max_body_bytes", 64, 1_048_576
+        ),
+        review_from=r.integer(m.get("review_from", suspect), f"{key}.review_from", 0, 100),
+    )
+
+
 def _header_name(r: Reader, raw: object, key: str) -> str:
     if raw == "":
         return ""
@@ -508,6 +558,7 @@ def _header_name(r: Reader, raw: object, key: str) -> str:
 # Defaults are written once, in the dataclasses: what a file leaves out comes from these.
 _BASE = Config()
 _LOGIN_BODY_BYTES = next(f.default for f in fields(LoginRoute) if f.name == "max_body_bytes")
+_TRANSACTION_BODY_BYTES = next(f.default for f in fields(TransactionRoute) if f.name == "max_body_bytes")
 
 
 def parse_config(data: object, source: str, base_dir: Path | None = None) -> Config:
@@ -573,6 +624,7 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         decision_log=log,
         policies=policies,
         login_routes=login_routes,
+        transactions=_parse_transactions(r, m.get("transactions", []), thresholds.suspect),
     )
 
 

@@ -27,6 +27,7 @@ from botwall.evidence.behaviour import (
     SprayWindow,
     add,
     behaviour_reasons,
+    distinct,
     endpoint_of,
     is_cold,
     request_kind,
@@ -36,13 +37,21 @@ from botwall.evidence.behaviour import (
 from botwall.evidence.credentials import LoginAttempt, LoginRoute, credential_reasons, login_outcome
 from botwall.evidence.headers import header_reasons
 from botwall.evidence.infra import IpInfo, ip_reasons
+from botwall.evidence.transactions import (
+    ApplicantWindow,
+    DetailWindow,
+    Transaction,
+    TransactionRoute,
+    Velocity,
+    applicant_of,
+)
 from botwall.evidence.useragent import ua_reasons
 from botwall.policy import Decision
 from botwall.request import RequestView, is_https
 from botwall.resources import Resources
 from botwall.scoring.features import Evidence
 from botwall.scoring.fingerprint import fingerprint, software
-from botwall.scoring.rules import Scorer
+from botwall.scoring.rules import DEFAULT_WEIGHTS, Scorer
 from botwall.state.keys import KeyHasher
 from botwall.state.store import Store, create_store, retry_after_seconds
 from botwall.state.tokens import CookieSigner
@@ -228,11 +237,46 @@ class Engine:
         return polling and not site and window.apis >= 3.0 * window.pages, site
 
     def evaluate(
-        self, view: RequestView, route: LoginRoute | None = None, login: LoginAttempt | None = None
+        self,
+        view: RequestView,
+        route: LoginRoute | None = None,
+        login: LoginAttempt | None = None,
+        transaction: Transaction | None = None,
     ) -> tuple[Decision, RequestContext]:
         """The whole decision, and the context its response phase needs."""
         evidence, context = self.observe(view, route, login)
-        return self.judge(evidence), context
+        decision = self.judge(evidence)
+        if transaction is not None:
+            decision = self._transaction(decision, evidence, transaction)
+        return decision, context
+
+    def transaction_route(self, view: RequestView) -> TransactionRoute | None:
+        """The configured transaction route this request is for, if any."""
+        for route in self.config.transactions:
+            if route.match.matches(view.authority, view.path, view.method):
+                return route
+        return None
+
+    def _transaction(self, decision: Decision, evidence: Evidence, transaction: Transaction) -> Decision:
+        """A transaction's velocity checks and risk. They inform the review and never the policies: the decision's
+        score, and so its action, stay what the client's history says; the risk adds the velocity reasons' points."""
+        store = self.store
+        client = evidence.token_id or evidence.view.client_ip
+        found: list[str] = [] if transaction.parsed else ["txn:unreadable-body"]
+        if transaction.values:
+            client_hash = self.keys(client)
+            most = 0
+            for name, value in transaction.values:
+                detail = store.record("txd", f"{transaction.route}|{name}|{value:x}", DetailWindow)
+                detail.clients = add(detail.clients, client_hash)
+                most = max(most, distinct(detail.clients))
+            window = store.record("txc", f"{transaction.route}|{client}", ApplicantWindow)
+            window.observe(self.clock(), applicant_of(transaction))
+            velocity = Velocity(most, distinct(window.applicants), window.count)
+            found += velocity.reasons(not evidence.token and evidence.behaviour.ip_shared)
+        reasons = decision.reasons + tuple(code for code in found if code not in decision.reasons)
+        points = sum(DEFAULT_WEIGHTS.get(code, 10) for code in found)
+        return replace(decision, reasons=reasons, transaction=transaction.route, risk=min(100, decision.score + points))
 
     def decide(self, view: RequestView) -> Decision:
         """Evidence, score and decision for a request that is not a login with a body (convenience for tests)."""

@@ -57,6 +57,11 @@ class Decision:
     bucket: str = ""  # a throttle's token bucket, which the engine checks against the store
     throttle: ThrottleSpec | None = None
     own: int = 0  # the client's own score (`Score.own`), which a refusal on a score needs
+    # On a transaction route (`config.transactions`): its name, its risk (the score with its velocity reasons'
+    # points added) and the campaign the client belongs to, if any (filled in by the server).
+    transaction: str = ""
+    risk: int = 0
+    campaign: str = ""
 
     @property
     def mitigates(self) -> bool:

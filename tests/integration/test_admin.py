@@ -329,6 +329,7 @@ _BAD_QUERIES = {
     "/api/v1/campaigns": "since=yesterday",
     "/api/v1/decisions": "limit=lots",
     "/api/v1/traffic": "range=1y",
+    "/api/v1/transactions": "min_risk=high",
 }
 _ALTERNATIVES = {"/api/v1/endpoints": "format=openapi", "/api/v1/accounts": "format=csv"}
 
@@ -350,6 +351,8 @@ def test_every_documented_body_matches_its_schema(
         "    - {name: accounts-under-attack, kind: accounts_under_attack, threshold: 2}\n"
         "  webhooks:\n"
         f"    - {{name: soc, url: 'http://127.0.0.1:{shop.port}/hook'}}\n"
+        "transactions:\n"
+        "  - {name: signup, match: {path: {exact: /_echo/signup}, methods: [POST]}, fields: [email]}\n"
     )
     running = admin_stack(shop, tmp_path, config, "--alert-interval", "0.3")
     stack, admin = running.stack, running.admin
@@ -368,6 +371,11 @@ def test_every_documented_body_matches_its_schema(
         form = [*person, ("cookie", cookie.split(";", 1)[0]), ("content-type", "application/x-www-form-urlencoded")]
         login = stack.request("/login", method="POST", headers=form, body=b"username=alice&password=wonderland-42")
         assert login.status == 303
+        signup = [*form[:-1], ("content-type", "application/json")]
+        assert (
+            stack.request("/_echo/signup", method="POST", headers=signup, body=b'{"email": "a@b.example"}').status
+            == 200
+        )
         deadline = time.monotonic() + 15
         alerts: dict[str, list[object]] = {"events": []}
         while not alerts["events"] and time.monotonic() < deadline:
@@ -411,5 +419,6 @@ def test_every_documented_body_matches_its_schema(
         assert bodies["/api/v1/campaigns"]["campaigns"]
         assert bodies["/api/v1/decisions"]["decisions"]
         assert any(step["counts"] for step in bodies["/api/v1/traffic"]["series"])
+        assert bodies["/api/v1/transactions"]["transactions"]
     finally:
         running.stop()

@@ -71,6 +71,8 @@ from botwall.edge.api_types import (
     ThresholdsView,
     ThrottleView,
     TrafficResponse,
+    TransactionEvent,
+    TransactionsResponse,
 )
 from botwall.edge.console import Console
 from botwall.edge.server import DECISION_BUCKETS, RunningServer
@@ -154,6 +156,14 @@ class BotwallCollector(Collector):
         for phase, count in sorted(counters.errors_by_phase.items()):
             errors.add_metric([phase], count)
         yield errors
+        transactions = CounterMetricFamily(
+            "botwall_transactions",
+            "Transactions judged (`transactions:` routes), and whether each was sent for review",
+            labels=["transaction", "review"],
+        )
+        for (name, review), count in sorted(self.running.servicer.transactions.counts.items()):
+            transactions.add_metric([name, "true" if review else "false"], count)
+        yield transactions
         cumulative, buckets = 0, []
         for bound, count in zip((*map(str, DECISION_BUCKETS), "+Inf"), counters.decision_buckets, strict=True):
             cumulative += count
@@ -346,6 +356,19 @@ ROUTES = (
             ("limit", "1 to 1000, default 100"),
         ),
         answers=(Answer(400, "limit is not a whole number"),),
+    ),
+    Route(
+        "/api/v1/transactions",
+        "_transactions",
+        "The latest transactions (`transactions:` routes) with their risk, newest first",
+        TransactionsResponse,
+        (
+            ("name", "a transaction route's name"),
+            ("min_risk", "0 to 100"),
+            ("review", "true: only those sent for review"),
+            ("limit", "1 to 1000, default 100"),
+        ),
+        answers=(Answer(400, "min_risk or limit is not a whole number"),),
     ),
     Route(
         "/api/v1/alerts",
@@ -600,6 +623,20 @@ class AdminServer:
         filters = {name: query[name] for name in views.DECISION_FILTERS if name in query}
         found = cast(list[DecisionRow], views.decisions(self.running.servicer.counters, filters, limit))
         return web.json_response(DecisionsResponse(decisions=found))
+
+    async def _transactions(self, request: web.Request) -> web.Response:
+        """The latest transactions judged (`edge.transactions`), newest first: of one route (`name`), from a risk
+        on (`min_risk`), only those sent for review (`review=true`); `limit` (default 100, at most 1,000)."""
+        query = request.query
+        try:
+            limit = min(1000, max(1, int(query.get("limit", "100"))))
+            min_risk = int(query.get("min_risk", "0"))
+        except ValueError:
+            return web.json_response(ErrorBody(error="min_risk and limit are whole numbers"), status=400)
+        found = self.running.servicer.transactions.listing(query.get("name", ""), min_risk, 1000)
+        if query.get("review") == "true":
+            found = [event for event in found if event["review"]]
+        return web.json_response(TransactionsResponse(transactions=cast(list[TransactionEvent], found[:limit])))
 
     async def _alerts(self, _request: web.Request) -> web.Response:
         """The configured triggers with their state, the last events (newest first), and the webhooks' counts."""

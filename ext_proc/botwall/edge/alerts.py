@@ -413,6 +413,11 @@ class Alerts:
             event["requests"] = episode.requests
         return event
 
+    def forward(self, event: dict[str, Any]) -> None:
+        """A transaction sent for review (`edge.transactions`): to every webhook, not to the alert history."""
+        for webhook in self.webhooks:
+            self._enqueue(webhook, event)
+
     def _publish(self, event: dict[str, Any]) -> None:
         """An event to the history (saved with --state-dir), the decision log and every webhook."""
         if len(self.history) == self.history.maxlen:
@@ -555,7 +560,10 @@ class Alerts:
                             continue
                         stats.dropped += 1
                         log.warning(
-                            "webhook_gave_up", webhook=webhook.name, alert=delivery.event["alert"], error=str(exc)[:200]
+                            "webhook_gave_up",
+                            webhook=webhook.name,
+                            alert=delivery.event.get("alert") or f"transaction {delivery.event.get('transaction')}",
+                            error=str(exc)[:200],
                         )
                     else:
                         stats.delivered += 1
@@ -600,9 +608,16 @@ def _state_row(state: TriggerState) -> dict[str, Any]:
 def render(webhook: Webhook, event: dict[str, Any], now: float) -> tuple[bytes, dict[str, str]]:
     """The request body and headers of one delivery (signed when the webhook has a key)."""
     change = event.get("change")
-    if webhook.format == "slack" and isinstance(change, dict):
+    if webhook.format == "slack" and "transaction" in event:
+        campaign = f", campaign {event['campaign']}" if event.get("campaign") else ""
+        payload: dict[str, Any] = {
+            "text": f"botwall: transaction *{event['transaction']}* for review, risk {event['risk']} "
+            f"({', '.join(event['reasons']) or 'no reasons'}{campaign}): {event['method']} {event['path']} "
+            f"from {event['client_ip']}, {event['action']}"
+        }
+    elif webhook.format == "slack" and isinstance(change, dict):
         what = "started: its endpoints have stricter policies" if event["state"] == "firing" else "ended"
-        payload: dict[str, Any] = {"text": f"botwall: {event['alert']} {what} ({change['by']}: {change['why']})"}
+        payload = {"text": f"botwall: {event['alert']} {what} ({change['by']}: {change['why']})"}
     elif webhook.format == "slack":
         text = (
             f"botwall alert *{event['alert']}* ({event['kind']}) is {event['state']}: value {event['value']:g} "

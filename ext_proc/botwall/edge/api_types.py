@@ -228,6 +228,39 @@ class DecisionsResponse(TypedDict):
     decisions: list[DecisionRow]
 
 
+# --- /api/v1/transactions (`edge.transactions`).
+
+
+class BotwallInfo(TypedDict):
+    version: str
+    worker: str  # the worker's index under `serve --workers`, else ""
+
+
+class TransactionEvent(TypedDict):
+    id: str
+    transaction: str  # the route's name in `transactions:`
+    time: float
+    risk: int  # the score with the velocity reasons' points added, 0-100
+    review: bool  # the risk reached the route's review_from: sent to the webhooks
+    score: int
+    verdict: str
+    reasons: list[str]
+    campaign: str  # the id of the campaign the client belongs to (`/api/v1/campaigns`), else ""
+    action: Action
+    enforced: bool
+    policy: str
+    fingerprint: str
+    client_ip: str
+    method: str
+    host: str
+    path: str
+    botwall: BotwallInfo
+
+
+class TransactionsResponse(TypedDict):
+    transactions: list[TransactionEvent]
+
+
 # --- /api/v1/alerts (`edge.alerts`).
 
 

@@ -229,6 +229,11 @@ class Campaigns:
             if tells:  # one operation's tool on rented infrastructure, whatever user-agent it rotates to
                 self._link(f"net:{sighting.asn}:{sighting.endpoint}:{','.join(tells)}", key)
 
+    def campaign_of(self, fingerprint: str) -> str:
+        """The id of the campaign a fingerprint belongs to ("" when botwall has none for it): its group's root, as
+        `describe` names it."""
+        return self._root(fingerprint) if fingerprint in self._campaigns else ""
+
     def _root(self, fingerprint: str) -> str:
         """The fingerprint a campaign's group is named after (union-find, with path compression)."""
         parent = self._parent

@@ -260,6 +260,10 @@ class DecisionLog:
         values = {"client_ip": view.client_ip, "path": view.path, "username": login.username if login else ""}
         tally.count(int(now * 1000), self._sample_size, values)
 
+    def transaction(self, event: dict[str, Any]) -> None:
+        """A transaction judged (`edge.transactions`), as its own line for the fraud review: every one is written."""
+        self._log.info("transaction", **event)
+
     def alert(self, event: dict[str, Any]) -> None:
         """An alert firing or resolving (`edge.alerts`), as its own line for the SIEM."""
         self._log.info("alert", **event)

@@ -26,6 +26,7 @@ from botwall.policy import Decision
 
 TAG_PREFIX = "x-botwall-"
 TAG_HEADERS = ("x-botwall-score", "x-botwall-verdict", "x-botwall-reasons", "x-botwall-fingerprint")
+# A transaction's (`config.transactions`), besides those: x-botwall-transaction, x-botwall-risk, x-botwall-campaign.
 _BLOCK_BODY = b"Forbidden\n"
 _THROTTLE_BODY = b"Too Many Requests\n"
 # The challenge: a browser stores the cookie and reloads the page at once (no script: a meta refresh). A client that
@@ -117,6 +118,12 @@ def _tag_mutation(decision: Decision, sent_tags: list[str]) -> HeaderMutation:
     if decision.action is not Action.ALLOW:
         # A monitor policy, or a shadowed action: the upstream sees what botwall would have done.
         tags.append(_header("x-botwall-action", f"{decision.action}{'-shadow' if decision.shadow else ''}"))
+    if decision.transaction:
+        # A transaction route: its risk for the fraud review, and the campaign its client belongs to, if any.
+        tags.append(_header("x-botwall-transaction", decision.transaction))
+        tags.append(_header("x-botwall-risk", str(decision.risk)))
+        if decision.campaign:
+            tags.append(_header("x-botwall-campaign", decision.campaign))
     # Headers we set overwrite the client's copies; remove only the others, so no removal can undo a tag.
     ours = {t.header.key for t in tags}
     return HeaderMutation(set_headers=tags, remove_headers=[name for name in sent_tags if name not in ours])
@@ -126,7 +133,7 @@ def request_headers_response(decision: Decision, sent_tags: list[str]) -> Proces
     """Tag and continue, or answer the client directly, as the decision says."""
     if decision.mitigates:
         return ProcessingResponse(immediate_response=_immediate(decision), dynamic_metadata=_metadata(decision))
-    if not sent_tags:
+    if not sent_tags and not decision.transaction:
         d = decision
         return _continue(d.action, d.score, d.verdict, d.reasons, d.fingerprint, d.policy, d.shadow, d.enforced)
     return _tagged(decision, sent_tags)

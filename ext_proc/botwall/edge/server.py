@@ -15,7 +15,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -29,8 +29,10 @@ from botwall.edge.campaigns import Campaigns, Sighting
 from botwall.edge.decision_log import DecisionLog
 from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
 from botwall.edge.inventory import Endpoint, Inventory
+from botwall.edge.transactions import Transactions
 from botwall.engine import Engine, RequestContext
 from botwall.evidence.credentials import LoginRoute
+from botwall.evidence.transactions import Transaction, TransactionRoute, read_transaction
 from botwall.policy import Decision
 from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
 
@@ -171,7 +173,7 @@ class StreamProcessor:
 
     __slots__ = (
         "_accounts", "_campaigns", "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory",
-        "_pending", "_tracebacks", "_view", "decision",
+        "_pending", "_tracebacks", "_transactions", "_view", "decision",
     )  # fmt: skip
 
     def __init__(
@@ -183,9 +185,11 @@ class StreamProcessor:
         inventory: Inventory | None = None,
         accounts: Accounts | None = None,
         campaigns: Campaigns | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self._engine = engine
         self._accounts = accounts
+        self._transactions = transactions
         self._campaigns = campaigns
         self._view: RequestView | None = None  # a login's, for its account's record when its outcome is known
         self._decision_log = decision_log
@@ -193,7 +197,8 @@ class StreamProcessor:
         self._tracebacks = tracebacks
         self._inventory = inventory
         self._endpoint: Endpoint | None = None  # where discovery counted the request (its response's status too)
-        self._pending: tuple[RequestView, LoginRoute] | None = None
+        # A request whose body botwall asked for: a login's credentials, a transaction's fields, or both.
+        self._pending: tuple[RequestView, LoginRoute | None, TransactionRoute | None] | None = None
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
 
@@ -215,7 +220,8 @@ class StreamProcessor:
         if decision.policy:
             c.by_policy[decision.policy] = c.by_policy.get(decision.policy, 0) + 1
 
-    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> None:
+    def _decided(self, decision: Decision, context: RequestContext, view: RequestView) -> Decision:
+        """Count and record a decision; a transaction's gains its client's campaign and is recorded as one."""
         self.decision = decision
         self._context = context
         self._count(decision)
@@ -244,6 +250,11 @@ class StreamProcessor:
                 self._account_attempt("refused", view, context, decision)
             else:
                 self._view = view
+        if decision.transaction and self._transactions is not None:
+            if self._campaigns is not None:
+                decision = self.decision = replace(decision, campaign=self._campaigns.campaign_of(decision.fingerprint))
+            self._transactions.record(decision, view)
+        return decision
 
     def _campaign_sighting(self, view: RequestView, context: RequestContext, decision: Decision) -> None:
         if self._campaigns is None:
@@ -291,15 +302,19 @@ class StreamProcessor:
         try:
             envoy = self._engine.config.envoy
             view = build_view(headers, _attributes(request), envoy.ja4_header, envoy.ja3_header)
-            route = self._engine.login_route(view)
-            if route is not None and not message.end_of_stream:
-                self._pending = (view, route)
+            engine = self._engine
+            route = engine.login_route(view)
+            operation = engine.transaction_route(view) if engine.config.transactions else None
+            if (route is not None or (operation is not None and operation.fields)) and not message.end_of_stream:
+                self._pending = (view, route, operation)
                 return _response.await_body(sent_tags)
-            decision, context = self._engine.evaluate(view, route)
+            # A transaction without a body to read: its fields, if it has any, were not sent.
+            transaction = Transaction(operation.name, parsed=not operation.fields) if operation is not None else None
+            decision, context = engine.evaluate(view, route, None, transaction)
         except Exception:
             decision = self._failed("request_headers", view)
             return _response.request_headers_response(decision, sent_tags)
-        self._decided(decision, context, view)
+        decision = self._decided(decision, context, view)
         return _response.request_headers_response(decision, sent_tags)
 
     def on_request_body(self, request: ProcessingRequest) -> ProcessingResponse:
@@ -313,14 +328,19 @@ class StreamProcessor:
     def _request_body(self, request: ProcessingRequest) -> ProcessingResponse:
         if self._pending is None:
             return _response.passthrough_for("request_body")
-        view, route = self._pending
+        view, route, operation = self._pending
         self._pending = None
         try:
-            attempt = self._engine.logins.read_login(route, view.header("content-type"), request.request_body.body)
-            decision, context = self._engine.evaluate(view, route, attempt)
+            engine = self._engine
+            body, content_type = request.request_body.body, view.header("content-type")
+            attempt = engine.logins.read_login(route, content_type, body) if route is not None else None
+            transaction = None
+            if operation is not None:
+                transaction = read_transaction(operation, content_type, body, engine.keys)
+            decision, context = engine.evaluate(view, route, attempt, transaction)
         except Exception:
             return _response.request_body_response(self._failed("request_body", view))
-        self._decided(decision, context, view)
+        decision = self._decided(decision, context, view)
         return _response.request_body_response(decision)
 
     def _failed(self, phase: str, view: RequestView | None) -> Decision:
@@ -377,6 +397,9 @@ class BotwallServicer:
         # Usernames tried on login routes, and suspect or refused traffic by client software (the admin API).
         self.accounts = Accounts(keys=engine.keys)
         self.campaigns = Campaigns(keys=engine.keys)
+        # Transactions judged (`config.transactions`): the decision log's lines, the last ones, the webhooks'.
+        routes = engine.config.transactions
+        self.transactions = Transactions(decision_log.transaction, {r.name: r.review_from for r in routes})
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
 
@@ -395,7 +418,7 @@ class BotwallServicer:
         self.counters.streams += 1
         processor = StreamProcessor(
             self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory, self.accounts,
-            self.campaigns,
+            self.campaigns, self.transactions,
         )  # fmt: skip
         async for request in request_iterator:
             kind = request.WhichOneof("request")

@@ -56,6 +56,7 @@ async def run_up(options: UpOptions) -> int:
     alerts = None
     if config.alerts.triggers or config.alerts.webhooks:  # webhooks also hear events start and end
         alerts = Alerts(running.servicer, config.alerts.triggers, config.alerts.webhooks, decision_log.alert)
+        running.servicer.transactions.listeners.append(alerts.forward)  # transactions for review go to them too
         alerts.start()
     admin = AdminServer(running, options.admin_token, config.admin.open_paths, alerts)
     await admin.start(*options.admin)

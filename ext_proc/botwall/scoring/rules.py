@@ -92,6 +92,13 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     # login page first), or no cookie on a site where people hold one.
     "cred:cold-login": 40,
     "cred:tokenless-login": 30,
+    # Transactions (`config.transactions`): velocity checks on the body's fields, weighed into the transaction's risk
+    # (`x-botwall-risk`) only, never into the score the policies read. The same applicant's details from several
+    # clients (collective: it says something of the details, not of this client), several applicants from one
+    # client, and a body a real form never sends.
+    "txn:details-many-clients": 30,
+    "txn:client-many-applicants": 50,
+    "txn:unreadable-body": 20,
     # Why the model scored what it did, when its score is at least suspect (scoring.model, FEATURE_GROUPS): listed
     # after the evidence's own reasons, never a signature.
     **{group.reason: 0 for group in FEATURE_GROUPS},
@@ -131,6 +138,7 @@ COLLECTIVE_REASONS = frozenset(
         "beh:fingerprint-cold-requests",
         "beh:account-many-ips",
         "beh:password-spray",
+        "txn:details-many-clients",
         "ip:vpn",
         "ip:tor",
         "ip:proxy",

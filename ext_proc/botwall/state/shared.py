@@ -61,6 +61,7 @@ from botwall.evidence.behaviour import (
     add_bit,
     members,
 )
+from botwall.evidence.transactions import ApplicantWindow, DetailWindow
 from botwall.state.keys import KeyHasher
 from botwall.state.store import BoundedTable, MemoryStore
 
@@ -151,6 +152,8 @@ SHAPES: dict[type, Shape] = {
     SprayWindow: Shape(distinct=("usernames",)),
     EndpointWindow: Shape(decayed=(("calls", MEDIUM),)),
     EndpointBaseline: Shape(distinct=("clients", "pollers")),
+    DetailWindow: Shape(distinct=("clients",)),
+    ApplicantWindow: Shape(decayed=(("count", LONG),), distinct=("applicants",)),
 }
 
 
