@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from botwall.edge.console import SESSION_COOKIE, Sessions
 
 from .conftest import BROWSER_HEADERS, BackgroundShop
 from .test_admin import TOKEN, _get, _samples, admin_stack
@@ -94,6 +97,13 @@ def test_applications_are_tagged_with_their_risk_and_the_risky_ones_reviewed(
         assert {e["id"] for e in listed} == {e["id"] for e in events}
         every = json.loads(_get(admin, "/api/v1/transactions?name=loan-application&limit=1000", TOKEN)[1])
         assert len(every["transactions"]) == 8
+        # The dashboard's Accounts screen lists the same three for review.
+        request = urllib.request.Request(f"http://127.0.0.1:{admin}/accounts")
+        request.add_header("Cookie", f"{SESSION_COOKIE}={Sessions(TOKEN).mint()}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            screen = response.read().decode()
+        table = screen[screen.index("<table class='grid' id='transactions'") :].split("</table>", 1)[0]
+        assert table.count("<tr><td>") == 3
         samples = _samples(_get(admin, "/metrics", TOKEN)[1])
         reviewed = (("review", "true"), ("transaction", "loan-application"))
         assert samples[("botwall_transactions_total", reviewed)] == 3
@@ -104,5 +114,5 @@ def test_applications_are_tagged_with_their_risk_and_the_risky_ones_reviewed(
     log = botwall.log_path.read_text(errors="replace") + (tmp_path / "access.log").read_text(errors="replace")
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert len([line for line in lines if line.get("event") == "transaction"]) == 8
-    written = log + "".join(body.decode() for _, body in receiver.attempts)
+    written = log + screen + "".join(body.decode() for _, body in receiver.attempts)
     assert [] == [secret for secret in secrets if secret in written]

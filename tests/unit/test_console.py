@@ -67,8 +67,13 @@ def test_what_attackers_send_is_text_on_every_screen() -> None:
         "path": HOSTILE, "action": "block", "verdict": "bot", "score": 90, "reasons": [HOSTILE], "policy": HOSTILE,
         "shadow": False,
     }  # fmt: skip
+    transaction = {
+        "time": 1.0, "transaction": HOSTILE, "risk": 80, "reasons": [HOSTILE], "campaign": HOSTILE,
+        "client_ip": HOSTILE, "fingerprint": HOSTILE, "method": HOSTILE, "path": HOSTILE, "action": "allow",
+    }  # fmt: skip
     screens = [
         pages.accounts([account], [account], 1),
+        pages.transactions([transaction], 1),
         pages.bots([campaign]),
         pages.discover([endpoint], 1, 2000, 120.0),
         pages.decisions({"username": HOSTILE}, [decision]),

@@ -162,6 +162,9 @@ class Console:
     async def _accounts(self, request: web.Request) -> web.Response:
         accounts = self.running.servicer.accounts
         body = _pages.accounts(accounts.rows("compromised"), accounts.rows("under_attack"), len(accounts))
+        servicer = self.running.servicer
+        reviewed = [t for t in servicer.transactions.listing(limit=1000) if t["review"]][:100]
+        body += _pages.transactions(reviewed, len(servicer.engine.config.transactions))
         return self._page(request, "accounts", "Accounts", body)
 
     async def _alerts(self, request: web.Request) -> web.Response:

@@ -348,6 +348,34 @@ download="accounts-under-attack.csv">CSV</a></h2>
 """
 
 
+def _campaign_link(campaign: str) -> str:
+    return f"<a href='/bots'><code>{_e(campaign)}</code></a>" if campaign else ""
+
+
+def transactions(found: Sequence[Mapping[str, Any]], routes: int) -> str:
+    """The transactions sent for review (`edge.transactions`), newest first: the fraud analyst's queue."""
+    if not routes:
+        return ""
+    rows = [
+        f"<tr><td>{_when(t['time'])}</td><td>{_e(t['transaction'])}</td>{_num(t['risk'])}"
+        f"<td>{_e(', '.join(t['reasons']) or 'none')}</td>"
+        f"<td>{_campaign_link(t['campaign'])}</td>"
+        f"<td>{_e(t['client_ip'])}</td><td><a href='/decisions?{urlencode({'fingerprint': t['fingerprint']})}'>"
+        f"<code>{_e(t['fingerprint'])}</code></a></td><td class='path'>{_e(t['method'])} {_e(t['path'])}</td>"
+        f"<td>{_e(ACTIONS.get(t['action'], t['action']))}</td></tr>"
+        for t in found
+    ]
+    head = (
+        ("time", "num"), ("transaction", "text"), ("risk", "num"), ("reasons", "text"), ("campaign", "text"),
+        ("address", "text"), ("fingerprint", "text"), ("request", "text"), ("action", "text"),
+    )  # fmt: skip
+    return f"""<h2>Transactions for review <a class="button" href="/api/v1/transactions?review=true">JSON</a></h2>
+<p class="muted">The latest {len(found)} transactions whose risk reached their route's review_from (of the last 1,000
+judged). No field value is ever kept: the velocity checks see keyed hashes.</p>
+{_table("transactions", head, rows, "No transaction was risky enough to review.")}
+"""
+
+
 def alerts(view: Mapping[str, Any]) -> str:
     firing = "<span class='badge firing'>firing</span>"
     triggers = [
