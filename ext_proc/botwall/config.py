@@ -466,17 +466,23 @@ def _status_set(r: Reader, raw: object, key: str) -> frozenset[int]:
     return frozenset(r.integer(code, f"{key}[{i}]", 100, 599) for i, code in enumerate(raw))
 
 
+def _body_route(r: Reader, m: Mapping[str, object], key: str, what: str) -> str:
+    """A route whose body botwall reads has a match, and a format (returned): form, json or auto."""
+    if "match" not in m:
+        raise r.fail(f"{key}.match", f"a match section (path and methods of {what})", show_got=False)
+    fmt = m.get("format", "auto")
+    if fmt not in ("form", "json", "auto"):
+        raise r.fail(f"{key}.format", "one of form, json, auto", fmt)
+    return str(fmt)
+
+
 def _parse_login_route(r: Reader, raw: object, key: str, seen: set[str]) -> LoginRoute:
     m = r.mapping(raw, key, {"name", "match", "format", "fields", "success", "failure", "max_body_bytes"})
     name = r.string(m.get("name"), f"{key}.name")
     if name in seen:
         raise r.fail(f"{key}.name", "a login route name not used before", name)
     seen.add(name)
-    if "match" not in m:
-        raise r.fail(f"{key}.match", "a match section (path and methods of the login endpoint)", show_got=False)
-    fmt = m.get("format", "auto")
-    if fmt not in ("form", "json", "auto"):
-        raise r.fail(f"{key}.format", "one of form, json, auto", fmt)
+    fmt = _body_route(r, m, key, "the login endpoint")
     fields = r.mapping(m.get("fields", {}), f"{key}.fields", {"username", "password"})
     success = r.mapping(m.get("success", {}), f"{key}.success", {"status", "set_cookie"})
     failure = r.mapping(m.get("failure", {}), f"{key}.failure", {"status"})
@@ -519,11 +525,7 @@ def _parse_transaction(r: Reader, raw: object, key: str, seen: set[str], suspect
             f"{key}.name", "a name of 1-64 letters, digits, dots, dashes or underscores, not used before", name
         )
     seen.add(name)
-    if "match" not in m:
-        raise r.fail(f"{key}.match", "a match section (path and methods of the transaction)", show_got=False)
-    fmt = m.get("format", "auto")
-    if fmt not in ("form", "json", "auto"):
-        raise r.fail(f"{key}.format", "one of form, json, auto", fmt)
+    fmt = _body_route(r, m, key, "the transaction")
     raw_fields = m.get("fields", [])
     if (
         not isinstance(raw_fields, list)
