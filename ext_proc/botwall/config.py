@@ -245,6 +245,17 @@ class EventSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class AutomationSettings:
+    """Mitigations derived from a campaign's stable tells (`botwall.mitigations`)."""
+
+    mitigations: bool = True
+    shadow_seconds: float = 60.0  # matched and counted, refusing nothing; live only with no collateral
+    ttl_seconds: float = 1800.0  # a live one ends this long after its tells were last seen, unless pinned
+    min_requests: int = 20  # requests carrying the tells before a mitigation is derived
+    min_addresses: int = 5  # from at least this many addresses (a rotating campaign)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
 
@@ -256,6 +267,7 @@ class Config:
     policies: tuple[Policy, ...] = ()
     login_routes: tuple[LoginRoute, ...] = ()
     transactions: tuple[TransactionRoute, ...] = ()  # scored, tagged with their risk, sent for review; not refused
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -327,6 +339,7 @@ _TOP_KEYS = {
     "policies",
     "login_routes",
     "transactions",
+    "automation",
     "envoy",
     "admin",
     "alerts",
@@ -627,6 +640,20 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         policies=policies,
         login_routes=login_routes,
         transactions=_parse_transactions(r, m.get("transactions", []), thresholds.suspect),
+        automation=_parse_automation(r, m.get("automation", {})),
+    )
+
+
+def _parse_automation(r: Reader, raw: object) -> AutomationSettings:
+    keys = {"mitigations", "shadow_seconds", "ttl_seconds", "min_requests", "min_addresses"}
+    a = r.mapping(raw, "automation", keys)
+    base = AutomationSettings()
+    return AutomationSettings(
+        mitigations=r.boolean(a.get("mitigations", base.mitigations), "automation.mitigations"),
+        shadow_seconds=r.number(a.get("shadow_seconds", base.shadow_seconds), "automation.shadow_seconds", 0, 86_400),
+        ttl_seconds=r.number(a.get("ttl_seconds", base.ttl_seconds), "automation.ttl_seconds", 10, 7 * 86_400),
+        min_requests=r.integer(a.get("min_requests", base.min_requests), "automation.min_requests", 5, 1_000_000),
+        min_addresses=r.integer(a.get("min_addresses", base.min_addresses), "automation.min_addresses", 2, 1_000_000),
     )
 
 

@@ -36,7 +36,7 @@ from botwall.evidence.behaviour import (
 )
 from botwall.evidence.credentials import LoginAttempt, LoginRoute, credential_reasons, login_outcome
 from botwall.evidence.headers import header_reasons
-from botwall.evidence.infra import IpInfo, ip_reasons
+from botwall.evidence.infra import VERIFIED, IpInfo, ip_reasons
 from botwall.evidence.transactions import (
     ApplicantWindow,
     DetailWindow,
@@ -46,12 +46,14 @@ from botwall.evidence.transactions import (
     applicant_of,
 )
 from botwall.evidence.useragent import ua_reasons
+from botwall.mitigations import REASON as MITIGATION_REASON
+from botwall.mitigations import MitigationBook
 from botwall.policy import Decision
 from botwall.request import RequestView, is_https
 from botwall.resources import Resources
 from botwall.scoring.features import Evidence
 from botwall.scoring.fingerprint import fingerprint, software
-from botwall.scoring.rules import DEFAULT_WEIGHTS, Scorer
+from botwall.scoring.rules import DEFAULT_WEIGHTS, TOOL_PREFIXES, Score, Scorer
 from botwall.state.keys import KeyHasher
 from botwall.state.store import Store, create_store, retry_after_seconds
 from botwall.state.tokens import CookieSigner
@@ -99,6 +101,8 @@ class Engine:
         self.clock = clock
         self.wall = wall
         self.events = EventBook(config, wall)  # event mode: the config to decide with, at a wall-clock time
+        # Mitigations that follow campaigns, their changes in the events' audit trail (one trail for the API).
+        self.mitigations = MitigationBook(config.automation, DEFAULT_WEIGHTS, wall, self.events.audit)
         self.store: Store = store if store is not None else create_store(config.state, clock)
         self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
         self.keys = keys or KeyHasher.from_env()
@@ -283,11 +287,60 @@ class Engine:
         return self.evaluate(view)[0]
 
     def judge(self, evidence: Evidence) -> Decision:
-        """Score the evidence, let the policies decide, and apply the decision's stateful part (a throttle's token
-        bucket, a challenge's cookie and memory)."""
+        """Score the evidence, let the policies decide, apply the decision's stateful part (a throttle's token
+        bucket, a challenge's cookie and memory), and the mitigations that follow campaigns."""
         score = self.scorer.score(evidence)
+        now = self.wall()
+        config = self.events.config(now)
+        decision = self._decide(score, evidence, config)
+        if self.mitigations.enabled:
+            decision = self._follow(decision, evidence, score, config, now)
+        return decision
+
+    def _follow(self, decision: Decision, evidence: Evidence, score: Score, config: Config, now: float) -> Decision:
+        """Count the request's tells for the mitigations (`botwall.mitigations`), and refuse it when a live one
+        matches: never a clean cookie holder's (its own score under suspect: proof accrues to the client), a
+        verified crawler's or an allowlisted address's."""
+        tells = tuple(sorted(code for code in evidence.reasons if code.startswith(TOOL_PREFIXES)))
+        if not tells:
+            return decision
         view = evidence.view
-        config = self.events.config(self.wall())
+        suspect = config.thresholds.suspect
+        clean = evidence.token and score.own < suspect
+        book = self.mitigations
+        book.observe(
+            tells, score.value >= suspect, clean, self.keys(view.client_ip), evidence.fingerprint, view.path, now
+        )
+        if decision.mitigates or evidence.crawler == VERIFIED or evidence.ip.reputation == "allow":
+            return decision
+        mitigation = book.match(tells)
+        if mitigation is None:
+            return decision
+        live = mitigation.state == "live"
+        if clean:
+            if live:
+                mitigation.spared += 1
+            else:
+                mitigation.collateral += 1
+            return decision
+        if not live:
+            mitigation.shadow_hits += 1
+            return decision
+        mitigation.hits += 1
+        return replace(
+            decision,
+            action=Action.BLOCK,
+            enforced=not config.shadow,
+            shadow=config.shadow,
+            policy=f"mitigation:{mitigation.id}",
+            reasons=(*decision.reasons, MITIGATION_REASON),
+            bucket="",
+            throttle=None,
+            retry_after=0,
+        )
+
+    def _decide(self, score: Score, evidence: Evidence, config: Config) -> Decision:
+        view = evidence.view
         decision = policy.decide(score, evidence, config)
         memory = ""
         if decision.action is Action.CHALLENGE:

@@ -71,9 +71,15 @@ def test_what_attackers_send_is_text_on_every_screen() -> None:
         "time": 1.0, "transaction": HOSTILE, "risk": 80, "reasons": [HOSTILE], "campaign": HOSTILE,
         "client_ip": HOSTILE, "fingerprint": HOSTILE, "method": HOSTILE, "path": HOSTILE, "action": "allow",
     }  # fmt: skip
+    mitigation = {
+        "id": HOSTILE, "state": "live", "pinned": False, "tells": [HOSTILE], "hits": 3, "shadow_hits": 1,
+        "collateral": 0, "spared": 0, "created": 1.0, "expires": 2.0,
+        "evidence": {"requests": 20, "addresses": 9, "paths": [HOSTILE]},
+    }  # fmt: skip
     screens = [
         pages.accounts([account], [account], 1),
         pages.transactions([transaction], 1),
+        pages.mitigations([mitigation]),
         pages.bots([campaign]),
         pages.discover([endpoint], 1, 2000, 120.0),
         pages.decisions({"username": HOSTILE}, [decision]),

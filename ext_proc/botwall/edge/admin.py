@@ -62,6 +62,10 @@ from botwall.edge.api_types import (
     Health,
     LoginRouteView,
     MatchView,
+    MitigationChange,
+    MitigationResponse,
+    MitigationRow,
+    MitigationsResponse,
     ModelView,
     OpenApiDocument,
     PolicyView,
@@ -164,6 +168,18 @@ class BotwallCollector(Collector):
         for (name, review), count in sorted(self.running.servicer.transactions.counts.items()):
             transactions.add_metric([name, "true" if review else "false"], count)
         yield transactions
+        mitigations = engine.mitigations
+        states = GaugeMetricFamily(
+            "botwall_mitigations", "Mitigations that follow campaigns, active ones by state", labels=["state"]
+        )
+        for kind in ("shadow", "live"):
+            states.add_metric([kind], sum(m.state == kind for m in mitigations.active.values()))
+        yield states
+        hits = CounterMetricFamily(
+            "botwall_mitigation_refusals", "Requests refused by a live mitigation (the process's, ended ones included)"
+        )
+        hits.add_metric([], sum(m.hits for m in mitigations.active.values()) + mitigations.ended_hits)
+        yield hits
         cumulative, buckets = 0, []
         for bound, count in zip((*map(str, DECISION_BUCKETS), "+Inf"), counters.decision_buckets, strict=True):
             cumulative += count
@@ -414,6 +430,31 @@ ROUTES = (
         method="post",
         request=EventChange,
         answers=(Answer(404, "No event of that name"), Answer(400, "The body is not a JSON object as documented")),
+    ),
+    Route(
+        "/api/v1/mitigations",
+        "_mitigations",
+        "Mitigations that follow campaigns: their tells, state, hits and collateral, active ones first",
+        MitigationsResponse,
+    ),
+    *(
+        Route(
+            f"/api/v1/mitigations/{{id}}/{verb}",
+            f"_{verb}_mitigation",
+            summary,
+            MitigationResponse,
+            method="post",
+            request=MitigationChange,
+            answers=(
+                Answer(404, "No active mitigation of that id"),
+                Answer(400, "The body is not a JSON object as documented"),
+            ),
+        )
+        for verb, summary in (
+            ("pin", "Keep a mitigation until revoked (a shadow one goes live now)"),
+            ("shorten", "End a mitigation `minutes` from now (unpinned)"),
+            ("revoke", "End a mitigation now; its tells are not followed again while they are seen"),
+        )
     ),
     Route("/api/v1/audit", "_audit", "Every automated or manual change, newest first", AuditResponse),
     Route("/api/v1/openapi.json", "_openapi", "This document", OpenApiDocument),
@@ -697,6 +738,41 @@ class AdminServer:
         except KeyError:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no event {name!r}"}), content_type=_JSON) from None
         return web.json_response(EventResponse(event=self._event_row(name)))
+
+    async def _mitigations(self, _request: web.Request) -> web.Response:
+        """The mitigations (`botwall.mitigations`): active ones, then the ended ones, newest first."""
+        rows = cast(list[MitigationRow], self.running.servicer.engine.mitigations.describe())
+        return web.json_response(MitigationsResponse(mitigations=rows))
+
+    async def _change_mitigation(self, request: web.Request, verb: str) -> web.Response:
+        body = await _json_object(request)
+        book = self.running.servicer.engine.mitigations
+        ident = request.match_info["id"]
+        who, why = _who(request, body), str(body.get("why", ""))[:500] or f"{verb} through the admin API"
+        try:
+            if verb == "pin":
+                book.pin(ident, who, why)
+            elif verb == "shorten":
+                book.shorten(ident, _minutes(body.get("minutes", 10)), who, why)
+            else:
+                book.revoke(ident, who, why)
+        except KeyError:
+            message = json.dumps({"error": f"no active mitigation {ident!r}"})
+            raise web.HTTPNotFound(text=message, content_type=_JSON) from None
+        row = next(r for r in book.describe() if r["id"] == ident)
+        return web.json_response(MitigationResponse(mitigation=cast(MitigationRow, row)))
+
+    async def _pin_mitigation(self, request: web.Request) -> web.Response:
+        """Keep the mitigation until revoked; who and why go to the audit trail."""
+        return await self._change_mitigation(request, "pin")
+
+    async def _shorten_mitigation(self, request: web.Request) -> web.Response:
+        """End the mitigation `minutes` (default 10) from now; who and why go to the audit trail."""
+        return await self._change_mitigation(request, "shorten")
+
+    async def _revoke_mitigation(self, request: web.Request) -> web.Response:
+        """End the mitigation now; who and why go to the audit trail."""
+        return await self._change_mitigation(request, "revoke")
 
     async def _openapi(self, _request: web.Request) -> web.Response:
         """This API's own OpenAPI 3 document."""

@@ -348,8 +348,55 @@ class EventRow(TypedDict):
 
 
 class AuditChange(TypedDict):
-    policies: list[str]
+    policies: NotRequired[list[str]]  # an event's
     running: NotRequired[bool]
+    state: NotRequired[str]  # a mitigation's, after the change
+    tells: NotRequired[list[str]]
+
+
+# --- /api/v1/mitigations (`botwall.mitigations`).
+
+
+class MitigationEvidence(TypedDict):
+    requests: int  # carrying the tells when it was derived
+    suspect: int
+    addresses: int
+    first_seen: float
+    last_seen: float
+    fingerprints: list[str]  # up to 8
+    paths: list[str]  # up to 8
+
+
+class MitigationRow(TypedDict):
+    id: str
+    state: str  # shadow, live, discarded, expired, revoked
+    tells: list[str]
+    created: float
+    shadow_until: float
+    expires: float | None  # None: pinned
+    pinned: bool
+    hits: int  # refused while live
+    shadow_hits: int  # would have been refused in shadow
+    collateral: int  # clean cookie holders matched in shadow (any: discarded)
+    spared: int  # clean cookie holders matched while live, let through
+    ended: float | None
+    evidence: MitigationEvidence
+
+
+class MitigationsResponse(TypedDict):
+    mitigations: list[MitigationRow]
+
+
+class MitigationResponse(TypedDict):
+    mitigation: MitigationRow
+
+
+class MitigationChange(TypedDict):
+    """Pin, shorten (by `minutes` from now) or revoke a mitigation; who asks and why go to the audit trail."""
+
+    minutes: NotRequired[float]
+    by: NotRequired[str]
+    why: NotRequired[str]
 
 
 class AuditEntry(TypedDict):

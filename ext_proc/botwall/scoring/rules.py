@@ -99,6 +99,8 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "txn:details-many-clients": 30,
     "txn:client-many-applicants": 50,
     "txn:unreadable-body": 20,
+    # Added by a live mitigation that follows a campaign (`botwall.mitigations`) to the request it refused.
+    "mit:campaign-tells": 0,
     # Why the model scored what it did, when its score is at least suspect (scoring.model, FEATURE_GROUPS): listed
     # after the evidence's own reasons, never a signature.
     **{group.reason: 0 for group in FEATURE_GROUPS},

@@ -156,7 +156,8 @@ class Console:
         return self._page(request, "discover", "Discover", body)
 
     async def _bots(self, request: web.Request) -> web.Response:
-        body = _pages.bots(self.running.servicer.campaigns.describe())
+        servicer = self.running.servicer
+        body = _pages.mitigations(servicer.engine.mitigations.describe()) + _pages.bots(servicer.campaigns.describe())
         return self._page(request, "bots", "Bots", body)
 
     async def _accounts(self, request: web.Request) -> web.Response:

@@ -311,6 +311,29 @@ def bots(campaigns: Sequence[Mapping[str, Any]]) -> str:
     return f"<p class='muted'>{_plural(len(campaigns), 'campaign')}, largest first.</p>\n{sections}"
 
 
+def mitigations(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The mitigations that follow campaigns (`botwall.mitigations`): active ones first."""
+    body = [
+        f"<tr data-mitigation='{_e(m['id'])}'><td><code>{_e(m['id'])}</code></td><td>{_e(m['state'])}"
+        f"{' (pinned)' if m['pinned'] else ''}</td><td>{_e(', '.join(m['tells']))}</td>{_num(m['hits'])}"
+        f"{_num(m['shadow_hits'])}{_num(m['collateral'])}{_num(m['spared'])}"
+        f"<td>{_when(m['created'])}</td><td>{_when(m['expires']) if m['expires'] else 'pinned'}</td>"
+        f"<td>{_count(m['evidence']['requests'])} requests from {_count(m['evidence']['addresses'])} addresses; "
+        f"{_e(', '.join(m['evidence']['paths'][:3]))}</td></tr>"
+        for m in rows
+    ]
+    head = (
+        ("id", "text"), ("state", "text"), ("tells", "text"), ("refused", "num"), ("in shadow", "num"),
+        ("collateral", "num"), ("spared", "num"), ("created", "num"), ("ends", "num"), ("evidence", "text"),
+    )  # fmt: skip
+    return f"""<h2>Mitigations that follow campaigns</h2>
+<p class="muted">Derived from the tells a rotating campaign cannot shed; live only after a shadow period with no
+collateral on clean cookie holders. Pin, shorten or revoke them through the admin API
+(<code>POST /api/v1/mitigations/&lt;id&gt;/pin|shorten|revoke</code>).</p>
+{_table("mitigations", head, body, "No campaign has given botwall a mitigation yet.")}
+"""
+
+
 def _account_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out = []
     for a in rows:

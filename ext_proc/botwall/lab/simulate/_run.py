@@ -188,8 +188,9 @@ def build_actors(scenario: Scenario, world: World) -> list[Actor]:
 
 
 def training_config(config: Config) -> Config:
-    """The config with its login routes and no policies: nothing is refused, so every response is observed."""
-    return replace(config, policies=())
+    """The config with its login routes, no policies and no mitigations: nothing is refused, so every response is
+    observed."""
+    return replace(config, policies=(), automation=replace(config.automation, mitigations=False))
 
 
 def make_engine(config: Config, scorer: Scorer | None = None, clock: FakeClock | None = None) -> Engine:
@@ -198,7 +199,8 @@ def make_engine(config: Config, scorer: Scorer | None = None, clock: FakeClock |
     # botwall's cookie from a fixed key and seeded nonces, so a scenario replays exactly.
     nonces = random.Random("botwall-cookie-nonces")
     signer = CookieSigner(config.client_cookie, key=b"simulation", clock=clock, nonce=lambda: nonces.randbytes(9))
-    return Engine(config, resources(), scorer=scorer, clock=clock, cookie_signer=signer, keys=KeyHasher())
+    # The wall clock is the fake one too: mitigations age and expire in simulated time, and a scenario replays.
+    return Engine(config, resources(), scorer=scorer, clock=clock, wall=clock, cookie_signer=signer, keys=KeyHasher())
 
 
 _REFUSALS = {Action.BLOCK: 403, Action.THROTTLE: 429}
