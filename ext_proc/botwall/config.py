@@ -64,6 +64,8 @@ class Policy:
     shadow: bool = False
     throttle: ThrottleSpec | None = None
     deceive: DeceiveSpec | None = None
+    # Takes only requests that are not page views and hold no valid botwall token (an event's `require_token`).
+    tokenless_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,7 @@ class EventSpec:
     prewarm_seconds: float = 900.0  # how long before the start the gauge rises (scale before the drop, not after)
     min_score: int = 50  # refuse on the endpoints from this score (the client's own evidence still needed)
     challenge_new_clients: bool = True  # page views from clients without botwall's cookie get the challenge
+    require_token: bool = True  # API calls and form posts without botwall's cookie are refused
     quotas: tuple[Quota, ...] = ()
 
 
@@ -830,7 +833,7 @@ def _parse_alerts(r: Reader, raw: object) -> AlertSettings:
 
 _EVENT_KEYS = {
     "name", "endpoints", "start", "end", "expected_rps", "prewarm_minutes", "min_score", "challenge_new_clients",
-    "quotas",
+    "require_token", "quotas",
 }  # fmt: skip
 MAX_EVENTS = 50
 
@@ -888,6 +891,7 @@ def parse_event(r: Reader, raw: object, key: str, seen: set[str]) -> EventSpec:
         prewarm_seconds=60.0 * r.number(m.get("prewarm_minutes", 15), f"{key}.prewarm_minutes", 0.0, 1440.0),
         min_score=r.integer(m.get("min_score", 50), f"{key}.min_score", 1, 100),
         challenge_new_clients=r.boolean(m.get("challenge_new_clients", True), f"{key}.challenge_new_clients"),
+        require_token=r.boolean(m.get("require_token", True), f"{key}.require_token"),
         quotas=tuple(quotas),
     )
 

@@ -9,6 +9,9 @@ go before the config's own, on its endpoints only:
   network are not refused for the crowd's evidence);
 - `event:<name>:new-clients:<i>`: page views from clients without botwall's cookie get the challenge (a browser is
   back within a round trip, with the cookie; a script that drops cookies is refused);
+- `event:<name>:token:<i>` (`require_token`, the default): an API call or a form post without botwall's cookie is
+  refused. A browser that loaded the event's page holds it; a script that goes straight to the cart from a new
+  address every time does not, and that is its own evidence;
 - `event:<name>:quota:<i>`: at most N requests per so many seconds per key (a token, an account's session cookie, an
   address): one purchase attempt per client, people included, which is what makes a drop fair.
 
@@ -50,6 +53,9 @@ def event_policies(spec: EventSpec) -> tuple[Policy, ...]:
     if spec.challenge_new_clients:
         for i, endpoint in enumerate(spec.endpoints):
             out.append(Policy(f"event:{spec.name}:new-clients:{i}", endpoint, Action.CHALLENGE))
+    if spec.require_token:
+        for i, endpoint in enumerate(spec.endpoints):
+            out.append(Policy(f"event:{spec.name}:token:{i}", endpoint, Action.BLOCK, tokenless_only=True))
     for i, quota in enumerate(spec.quotas):
         bucket = ThrottleSpec(quota.key, quota.requests / quota.per_seconds, quota.requests)
         out.append(Policy(f"event:{spec.name}:quota:{i}", quota.match, Action.THROTTLE, throttle=bucket))
@@ -184,7 +190,7 @@ class EventBook:
                  "running_since": round(run.since, 3) if run else None,
                  "running_until": round(run.until, 3) if run else None, "started_by": run.by if run else None,
                  "expected_rps": spec.expected_rps, "min_score": spec.min_score,
-                 "challenge_new_clients": spec.challenge_new_clients,
+                 "challenge_new_clients": spec.challenge_new_clients, "require_token": spec.require_token,
                  "policies": [p.name for p in event_policies(spec)]}
             )  # fmt: skip
         return out

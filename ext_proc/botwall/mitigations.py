@@ -259,7 +259,9 @@ class MitigationBook:
         return mitigation
 
     def describe(self) -> list[dict[str, Any]]:
-        """Every active mitigation, then the ended ones, newest first."""
+        """Every active mitigation, then the ended ones, newest first (as of now: a quiet site ticks nothing)."""
+        if self.active:
+            self.tick(self._clock())
         rows = [*self.active.values(), *reversed(self.ended)]
         return [
             {"id": m.id, "state": m.state, "tells": sorted(m.tells), "created": round(m.created, 3),

@@ -58,7 +58,8 @@ def test_a_scheduled_event_runs_its_window_and_is_audited() -> None:
     names = [p.name for p in running.policies]
     assert names == [
         "event:spring-drop:strict:0", "event:spring-drop:strict:1", "event:spring-drop:new-clients:0",
-        "event:spring-drop:new-clients:1", "event:spring-drop:quota:0", "bots",
+        "event:spring-drop:new-clients:1", "event:spring-drop:token:0", "event:spring-drop:token:1",
+        "event:spring-drop:quota:0", "bots",
     ]  # fmt: skip
     assert [e["state"] for e in book.describe(wall())] == ["running", "idle"]
     assert book.stop("spring-drop", "alice@soc", "a false alarm")
@@ -88,6 +89,9 @@ def test_while_an_event_runs_its_endpoints_are_stricter_and_people_get_through()
     assert engine.decide(_view("/about")).action is Action.ALLOW  # not one of the event's endpoints
     cookie = first.set_cookie.split(";", 1)[0]
     assert engine.decide(_view("/products/1", cookie=cookie)).action is Action.ALLOW  # the browser is back
+    # A cart post without botwall's cookie (a script straight to the cart) is refused; the browser's goes through.
+    tokenless = engine.decide(_view("/api/cart", "POST", XHR))
+    assert (tokenless.action, tokenless.policy) == (Action.BLOCK, "event:spring-drop:token:1")
     cart = engine.decide(_view("/api/cart", "POST", XHR, cookie))
     assert cart.action is Action.ALLOW
     again = engine.decide(_view("/api/cart", "POST", XHR, cookie))

@@ -344,6 +344,7 @@ class EventRow(TypedDict):
     expected_rps: float
     min_score: int
     challenge_new_clients: bool
+    require_token: bool
     policies: list[str]
 
 
