@@ -105,7 +105,7 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
             continue  # the client passed a challenge already: the next policy decides
         if not policy.match.matches(view.authority, view.path, view.method):
             continue
-        if policy.tokenless_only and (evidence.token or evidence.kind == "page"):
+        if policy.tokenless_only and (evidence.token or (evidence.kind == "page" and view.method in ("GET", "HEAD"))):
             continue  # it is for API calls and form posts without botwall's token (an event's `require_token`)
         shadow = config.shadow or policy.shadow
         if policy.action is Action.CHALLENGE:

@@ -92,6 +92,8 @@ def test_while_an_event_runs_its_endpoints_are_stricter_and_people_get_through()
     # A cart post without botwall's cookie (a script straight to the cart) is refused; the browser's goes through.
     tokenless = engine.decide(_view("/api/cart", "POST", XHR))
     assert (tokenless.action, tokenless.policy) == (Action.BLOCK, "event:spring-drop:token:1")
+    form = engine.decide(_view("/products/1", "POST"))  # a form post is no page view to challenge
+    assert (form.action, form.policy) == (Action.BLOCK, "event:spring-drop:token:0")
     cart = engine.decide(_view("/api/cart", "POST", XHR, cookie))
     assert cart.action is Action.ALLOW
     again = engine.decide(_view("/api/cart", "POST", XHR, cookie))
