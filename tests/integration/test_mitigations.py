@@ -3,18 +3,22 @@ and user-agent version, whose header order is its only tell, gets through on sco
 it has not seen yet) until botwall derives a
 mitigation from that tell, watches it in shadow, and puts it live; then every one of its requests is refused while
 people browsing with their cookies are not; the admin API lists it with its hits and no collateral, `/metrics`
-counts it, and revoking it through the API is in the audit trail and ends its refusals."""
+counts it; the dashboard pins it only with its session's form; revoking it through the API ends its refusals, and
+each change is in the audit trail with who made it."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
+from botwall.edge.console import SESSION_COOKIE, Sessions
 from botwall.lab.testing import LOGIN_CONFIG, captured_headers
 
 from .conftest import BROWSER_HEADERS, BackgroundShop
@@ -34,6 +38,31 @@ def _post(port: int, path: str, body: dict[str, object]) -> tuple[int, dict[str,
     with urllib.request.urlopen(request, timeout=5) as response:
         answer: dict[str, object] = json.loads(response.read())
         return response.status, answer
+
+
+def _screen(port: int, path: str, session: str) -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": session})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _form(port: int, path: str, session: str, csrf: str) -> int:
+    """A form post from the dashboard's own page (same origin), with this session and a CSRF value."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=urlencode({"csrf": csrf}).encode(), method="POST",
+        headers={"Cookie": session, "Origin": f"http://127.0.0.1:{port}",
+                 "Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_: object) -> None:
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def test_a_rotating_tool_is_followed_then_refused_and_people_are_not(
@@ -86,6 +115,16 @@ def test_a_rotating_tool_is_followed_then_refused_and_people_are_not(
         assert samples[("botwall_mitigations", (("state", "live"),))] == 1
         assert samples[("botwall_mitigation_refusals_total", ())] == row["hits"]
 
+        # The dashboard: a session without its form's CSRF value changes nothing; with it, the mitigation is pinned.
+        session = f"{SESSION_COOKIE}={Sessions(TOKEN).mint()}"
+        assert _form(admin, f"/mitigations/{row['id']}/pin", session, "wrong") == 403
+        screen = _screen(admin, "/bots", session)
+        csrf = re.search(r"name='csrf' value='([^']+)'", screen)
+        assert csrf is not None
+        assert _form(admin, f"/mitigations/{row['id']}/pin", session, csrf.group(1)) == 303
+        [pinned] = json.loads(_get(admin, "/api/v1/mitigations", TOKEN)[1])["mitigations"]
+        assert (pinned["state"], pinned["pinned"], pinned["expires"]) == ("live", True, None)
+
         status, answer = _post(admin, f"/api/v1/mitigations/{row['id']}/revoke", {"by": "soc", "why": "test"})
         assert status == 200
         assert answer["mitigation"]["state"] == "revoked"  # type: ignore[index]
@@ -95,8 +134,10 @@ def test_a_rotating_tool_is_followed_then_refused_and_people_are_not(
         again = json.loads(_get(admin, "/api/v1/decisions?reason=mit:campaign-tells&limit=1000", TOKEN)[1])
         assert len(again["decisions"]) == len(hits["decisions"])  # no refusal for its reason since
         audit = json.loads(_get(admin, "/api/v1/audit", TOKEN)[1])["audit"]
-        assert [e["action"] for e in reversed(audit)] == ["mitigation_create", "mitigation_live", "mitigation_revoked"]
+        actions = [e["action"] for e in reversed(audit)]
+        assert actions == ["mitigation_create", "mitigation_live", "mitigation_pin", "mitigation_revoked"]
         assert audit[0]["by"].startswith("soc (admin API")
+        assert audit[1]["by"].startswith("dashboard (session")
         with pytest.raises(urllib.error.HTTPError) as missing:
             _post(admin, f"/api/v1/mitigations/{row['id']}/pin", {})
         assert missing.value.code == 404

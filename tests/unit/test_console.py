@@ -79,7 +79,7 @@ def test_what_attackers_send_is_text_on_every_screen() -> None:
     screens = [
         pages.accounts([account], [account], 1),
         pages.transactions([transaction], 1),
-        pages.mitigations([mitigation]),
+        pages.mitigations([mitigation], HOSTILE),
         pages.bots([campaign]),
         pages.discover([endpoint], 1, 2000, 120.0),
         pages.decisions({"username": HOSTILE}, [decision]),

@@ -10,8 +10,9 @@ of our own sorts and filters tables and draws the two charts with uPlot, which i
 
 Sign-in: with an admin token set, `/login` takes the token and answers with a session cookie (`HttpOnly`, `Secure`,
 `SameSite=Strict`, 12 hours) signed with a key derived from the token, so every worker accepts it and changing the
-token ends every session. The cookie opens the screens and the API's GETs only; the two forms (sign in, sign out)
-check the request's `Origin`, and signing out also needs a per-session CSRF value. Ten wrong tokens from one address
+token ends every session. The cookie opens the screens and the API's GETs only; the console's forms (sign in, sign
+out, and pin, shorten or revoke a mitigation on the Bots screen) check the request's `Origin`, and all but sign-in
+also need a per-session CSRF value. Ten wrong tokens from one address
 within a minute get a 429 until the minute ends. Without a token (a loopback-only listener) there is nothing to sign
 in to. Every page is sent with a strict Content-Security-Policy (scripts, styles and data from this origin only).
 """
@@ -108,17 +109,19 @@ class Console:
         app.router.add_get("/login", self._login_form)
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
+        app.router.add_post("/mitigations/{id}/{verb}", self._change_mitigation)
         app.router.add_get("/static/{name:.+}", self._file)
 
     def is_open(self, path: str) -> bool:
         """Paths that answer before sign-in: the sign-in form, sign-out (it checks the session itself), the assets."""
-        return path in ("/login", "/logout") or path.startswith("/static/")
+        return path in ("/login", "/logout") or path.startswith(("/static/", "/mitigations/"))
 
     def is_screen(self, path: str) -> bool:
         return path in self._screens
 
     def signed_in(self, request: web.Request) -> bool:
-        """A valid session cookie, on a request that changes nothing (the cookie never authorises a POST)."""
+        """A valid session cookie, on a request that changes nothing (the cookie never authorises a POST to the API;
+        the console's own forms check it with their CSRF value)."""
         if not self.token:
             return True
         if request.method not in ("GET", "HEAD"):
@@ -157,7 +160,10 @@ class Console:
 
     async def _bots(self, request: web.Request) -> web.Response:
         servicer = self.running.servicer
-        body = _pages.mitigations(servicer.engine.mitigations.describe()) + _pages.bots(servicer.campaigns.describe())
+        session = request.cookies.get(SESSION_COOKIE, "")
+        csrf = self.sessions.csrf(session) if self.token and session else ""
+        mitigations = _pages.mitigations(servicer.engine.mitigations.describe(), csrf)
+        body = mitigations + _pages.bots(servicer.campaigns.describe())
         return self._page(request, "bots", "Bots", body)
 
     async def _accounts(self, request: web.Request) -> web.Response:
@@ -232,6 +238,33 @@ class Console:
         response = web.HTTPSeeOther("/login" if self.token else "/", headers=HEADERS)
         response.del_cookie(SESSION_COOKIE, path="/")
         raise response
+
+    async def _change_mitigation(self, request: web.Request) -> web.Response:
+        """Pin, shorten (by ten minutes from now) or revoke a mitigation from the Bots screen: a form of this
+        console's own page, with this session's CSRF value (like sign-out); the change is audited as the dashboard's."""
+        _same_origin(request)
+        session = request.cookies.get(SESSION_COOKIE, "")
+        form = await request.post()
+        if self.token and not (
+            self.sessions.valid(session) and hmac.compare_digest(str(form.get("csrf", "")), self.sessions.csrf(session))
+        ):
+            raise web.HTTPForbidden(text="a change needs this session's form", headers=HEADERS)
+        book = self.running.servicer.engine.mitigations
+        verb, ident = request.match_info["verb"], request.match_info["id"]
+        who = f"dashboard (session from {request.remote or 'unknown'})"
+        why = str(form.get("why", "")).strip()[:500] or f"{verb} from the dashboard"
+        try:
+            if verb == "pin":
+                book.pin(ident, who, why)
+            elif verb == "shorten":
+                book.shorten(ident, 10.0, who, why)
+            elif verb == "revoke":
+                book.revoke(ident, who, why)
+            else:
+                raise web.HTTPNotFound(headers=HEADERS)
+        except KeyError:
+            raise web.HTTPNotFound(text="no active mitigation of that id", headers=HEADERS) from None
+        raise web.HTTPSeeOther("/bots", headers=HEADERS)
 
 
 def _nav() -> tuple[tuple[str, str, str], ...]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 # What each action means to a reader, in the order the overview lists them.
 ACTIONS = {
@@ -311,25 +311,38 @@ def bots(campaigns: Sequence[Mapping[str, Any]]) -> str:
     return f"<p class='muted'>{_plural(len(campaigns), 'campaign')}, largest first.</p>\n{sections}"
 
 
-def mitigations(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The mitigations that follow campaigns (`botwall.mitigations`): active ones first."""
+def _mitigation_actions(m: Mapping[str, Any], csrf: str) -> str:
+    """Pin, shorten and revoke buttons for an active mitigation (forms carrying the session's CSRF value)."""
+    if m["state"] not in ("shadow", "live"):
+        return ""
+    ident = quote(str(m["id"]), safe="")
+    return "".join(
+        f"<form method='post' action='/mitigations/{ident}/{verb}' class='inline'>"
+        f"<input type='hidden' name='csrf' value='{_e(csrf)}'><button type='submit'>{label}</button></form>"
+        for verb, label in (("pin", "Pin"), ("shorten", "End in 10 min"), ("revoke", "Revoke"))
+    )
+
+
+def mitigations(rows: Sequence[Mapping[str, Any]], csrf: str = "") -> str:
+    """The mitigations that follow campaigns (`botwall.mitigations`): active ones first, with their actions."""
     body = [
         f"<tr data-mitigation='{_e(m['id'])}'><td><code>{_e(m['id'])}</code></td><td>{_e(m['state'])}"
         f"{' (pinned)' if m['pinned'] else ''}</td><td>{_e(', '.join(m['tells']))}</td>{_num(m['hits'])}"
         f"{_num(m['shadow_hits'])}{_num(m['collateral'])}{_num(m['spared'])}"
         f"<td>{_when(m['created'])}</td><td>{_when(m['expires']) if m['expires'] else 'pinned'}</td>"
         f"<td>{_count(m['evidence']['requests'])} requests from {_count(m['evidence']['addresses'])} addresses; "
-        f"{_e(', '.join(m['evidence']['paths'][:3]))}</td></tr>"
+        f"{_e(', '.join(m['evidence']['paths'][:3]))}</td><td>{_mitigation_actions(m, csrf)}</td></tr>"
         for m in rows
     ]
     head = (
         ("id", "text"), ("state", "text"), ("tells", "text"), ("refused", "num"), ("in shadow", "num"),
         ("collateral", "num"), ("spared", "num"), ("created", "num"), ("ends", "num"), ("evidence", "text"),
+        ("change", "none"),
     )  # fmt: skip
     return f"""<h2>Mitigations that follow campaigns</h2>
 <p class="muted">Derived from the tells a rotating campaign cannot shed; live only after a shadow period with no
-collateral on clean cookie holders. Pin, shorten or revoke them through the admin API
-(<code>POST /api/v1/mitigations/&lt;id&gt;/pin|shorten|revoke</code>).</p>
+collateral on clean cookie holders. Pin, shorten or revoke them here or through the admin API
+(<code>POST /api/v1/mitigations/&lt;id&gt;/pin|shorten|revoke</code>); every change is in the audit trail.</p>
 {_table("mitigations", head, body, "No campaign has given botwall a mitigation yet.")}
 """
 
