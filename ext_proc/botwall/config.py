@@ -64,7 +64,8 @@ class Policy:
     shadow: bool = False
     throttle: ThrottleSpec | None = None
     deceive: DeceiveSpec | None = None
-    # Takes only requests that are not page views and hold no valid botwall token (an event's `require_token`).
+    # Takes only requests that are not page views and hold no valid botwall token, or one never seen from this
+    # network (an event's `require_token`).
     tokenless_only: bool = False
 
 
@@ -243,7 +244,7 @@ class EventSpec:
     prewarm_seconds: float = 900.0  # how long before the start the gauge rises (scale before the drop, not after)
     min_score: int = 50  # refuse on the endpoints from this score (the client's own evidence still needed)
     challenge_new_clients: bool = True  # page views from clients without botwall's cookie get the challenge
-    require_token: bool = True  # API calls and form posts without botwall's cookie are refused
+    require_token: bool = True  # API calls and form posts without botwall's cookie (or from a new network) refused
     quotas: tuple[Quota, ...] = ()
 
 

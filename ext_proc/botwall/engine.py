@@ -27,6 +27,7 @@ from botwall.evidence.behaviour import (
     SprayWindow,
     add,
     behaviour_reasons,
+    contains,
     distinct,
     endpoint_of,
     is_cold,
@@ -148,6 +149,7 @@ class Engine:
         ip_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         fp_window.observe(now, kind, path_hash, has_cookie, ip_hash, cold)
         token_window = None
+        roams = False
         token_hash = key(token) if token else 0
         if token:
             # The cookie is one browser: where it is presented from, and how much, is that browser's own behaviour;
@@ -156,7 +158,9 @@ class Engine:
             token_window = store.record("tok", token, ClientWindow)
             if kind != "asset":
                 token_window.observe(now, kind, path_hash, has_cookie, ip_hash)
-            token_window.networks = add(token_window.networks, ip.asn or ip_hash)
+            network = ip.asn or ip_hash
+            roams = bool(token_window.networks) and not contains(token_window.networks, network)
+            token_window.networks = add(token_window.networks, network)
             ip_window.tokens = add(ip_window.tokens, token_hash)
         polling = site_polled = False
         if kind == "api":
@@ -210,8 +214,9 @@ class Engine:
         )
         token_id = format(token_hash, "x") if token else ""
         evidence = Evidence(
-            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token), token_id
-        )
+            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token), token_id,
+            roams,
+        )  # fmt: skip
         issue = kind == "page" and not token and self.config.client_cookie.issue
         keys: tuple[tuple[str, str], ...] = (("ip", view.client_ip), ("fp", fp))
         if token:

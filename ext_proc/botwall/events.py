@@ -9,9 +9,10 @@ go before the config's own, on its endpoints only:
   network are not refused for the crowd's evidence);
 - `event:<name>:new-clients:<i>`: page views from clients without botwall's cookie get the challenge (a browser is
   back within a round trip, with the cookie; a script that drops cookies is refused);
-- `event:<name>:token:<i>` (`require_token`, the default): an API call or a form post without botwall's cookie is
-  refused. A browser that loaded the event's page holds it; a script that goes straight to the cart from a new
-  address every time does not, and that is its own evidence;
+- `event:<name>:token:<i>` (`require_token`, the default): an API call or a form post without botwall's cookie, or
+  with one seen before from other networks only, is refused. A browser that loaded the event's page holds it and
+  presents it from there; a script that goes straight to the cart from a new address has none, and a cookie farmed
+  at one exit and spent at another comes from a network it was never seen on: the client's own evidence;
 - `event:<name>:quota:<i>`: at most N requests per so many seconds per key (a token, an account's session cookie, an
   address): one purchase attempt per client, people included, which is what makes a drop fair.
 

@@ -105,8 +105,13 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
             continue  # the client passed a challenge already: the next policy decides
         if not policy.match.matches(view.authority, view.path, view.method):
             continue
-        if policy.tokenless_only and (evidence.token or (evidence.kind == "page" and view.method in ("GET", "HEAD"))):
-            continue  # it is for API calls and form posts without botwall's token (an event's `require_token`)
+        if policy.tokenless_only and (
+            (evidence.token and not evidence.token_roams)
+            or (evidence.kind == "page" and view.method in ("GET", "HEAD"))
+        ):
+            # For API calls and form posts without botwall's token, or with one never seen from this network (an
+            # event's `require_token`): a page view is left to the challenge, and adds its network to the token.
+            continue
         shadow = config.shadow or policy.shadow
         if policy.action is Action.CHALLENGE:
             challengeable = (

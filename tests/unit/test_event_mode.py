@@ -104,6 +104,21 @@ def test_while_an_event_runs_its_endpoints_are_stricter_and_people_get_through()
     assert engine.decide(_view("/api/cart", "POST", XHR, cookie)).action is Action.ALLOW
     tool = engine.decide(_view("/products/1", headers=[("user-agent", "python-requests/2.32"), ("accept", "*/*")]))
     assert (tool.action, tool.policy) == (Action.BLOCK, "event:spring-drop:strict:0")
+    # The same cookie on a cart post from a network it was never seen on (a farmed cookie spent from another exit)
+    # counts as none; a page view from there (a person whose phone left the wifi reloads) makes it that browser's.
+    elsewhere = build_view(
+        [(":method", "POST"), (":path", "/api/cart"), (":authority", "shop.example"), (":scheme", "http"), *XHR,
+         ("cookie", cookie)], {SOURCE_ADDRESS: "203.0.113.50:1234"},
+    )  # fmt: skip
+    roaming = engine.decide(elsewhere)
+    assert (roaming.action, roaming.policy) == (Action.BLOCK, "event:spring-drop:token:1")
+    page_there = build_view(
+        [(":method", "GET"), (":path", "/products/1"), (":authority", "shop.example"), (":scheme", "http"), *BROWSER,
+         ("cookie", cookie)], {SOURCE_ADDRESS: "203.0.113.50:1234"},
+    )  # fmt: skip
+    assert engine.decide(page_there).action is Action.ALLOW
+    clock.advance(10)
+    assert engine.decide(elsewhere).action is Action.ALLOW
 
 
 @pytest.mark.parametrize(

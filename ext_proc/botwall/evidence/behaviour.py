@@ -101,6 +101,17 @@ def add(items: Distinct, value: int) -> Distinct:
     return bitmap
 
 
+def contains(items: Distinct, value: int) -> bool:
+    """Whether the hashed item `value` is in `items` (a bitmap says yes for any item sharing its bit)."""
+    if isinstance(items, int):
+        return bool(items >> (value & _MASK) & 1)
+    packed = _pack(value & _U64)
+    at = items.find(packed)
+    while at > 0 and at & 7:
+        at = items.find(packed, at + 1)
+    return at >= 0
+
+
 def add_bit(items: Distinct, index: int) -> Distinct:
     """`items` with bit `index` of the bitmap set (an item another replica knew only as a bit), as a bitmap."""
     if isinstance(items, int):

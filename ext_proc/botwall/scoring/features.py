@@ -36,6 +36,8 @@ class Evidence:
     reasons: tuple[str, ...]  # every reason code that fired, unordered; scorers order them by weight
     token: bool = False  # the request carries botwall's client cookie, valid for this client software
     token_id: str = ""  # that cookie's keyed hash (hex): a key for what is counted per cookie holder
+    # The cookie was seen before, from other networks only: presented now from a network it never came from.
+    token_roams: bool = False
 
 
 def _f(flag: bool) -> float:
