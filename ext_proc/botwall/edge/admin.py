@@ -674,10 +674,9 @@ class AdminServer:
             min_risk = int(query.get("min_risk", "0"))
         except ValueError:
             return web.json_response(ErrorBody(error="min_risk and limit are whole numbers"), status=400)
-        found = self.running.servicer.transactions.listing(query.get("name", ""), min_risk, 1000)
-        if query.get("review") == "true":
-            found = [event for event in found if event["review"]]
-        return web.json_response(TransactionsResponse(transactions=cast(list[TransactionEvent], found[:limit])))
+        listing = self.running.servicer.transactions.listing
+        found = listing(query.get("name", ""), min_risk, limit, review_only=query.get("review") == "true")
+        return web.json_response(TransactionsResponse(transactions=cast(list[TransactionEvent], found)))
 
     async def _alerts(self, _request: web.Request) -> web.Response:
         """The configured triggers with their state, the last events (newest first), and the webhooks' counts."""

@@ -68,11 +68,17 @@ class Transactions:
                 listener(event)
         return event
 
-    def listing(self, route: str = "", min_risk: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest transactions first, of one route (all: "") from a risk on."""
+    def listing(
+        self, route: str = "", min_risk: int = 0, limit: int = 100, review_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The latest transactions first, of one route (all: "") from a risk on, only those sent for review if asked."""
         out = []
         for event in reversed(self.recent):
-            if (not route or event["transaction"] == route) and event["risk"] >= min_risk:
+            if (
+                (not route or event["transaction"] == route)
+                and event["risk"] >= min_risk
+                and (event["review"] or not review_only)
+            ):
                 out.append(event)
                 if len(out) >= limit:
                     break

@@ -13,12 +13,11 @@ details from many clients (`txn:details-many-clients`), many different applicant
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from botwall.evidence.behaviour import LONG, Distinct, add
+from botwall.evidence.behaviour import Distinct, add
 from botwall.request import Match
 
 
@@ -113,17 +112,11 @@ class DetailWindow:
 
 @dataclass(slots=True)
 class ApplicantWindow:
-    """One client's transactions on one route: decayed count over the long horizon, and its distinct applicants
-    (all the fields' values together)."""
+    """One client's distinct applicants on one route (all the fields' values together), over the state's window."""
 
-    last: float = 0.0
-    count: float = 0.0
     applicants: Distinct = b""
 
-    def observe(self, now: float, applicant: int) -> None:
-        elapsed = now - self.last
-        self.count = (self.count * math.exp(-elapsed / LONG) if elapsed > 0 else self.count) + 1.0
-        self.last = now
+    def observe(self, applicant: int) -> None:
         self.applicants = add(self.applicants, applicant)
 
 
@@ -138,7 +131,6 @@ class Velocity:
 
     clients_per_detail: int  # the most clients any of its values was presented from
     applicants: int  # distinct applicants from its client
-    count: float  # its client's transactions on the route, decayed
 
     def reasons(self, client_is_shared_address: bool) -> list[str]:
         out = []

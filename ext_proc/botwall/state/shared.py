@@ -153,7 +153,7 @@ SHAPES: dict[type, Shape] = {
     EndpointWindow: Shape(decayed=(("calls", MEDIUM),)),
     EndpointBaseline: Shape(distinct=("clients", "pollers")),
     DetailWindow: Shape(distinct=("clients",)),
-    ApplicantWindow: Shape(decayed=(("count", LONG),), distinct=("applicants",)),
+    ApplicantWindow: Shape(distinct=("applicants",)),
 }
 
 

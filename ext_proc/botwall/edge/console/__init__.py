@@ -29,6 +29,8 @@ from typing import NoReturn
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from botwall import __version__
 from botwall.edge import views
@@ -170,7 +172,7 @@ class Console:
         accounts = self.running.servicer.accounts
         body = _pages.accounts(accounts.rows("compromised"), accounts.rows("under_attack"), len(accounts))
         servicer = self.running.servicer
-        reviewed = [t for t in servicer.transactions.listing(limit=1000) if t["review"]][:100]
+        reviewed = servicer.transactions.listing(review_only=True)
         body += _pages.transactions(reviewed, len(servicer.engine.config.transactions))
         return self._page(request, "accounts", "Accounts", body)
 
@@ -227,14 +229,22 @@ class Console:
         )  # fmt: skip
         raise response
 
-    async def _logout(self, request: web.Request) -> web.Response:
+    async def _session_form(
+        self, request: web.Request, what: str
+    ) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+        """The fields of a form posted from this console's own page (same origin) with this session's CSRF value;
+        403 otherwise."""
         _same_origin(request)
         session = request.cookies.get(SESSION_COOKIE, "")
         form = await request.post()
         if self.token and not (
             self.sessions.valid(session) and hmac.compare_digest(str(form.get("csrf", "")), self.sessions.csrf(session))
         ):
-            raise web.HTTPForbidden(text="sign-out needs this session's form", headers=HEADERS)
+            raise web.HTTPForbidden(text=f"{what} needs this session's form", headers=HEADERS)
+        return form
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        await self._session_form(request, "sign-out")
         response = web.HTTPSeeOther("/login" if self.token else "/", headers=HEADERS)
         response.del_cookie(SESSION_COOKIE, path="/")
         raise response
@@ -242,13 +252,7 @@ class Console:
     async def _change_mitigation(self, request: web.Request) -> web.Response:
         """Pin, shorten (by ten minutes from now) or revoke a mitigation from the Bots screen: a form of this
         console's own page, with this session's CSRF value (like sign-out); the change is audited as the dashboard's."""
-        _same_origin(request)
-        session = request.cookies.get(SESSION_COOKIE, "")
-        form = await request.post()
-        if self.token and not (
-            self.sessions.valid(session) and hmac.compare_digest(str(form.get("csrf", "")), self.sessions.csrf(session))
-        ):
-            raise web.HTTPForbidden(text="a change needs this session's form", headers=HEADERS)
+        form = await self._session_form(request, "a change")
         book = self.running.servicer.engine.mitigations
         verb, ident = request.match_info["verb"], request.match_info["id"]
         who = f"dashboard (session from {request.remote or 'unknown'})"
