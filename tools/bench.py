@@ -19,7 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import yaml
 
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.deploy.gateway import EnvoySettings, render_gateway
+from botwall.evidence.infra import load_ip_intel
 from botwall.lab.stack import (
     BotwallProcess,
     EnvoyProcess,
@@ -43,6 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # the response phase and make botwall look cheaper than it is.
 HEADERS = captured_headers("firefox-headless", "navigation", "http", "127.0.0.1")
 TICKS = os.sysconf("SC_CLK_TCK")
+# Ordinary traffic is many people, not one address: this many browsers, each behind its own address (Envoy trusts one
+# X-Forwarded-For hop in every setup) and holding its own botwall cookie, share the load; at 1,000 requests/s each
+# loads a page about every two seconds, as a person clicking quickly does.
+CLIENTS = 2000
 
 
 def cpu_seconds(pid: int) -> float:
@@ -61,6 +68,8 @@ class Setup:
     others: list[BotwallProcess] = field(default_factory=list)  # the pass-through's second process
     redis: RedisProcess | None = None  # the shared store's server: the processor's cost too
     admin_port: int = 0  # an admin listener polled every second while measured (its cost is the processor's)
+    # (address, cookie) of each browser of ordinary traffic; none: every request from wrk's own address, as sent
+    clients: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -83,12 +92,28 @@ class Setup:
             self.redis.stop()
 
 
-def saturation(setup: Setup, seconds: int, connections: int) -> float:
-    """Requests/s with wrk at `connections` concurrent connections."""
-    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s"]
+def _wrk(setup: Setup, connections: int, seconds: int, *, paced: bool) -> list[str]:
+    """wrk's command line for a setup: its headers exactly (hey replaces the user-agent with its own), each request
+    from one of its clients picked at random (`_CLIENTS`), and with `paced`, Poisson gaps between requests."""
+    script = Path(tempfile.gettempdir()) / f"botwall-bench-{os.getpid()}-{'paced' if paced else 'flat'}.lua"
+    lines = [_PACING if paced else ""]
+    if setup.clients:
+        rows = ",".join(f'{{"{ip}","{cookie}"}}' for ip, cookie in setup.clients)
+        host = setup.url.split("/")[2]
+        head = "".join(f"{name}: {value}\\r\\n" for name, value in [("host", host), *setup.headers])
+        head = head.replace('"', '\\"')
+        lines.append(f'local clients = {{{rows}}}\nlocal head = "GET /bench HTTP/1.1\\r\\n{head}"\n{_CLIENTS}')
+    script.write_text("\n".join(lines))
+    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script)]
     for name, value in setup.headers:
         args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, setup.url], capture_output=True, text=True, check=True).stdout
+    return [*args, setup.url]
+
+
+def saturation(setup: Setup, seconds: int, connections: int) -> float:
+    """Requests/s with wrk at `connections` concurrent connections."""
+    out = subprocess.run(_wrk(setup, connections, seconds, paced=False), capture_output=True, text=True, check=True)
+    out = out.stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match or "Non-2xx" in out:
         raise RuntimeError(f"wrk against {setup.name} failed:\n{out}")
@@ -102,6 +127,15 @@ _PACING = """
 local gap = tonumber(os.getenv("BENCH_GAP_MS"))
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 function delay() return -math.log(1 - math.random()) * gap end
+"""
+# With clients: each request as one of them, from its address (the X-Forwarded-For hop Envoy trusts) with its cookie,
+# its headers in the browser's order (wrk's own header table has none).
+_CLIENTS = """
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+function request()
+  local c = clients[math.random(#clients)]
+  return head .. "x-forwarded-for: " .. c[1] .. "\\r\\ncookie: " .. c[2] .. "\\r\\n\\r\\n"
+end
 """
 
 
@@ -132,11 +166,7 @@ def fixed_rate(setup: Setup, rate: int, seconds: int, connections: int = 10) -> 
     connections pacing its requests with Poisson gaps (`_PACING`), so arrivals are spread as real independent
     clients would make them, not in bursts that queue in a single-threaded processor.
     """
-    script = Path(tempfile.gettempdir()) / "botwall-bench-pacing.lua"
-    script.write_text(_PACING)
-    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script)]
-    for name, value in setup.headers:
-        args += ["-H", f"{name}: {value}"]
+    args = _wrk(setup, connections, seconds, paced=True)
     env = dict(os.environ, BENCH_GAP_MS=str(1000.0 * connections / rate))
     pids = {"envoy": [setup.envoy.proc.pid], "processor": setup.processor_pids()}
     before = {k: sum(map(cpu_seconds, p)) for k, p in pids.items()}
@@ -147,7 +177,7 @@ def fixed_rate(setup: Setup, rate: int, seconds: int, connections: int = 10) -> 
     poller = threading.Thread(target=_poll_admin, args=(setup.admin_port, stop_polling), daemon=True)
     if setup.admin_port:
         poller.start()
-    out = subprocess.run([*args, setup.url], capture_output=True, text=True, check=True, env=env).stdout
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
     stop_polling.set()
     elapsed = time.monotonic() - start
     after = {k: sum(map(cpu_seconds, p)) for k, p in pids.items()}
@@ -179,17 +209,14 @@ def fixed_rate(setup: Setup, rate: int, seconds: int, connections: int = 10) -> 
 def bench_config(workdir: Path, name: str, *, attack: bool = False, state: str = "") -> Path:
     """The embedded defaults, for one scenario.
 
-    Ordinary traffic: without the score-based challenge and block, as a load generator hammering from one address
-    with a cookie *is* a bot by its rate, and a refused request skips the response phase, so botwall would measure
-    cheap 403s; every pillar, the model, the tagging and the other policies still run on every request, which holds a
-    valid botwall cookie (nothing is logged but the 1 % sample of allows). Under attack: every policy, in shadow mode,
-    and no cookie: every request is scored, shadow-challenged and logged (aggregated per key and second).
+    Ordinary traffic: every policy as shipped, and people (`CLIENTS`) who each hold a valid botwall cookie and are
+    allowed: every pillar, the model, the tagging and the policies run on every request, and nothing is logged but
+    the 1 % sample of allows. Under attack: every policy in shadow mode, and one address without a cookie: every
+    request is scored, shadow-challenged and logged (aggregated per key and second).
     """
     data = yaml.safe_load(DEFAULT_CONFIG_YAML)
     if attack:
         data["shadow"] = True
-    else:
-        data["policies"] = [p for p in data["policies"] if p["name"] not in ("challenge-bots", "block-bots")]
     if state:
         data["state"] = {"backend": "redis", "redis": {"url": state}}
     path = workdir / f"bench-{name}.yaml"
@@ -200,18 +227,54 @@ def bench_config(workdir: Path, name: str, *, attack: bool = False, state: str =
 def _gateway(workdir: Path, processor: BotwallProcess | None) -> EnvoyProcess:
     botwall = None if processor is None else ("127.0.0.1", processor.port)
     ports = processor.ports if processor is not None else ()
-    return start_envoy(render_gateway(EnvoySettings(botwall=botwall, botwall_ports=ports)), workdir)
+    settings = EnvoySettings(botwall=botwall, botwall_ports=ports, trusted_hops=1)
+    return start_envoy(render_gateway(settings), workdir)
 
 
-def _with_cookie(setup: Setup) -> Setup:
-    """Ordinary traffic holds botwall's cookie: the one the first response hands out."""
-    request = urllib.request.Request(setup.url, headers=dict(HEADERS))  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        cookies = [v.split(";", 1)[0] for k, v in response.getheaders() if k.lower() == "set-cookie"]
+# First octets of address blocks that ISPs hand to homes (RIPE, ARIN, APNIC): the clients spread over many networks.
+_BLOCKS = (24, 31, 37, 46, 62, 73, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 98, 109)
+
+
+def client_addresses(count: int) -> list[str]:
+    """`count` distinct addresses spread over many networks, the same in every setup and run; none that botwall's IP
+    data places in a hosting, cloud or anonymizing network (people browse from homes and phones)."""
+    intel = load_ip_intel()
+    found: list[str] = []
+    i = 0
+    while len(found) < count:
+        address = f"{_BLOCKS[i % len(_BLOCKS)]}.{i * 7 % 256}.{i * 13 % 256}.{i % 250 + 1}"
+        i += 1
+        if intel.lookup(address).network not in ("hosting", "cloud", "vpn", "tor", "proxy"):
+            found.append(address)
+    return found
+
+
+def _cookie_for(setup: Setup, address: str) -> str:
+    """The cookie a browser's first page view gets: from the page, or from the challenge a wave of 2,000 first visits
+    on one browser build meets (a browser passes it by reloading with the cookie)."""
+    headers = dict(HEADERS) | {"x-forwarded-for": address}
+    request = urllib.request.Request(setup.url, headers=headers)  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            answer = response.getheaders()
+    except urllib.error.HTTPError as refused:
+        answer = list(refused.headers.items())
+    cookies = [v.split(";", 1)[0] for k, v in answer if k.lower() == "set-cookie"]
     token = next((c for c in cookies if c.startswith("__bw=")), None)
     if token is None:
-        raise RuntimeError(f"{setup.name}: botwall handed out no cookie")
-    setup.headers = [*HEADERS, ("cookie", token)]
+        raise RuntimeError(f"{setup.name}: botwall handed {address} no cookie")
+    return token
+
+
+def _with_clients(setup: Setup, botwall: bool = True) -> Setup:
+    """Ordinary traffic: `CLIENTS` browsers, each with the cookie its first page view handed out. Without botwall, a
+    cookie of the same shape, so every setup's Envoy parses the same requests."""
+    addresses = client_addresses(CLIENTS)
+    if not botwall:
+        setup.clients = [(a, f"__bw=1.{i:032x}.{i:043x}") for i, a in enumerate(addresses)]
+        return setup
+    with ThreadPoolExecutor(8) as pool:
+        setup.clients = list(zip(addresses, pool.map(lambda a: _cookie_for(setup, a), addresses), strict=True))
     return setup
 
 
@@ -221,12 +284,12 @@ def _passthrough(workdir: Path, name: str, count: int, *flags: str) -> Setup:
     first, *others = [start_processor(workdir / f"passthrough-{i}", argv, "passthrough") for i in range(count)]
     if others:
         first.ports = (first.port, *(p.port for p in others))
-    return Setup(name, _gateway(workdir, first), first, others=others)
+    return _with_clients(Setup(name, _gateway(workdir, first), first, others=others), botwall=False)
 
 
 def start_setups(workdir: Path, setups: list[Setup]) -> None:
     """Every setup of the comparison into `setups`, each with its own Envoy (`--concurrency 1`) answering directly."""
-    setups.append(Setup("envoy alone", _gateway(workdir / "alone", None), None))
+    setups.append(_with_clients(Setup("envoy alone", _gateway(workdir / "alone", None), None), botwall=False))
     setups += [
         _passthrough(workdir / "pt1", "pass-through", 1),
         _passthrough(workdir / "pt-req", "pass-through, request only", 1, "--request-only"),
@@ -244,14 +307,14 @@ def start_setups(workdir: Path, setups: list[Setup]) -> None:
         admin = json.loads((workdir / name / "botwall-ready.json").read_text())["admin_port"]
         return Setup(name, _gateway(workdir / name, processor), processor, admin_port=admin)
 
-    setups.append(_with_cookie(botwall("botwall", bench_config(workdir, "ordinary"))))
+    setups.append(_with_clients(botwall("botwall", bench_config(workdir, "ordinary"))))
     setups.append(botwall("botwall under attack", bench_config(workdir, "attack", attack=True)))
     redis = start_redis(workdir / "redis")
-    shared = _with_cookie(botwall("botwall, redis state", bench_config(workdir, "redis", state=redis.url)))
+    shared = _with_clients(botwall("botwall, redis state", bench_config(workdir, "redis", state=redis.url)))
     shared.redis = redis
     setups.append(shared)
-    setups.append(_with_cookie(botwall("botwall x2", bench_config(workdir, "ordinary-x2"), workers=2)))
-    setups.append(_with_cookie(polled("botwall, admin polled", bench_config(workdir, "polled"))))
+    setups.append(_with_clients(botwall("botwall x2", bench_config(workdir, "ordinary-x2"), workers=2)))
+    setups.append(_with_clients(polled("botwall, admin polled", bench_config(workdir, "polled"))))
 
 
 def main() -> int:
