@@ -46,11 +46,51 @@ class ThrottleSpec:
 
 @dataclass(frozen=True, slots=True)
 class DeceiveSpec:
-    """The synthesized answer a deceive policy returns instead of calling the upstream."""
+    """The answer a deceive policy returns instead of calling the upstream: one synthesized from the shape of the
+    endpoint's real answers to people once botwall learned it (`learn`, `botwall.deception`), else this static one.
+    `endpoints`, when given, are the endpoint templates (`/api/products/{id}`) the policy deceives on; elsewhere the
+    next policy decides."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    learn: bool = True
+    endpoints: tuple[str, ...] = ()
+    _patterns: tuple[re.Pattern[str], ...] = ()
+
+    def covers(self, path: str) -> bool:
+        """Whether the policy deceives on this path (its endpoint is named, or none are)."""
+        return not self._patterns or any(p.fullmatch(path) for p in self._patterns)
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """The paths of an endpoint template: `{name}` is one path segment, a trailing `{rest}` any remainder."""
+    parts = []
+    for segment in template.split("/"):
+        if segment == "{rest}":
+            parts.append(".+")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append("[^/]+")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("/".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class DeceptionSettings:
+    """Learning the shape of real answers (`botwall.deception`): how many to sample, and what bounds it."""
+
+    learn: bool = True  # sample answers to people and learn their shape; off: deceive policies answer statically
+    min_samples: int = 20  # answers from at least 3 people before an endpoint's fake answers are drawn from them
+    header_samples: int = 50  # per endpoint, every answer to a person is sampled until then; later `sample_rate`
+    body_samples: int = 10  # per endpoint, bodies asked of Envoy until then; later `body_rate`
+    sample_rate: float = 0.01
+    body_rate: float = 0.001
+    bodies_per_second: float = 20.0  # bodies read at most (JSON and HTML parsing is the costly part)
+    max_endpoints: int = 1000
+    max_delay_ms: int = 150  # a fake answer waits the upstream's latency, at most this (under Envoy's message timeout)
+    max_traps: int = 10_000  # fake sessions remembered
+    trap_ttl_seconds: float = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +312,7 @@ class Config:
     login_routes: tuple[LoginRoute, ...] = ()
     transactions: tuple[TransactionRoute, ...] = ()  # scored, tagged with their risk, sent for review; not refused
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    deception: DeceptionSettings = field(default_factory=DeceptionSettings)
     envoy: EnvoySettings = field(default_factory=EnvoySettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -344,6 +385,7 @@ _TOP_KEYS = {
     "login_routes",
     "transactions",
     "automation",
+    "deception",
     "envoy",
     "admin",
     "alerts",
@@ -425,7 +467,7 @@ def _bucket_key(r: Reader, raw: object, key: str) -> str:
 
 
 def _parse_deceive(r: Reader, raw: object, key: str) -> DeceiveSpec:
-    m = r.mapping(raw, key, {"status", "content_type", "headers", "body"})
+    m = r.mapping(raw, key, {"status", "content_type", "headers", "body", "learn", "endpoints"})
     status = r.integer(m.get("status", 200), f"{key}.status", 200, 599)
     content_type = r.string(m.get("content_type", "text/html; charset=utf-8"), f"{key}.content_type")
     raw_headers = m.get("headers", {})
@@ -439,7 +481,12 @@ def _parse_deceive(r: Reader, raw: object, key: str) -> DeceiveSpec:
     body = m.get("body", "")
     if not isinstance(body, str):
         raise r.fail(f"{key}.body", "a string", body)
-    return DeceiveSpec(status, tuple(headers), body.encode())
+    endpoints = m.get("endpoints", [])
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) and e.startswith("/") for e in endpoints):
+        raise r.fail(f"{key}.endpoints", "a list of endpoint templates such as /api/products/{id}", endpoints)
+    learn = r.boolean(m.get("learn", True), f"{key}.learn")
+    patterns = tuple(template_pattern(e) for e in endpoints)
+    return DeceiveSpec(status, tuple(headers), body.encode(), learn, tuple(endpoints), patterns)
 
 
 def _parse_policy(r: Reader, raw: object, key: str, seen: set[str]) -> Policy:
@@ -645,6 +692,32 @@ def parse_config(data: object, source: str, base_dir: Path | None = None) -> Con
         login_routes=login_routes,
         transactions=_parse_transactions(r, m.get("transactions", []), thresholds.suspect),
         automation=_parse_automation(r, m.get("automation", {})),
+        deception=_parse_deception(r, m.get("deception", {})),
+    )
+
+
+def _parse_deception(r: Reader, raw: object) -> DeceptionSettings:
+    base = DeceptionSettings()
+    d = r.mapping(raw, "deception", set(DeceptionSettings.__dataclass_fields__))
+
+    def integer(name: str, low: int, high: int) -> int:
+        return r.integer(d.get(name, getattr(base, name)), f"deception.{name}", low, high)
+
+    def number(name: str, low: float, high: float) -> float:
+        return r.number(d.get(name, getattr(base, name)), f"deception.{name}", low, high)
+
+    return DeceptionSettings(
+        learn=r.boolean(d.get("learn", base.learn), "deception.learn"),
+        min_samples=integer("min_samples", 3, 100_000),
+        header_samples=integer("header_samples", 0, 100_000),
+        body_samples=integer("body_samples", 0, 10_000),
+        sample_rate=number("sample_rate", 0.0, 1.0),
+        body_rate=number("body_rate", 0.0, 1.0),
+        bodies_per_second=number("bodies_per_second", 0.0, 10_000.0),
+        max_endpoints=integer("max_endpoints", 1, 100_000),
+        max_delay_ms=integer("max_delay_ms", 0, 10_000),
+        max_traps=integer("max_traps", 0, 1_000_000),
+        trap_ttl_seconds=number("trap_ttl_seconds", 60.0, 30 * 86_400.0),
     )
 
 

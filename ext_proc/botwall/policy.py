@@ -129,11 +129,21 @@ def decide(score: Score, evidence: Evidence, config: Config, challenged_lately: 
             )
         if policy.action in _REFUSALS and policy.min_score > 0 and not convicts(score, config):
             continue
+        if policy.action is Action.DECEIVE and not _deceivable(policy, evidence):
+            continue
         return _take(policy, view, shadow, score, label, fp, evidence)
     return Decision(Action.ALLOW, True, config.shadow, "", score.value, label, score.reasons, fp, own=score.own)
 
 
 _REFUSALS = frozenset((Action.BLOCK, Action.THROTTLE, Action.DECEIVE))
+
+
+def _deceivable(policy: Policy, evidence: Evidence) -> bool:
+    """A deceive policy never answers a verified crawler or the operator's allowlist (their decisions matter to the
+    site: a search engine indexing fake pages), and only on the endpoints it names, if it names any."""
+    if evidence.crawler == VERIFIED or evidence.ip.reputation == "allow":
+        return False
+    return policy.deceive is None or policy.deceive.covers(evidence.view.path)
 
 
 def convicts(score: Score, config: Config) -> bool:

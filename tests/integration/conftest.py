@@ -38,6 +38,7 @@ class Response:
     headers: dict[str, str]  # the last value of each header
     body: bytes
     set_cookies: list[str] = field(default_factory=list)  # every Set-Cookie, in order
+    fields: list[tuple[str, str]] = field(default_factory=list)  # every header, in order, names lower-case
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -83,7 +84,8 @@ class Stack:
             resp = conn.getresponse()
             fields = resp.getheaders()
             cookies = [v for k, v in fields if k.lower() == "set-cookie"]
-            return Response(resp.status, {k.lower(): v for k, v in fields}, resp.read(), cookies)
+            pairs = [(k.lower(), v) for k, v in fields]
+            return Response(resp.status, dict(pairs), resp.read(), cookies, pairs)
         finally:
             conn.close()
 

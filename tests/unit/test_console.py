@@ -42,8 +42,9 @@ def _markup(html: str) -> set[str]:
 def test_what_attackers_send_is_text_on_every_screen() -> None:
     account = {
         "username": HOSTILE, "under_attack": True, "compromised": True, "compromised_because": HOSTILE,
-        "attempts": 1, "failures": 0, "successes": 1, "refused": 0, "from_abusive_clients": 1, "addresses": 1,
-        "networks": 1, "fingerprints": 1, "breached_password_tried": False, "first_seen": 1.0, "last_attempt": 2.0,
+        "attempts": 1, "failures": 0, "successes": 1, "refused": 0, "trapped": 0, "from_abusive_clients": 1,
+        "addresses": 1, "networks": 1, "fingerprints": 1, "breached_password_tried": False, "first_seen": 1.0,
+        "last_attempt": 2.0,
         "evidence": [{"time": 2.0, "outcome": "success", "action": "allow", "score": 80, "reasons": [HOSTILE],
                       "fingerprint": HOSTILE, "network": 1}],
     }  # fmt: skip

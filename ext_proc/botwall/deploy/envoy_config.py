@@ -180,6 +180,9 @@ def _snippet_comments(options: EnvoyConfigOptions) -> dict[_yaml.Path, str]:
     comments[("typed_config", "allow_mode_override")] = (
         "botwall asks for the request body of the login routes in its own config, per request (mode_override)."
     )
+    comments[("typed_config", "mutation_rules")] = (
+        "A deceive policy's fake answer carries x-envoy-upstream-service-time, as a real one does."
+    )
     comments[("typed_config", "metadata_options")] = (
         "botwall's decision as dynamic metadata: %DYNAMIC_METADATA(botwall:verdict)% in your access log."
     )

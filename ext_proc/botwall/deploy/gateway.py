@@ -228,6 +228,9 @@ COMMENTS: dict[_yaml.Path, str] = {
     ("typed_config", "metadata_options"): (
         "botwall's decision as dynamic metadata: the botwall_* fields of the access log."
     ),
+    ("typed_config", "mutation_rules"): (
+        "A deceive policy's fake answer carries x-envoy-upstream-service-time, as a real one does."
+    ),
     ("http_filters", SET_FILTER_STATE_FILTER): (
         "The TLS fingerprints go to botwall as filter state read through request_attributes: no header is\n"
         "involved, so a client cannot forge them and nothing leaks to the upstream."

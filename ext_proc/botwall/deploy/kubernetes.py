@@ -149,6 +149,9 @@ ISTIO_COMMENTS: dict[_yaml.Path, str] = {
     ("typed_config", "allow_mode_override"): (
         "botwall asks for the request body of the login routes in its own config, per request (mode_override)."
     ),
+    ("typed_config", "mutation_rules"): (
+        "A deceive policy's fake answer carries x-envoy-upstream-service-time, as a real one does."
+    ),
     ("configPatches", 2): (
         "2. JA3/JA4 on the gateway's TLS inspector (present on HTTPS listeners; plain-HTTP listeners have none and\n"
         '   see `-` in the filter state, which botwall reads as "no fingerprint").'

@@ -14,6 +14,7 @@ from typing import Any
 
 from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2
+from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
 from envoy.config.core.v3 import address_pb2, grpc_service_pb2, protocol_pb2, substitution_format_string_pb2
 from envoy.config.core.v3 import base_pb2 as core_base_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
@@ -128,6 +129,8 @@ def ext_proc_filter(
         message_timeout=parse_duration(message_timeout),
         processing_mode=HEADERS_MODE,
         allow_mode_override=True,
+        # A fake answer (a deceive policy) carries the upstream service time a real one does.
+        mutation_rules=mutation_rules_pb2.HeaderMutationRules(allow_envoy=wrappers_pb2.BoolValue(value=True)),
         request_attributes=request_attributes(tls=tls),
         metadata_options=ext_proc_pb2.MetadataOptions(
             receiving_namespaces=ext_proc_pb2.MetadataOptions.MetadataNamespaces(untyped=[METADATA_NAMESPACE])

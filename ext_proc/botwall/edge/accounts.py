@@ -77,6 +77,9 @@ class Account:
     recent_failures: list[tuple[float, int]] = field(default_factory=list)  # (time, network) in the last hour
     compromised: str = ""  # why it is likely compromised ("" while it is not)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Logins a deceive policy answered with a fake success (a fake session, `botwall.deception`): the account was
+    # targeted, and the attacker believes it took it over; it was never opened.
+    trapped: int = 0
 
     @property
     def under_attack(self) -> bool:
@@ -88,7 +91,7 @@ class Attempt:
     """One login attempt as the account registry needs it."""
 
     username: str
-    outcome: str  # success, failure, unknown, or refused (botwall answered it)
+    outcome: str  # success, failure, unknown, refused (botwall answered it) or trapped (with a fake success)
     address: str
     network: int  # ASN, 0 when unknown
     fingerprint: str
@@ -153,6 +156,7 @@ class Accounts:
         outcome = attempt.outcome
         if outcome == "refused" or decision.mitigates:
             account.refused += 1
+            account.trapped += outcome == "trapped"
         elif outcome == "failure":
             account.failures += 1
             recent = [(t, n) for t, n in account.recent_failures if now - t <= _BURST_SECONDS]
@@ -198,6 +202,7 @@ class Accounts:
                     "breached_tried": a.breached_tried, "addresses": sorted(a.addresses),
                     "networks": sorted(a.networks), "fingerprints": sorted(a.fingerprints),
                     "recent_failures": a.recent_failures, "compromised": a.compromised, "events": a.events,
+                    "trapped": a.trapped,
                 }  # fmt: skip
                 rows.append((username, a.last_attempt, data))
         self._dirty.clear()
@@ -216,7 +221,7 @@ class Accounts:
                     bool(d["breached_tried"]), {int(x) for x in d["addresses"][:_DISTINCT]},
                     {int(x) for x in d["networks"][:_DISTINCT]}, {str(x) for x in d["fingerprints"][:_DISTINCT]},
                     [(float(t), int(n)) for t, n in d["recent_failures"]][-4 * _BURST_FAILURES :],
-                    str(d["compromised"]), [dict(e) for e in d["events"]][-_EVENTS:],
+                    str(d["compromised"]), [dict(e) for e in d["events"]][-_EVENTS:], int(d.get("trapped", 0)),
                 )  # fmt: skip
             except (KeyError, TypeError, ValueError):
                 continue
@@ -243,6 +248,7 @@ class Accounts:
                     "failures": a.failures,
                     "successes": a.successes,
                     "refused": a.refused,
+                    "trapped": a.trapped,
                     "from_abusive_clients": a.abusive,
                     "addresses": len(a.addresses),
                     "networks": len(a.networks),
@@ -260,8 +266,8 @@ class Accounts:
         """The same rows as CSV (without the evidence events), for a password-reset job."""
         columns = [
             "username", "under_attack", "compromised", "compromised_because", "attempts", "failures", "successes",
-            "refused", "from_abusive_clients", "addresses", "networks", "fingerprints", "breached_password_tried",
-            "first_seen", "last_attempt",
+            "refused", "trapped", "from_abusive_clients", "addresses", "networks", "fingerprints",
+            "breached_password_tried", "first_seen", "last_attempt",
         ]  # fmt: skip
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")

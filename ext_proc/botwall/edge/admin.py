@@ -129,6 +129,31 @@ class BotwallCollector(Collector):
         self.running = running
         self.alerts = alerts
 
+    def _deception(self) -> Iterator[Metric]:
+        deception = self.running.servicer.deception
+        answers = CounterMetricFamily(
+            "botwall_deception_answers",
+            "Deceive answers: drawn from an endpoint's learned shape, or the policy's static one (not learned yet)",
+            labels=["source"],
+        )
+        answers.add_metric(["learned"], deception.faked)
+        answers.add_metric(["static"], deception.static)
+        yield answers
+        learned = CounterMetricFamily("botwall_deception_samples", "Answers to people learned from (their shape)")
+        learned.add_metric([], deception.learned)
+        yield learned
+        min_samples = deception.settings.min_samples
+        ready = sum(shape.ready(min_samples) for shape in deception.shapes.values())
+        endpoints = GaugeMetricFamily(
+            "botwall_deception_endpoints", "Endpoints whose answers are learned, by state", labels=["state"]
+        )
+        endpoints.add_metric(["ready"], ready)
+        endpoints.add_metric(["learning"], len(deception.shapes) - ready)
+        yield endpoints
+        traps = GaugeMetricFamily("botwall_deception_traps", "Fake sessions handed out and remembered")
+        traps.add_metric([], len(deception.traps))
+        yield traps
+
     def collect(self) -> Iterator[Metric]:
         servicer = self.running.servicer
         counters = servicer.counters
@@ -180,6 +205,7 @@ class BotwallCollector(Collector):
         )
         hits.add_metric([], sum(m.hits for m in mitigations.active.values()) + mitigations.ended_hits)
         yield hits
+        yield from self._deception()
         cumulative, buckets = 0, []
         for bound, count in zip((*map(str, DECISION_BUCKETS), "+Inf"), counters.decision_buckets, strict=True):
             cumulative += count

@@ -93,7 +93,7 @@ class AccountEvent(TypedDict):
     """A notable attempt on an account: the evidence kept with it."""
 
     time: float
-    outcome: str  # success, failure, refused, or "" where the response told neither
+    outcome: str  # success, failure, refused, trapped (a fake success), or "" where the response told neither
     action: str
     score: int
     reasons: list[str]
@@ -112,6 +112,7 @@ class AccountRow(TypedDict):
     failures: int
     successes: int
     refused: int
+    trapped: int  # answered with a fake success by a deceive policy: targeted, never opened
     from_abusive_clients: int
     addresses: int
     networks: int

@@ -47,10 +47,20 @@ BODY_MODE = ProcessingMode(
     request_trailer_mode=ProcessingMode.SKIP,
     response_trailer_mode=ProcessingMode.SKIP,
 )
+# The modes of a request whose answer botwall samples to learn its shape (`botwall.deception`): the response body too,
+# as much of it as fits the buffer (BUFFERED_PARTIAL: a larger body is sent cut rather than refused).
+SAMPLE_MODE = ProcessingMode()
+SAMPLE_MODE.CopyFrom(HEADERS_MODE)
+SAMPLE_MODE.response_body_mode = ProcessingMode.BUFFERED_PARTIAL
+BODY_SAMPLE_MODE = ProcessingMode()
+BODY_SAMPLE_MODE.CopyFrom(BODY_MODE)
+BODY_SAMPLE_MODE.response_body_mode = ProcessingMode.BUFFERED_PARTIAL
 
 __all__ = [
     "BODY_MODE",
+    "BODY_SAMPLE_MODE",
     "HEADERS_MODE",
+    "SAMPLE_MODE",
     "BodyResponse",
     "BoolValue",
     "CommonResponse",

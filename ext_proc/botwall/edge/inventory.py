@@ -144,24 +144,28 @@ class Inventory:
             out.append(templated)
         return "/".join(out) or "/"
 
-    def record(self, host: str, method: str, path: str, query: str, kind: str, decision: Decision) -> Endpoint:
-        """Count one judged request; returns its endpoint (for its response's status)."""
-        now = self._clock()
+    def key(self, host: str, method: str, path: str) -> tuple[str, str, str]:
+        """The (host, method, template) a request counts under (a recent path's from the cache)."""
         host = _hostname(host)
         method = method[:16]
         cached = self._paths.get((host, method, path))
-        if cached is None:
-            key = (host, method, self.template(host, path))
-            if len(path) <= _CACHED_PATH:
-                if len(self._paths) >= _PATH_CACHE:
-                    self._paths.clear()
-                self._paths[(host, method, path)] = key
-        else:
-            key = cached
+        if cached is not None:
+            return cached
+        key = (host, method, self.template(host, path))
+        if len(path) <= _CACHED_PATH:
+            if len(self._paths) >= _PATH_CACHE:
+                self._paths.clear()
+            self._paths[(host, method, path)] = key
+        return key
+
+    def record(self, host: str, method: str, path: str, query: str, kind: str, decision: Decision) -> Endpoint:
+        """Count one judged request; returns its endpoint (for its response's status)."""
+        now = self._clock()
+        key = self.key(host, method, path)
         endpoint = self._endpoints.get(key)
         if endpoint is None:
             if len(self._endpoints) >= self.max_templates:
-                key = (host, method, OTHER)
+                key = (key[0], key[1], OTHER)
                 endpoint = self._endpoints.get(key)
                 if endpoint is None and self._others >= _OTHERS:  # random Host headers or methods: one for all
                     key = (OTHER, OTHER, OTHER)

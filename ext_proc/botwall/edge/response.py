@@ -9,6 +9,8 @@ from botwall.config import Action
 from botwall.edge.decision_log import METADATA_NAMESPACE, metadata_fields
 from botwall.edge.envoy_api import (
     BODY_MODE,
+    BODY_SAMPLE_MODE,
+    SAMPLE_MODE,
     BodyResponse,
     BoolValue,
     CommonResponse,
@@ -42,6 +44,13 @@ _CHALLENGE_BODY = (
 def _header(name: str, value: str) -> HeaderValueOption:
     # raw_value, not value: a mutation with only `value` arrives as an empty header (ENVOY_NOTES).
     return HeaderValueOption(header=HeaderValue(key=name, raw_value=value.encode()))
+
+
+def _cookie(value: str) -> HeaderValueOption:
+    # Each Set-Cookie its own header: appended (unset `append` overwrites the one before, ENVOY_NOTES).
+    return HeaderValueOption(
+        header=HeaderValue(key="set-cookie", raw_value=value.encode()), append=BoolValue(value=True)
+    )
 
 
 def _metadata(decision: Decision) -> Struct:
@@ -89,23 +98,45 @@ def continue_response_headers(set_cookie: str = "") -> ProcessingResponse:
         return ProcessingResponse(response_headers=HeadersResponse())
     # `append`, not append_action: ext_proc in Envoy 1.40 reads only the deprecated flag, and unset overwrites the
     # upstream's own Set-Cookie headers (ENVOY_NOTES).
-    cookie = HeaderValueOption(
-        header=HeaderValue(key="set-cookie", raw_value=set_cookie.encode()), append=BoolValue(value=True)
-    )
     return ProcessingResponse(
-        response_headers=HeadersResponse(response=CommonResponse(header_mutation=HeaderMutation(set_headers=[cookie])))
+        response_headers=HeadersResponse(
+            response=CommonResponse(header_mutation=HeaderMutation(set_headers=[_cookie(set_cookie)]))
+        )
     )
 
 
-def await_body(sent_tags: list[str]) -> ProcessingResponse:
+def await_body(sent_tags: list[str], sample_body: bool = False) -> ProcessingResponse:
     """Continue the headers of a login request (client tags removed) and ask Envoy for its buffered body: sent with
-    the request headers, the mode override makes Envoy buffer the body and send it in the next message."""
+    the request headers, the mode override makes Envoy buffer the body and send it in the next message; with
+    `sample_body`, the response's body too (`botwall.deception` learns its shape)."""
     return ProcessingResponse(
         request_headers=HeadersResponse(
             response=CommonResponse(header_mutation=HeaderMutation(remove_headers=sent_tags))
         ),
-        mode_override=BODY_MODE,
+        mode_override=BODY_SAMPLE_MODE if sample_body else BODY_MODE,
     )
+
+
+def with_response_body(answer: ProcessingResponse) -> ProcessingResponse:
+    """A request-headers answer that also asks Envoy for the response's body (a sample for `botwall.deception`).
+    A copy: the answer may be a cached one other streams share."""
+    out = ProcessingResponse()
+    out.CopyFrom(answer)
+    out.mode_override.CopyFrom(SAMPLE_MODE)
+    return out
+
+
+def fake_response(
+    decision: Decision, status: int, headers: Iterable[tuple[str, str]], body: bytes
+) -> ProcessingResponse:
+    """A deceive decision's answer: the fake (or static) status, headers in their order, and body."""
+    immediate = ImmediateResponse(
+        status=HttpStatus(code=status),
+        headers=HeaderMutation(set_headers=[_cookie(v) if k == "set-cookie" else _header(k, v) for k, v in headers]),
+        body=body,
+        details="botwall_deceive",
+    )
+    return ProcessingResponse(immediate_response=immediate, dynamic_metadata=_metadata(decision))
 
 
 def _tag_mutation(decision: Decision, sent_tags: list[str]) -> HeaderMutation:

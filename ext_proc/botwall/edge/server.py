@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
+import os
 import signal
 import time
 from collections import deque
@@ -22,11 +24,15 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from botwall.config import Action
+from botwall.deception.book import BODY, NONE, Deception, EndpointKey, session_cookie
+from botwall.deception.shapes import Observed
 from botwall.edge import response as _response
 from botwall.edge._ratelimit import TracebackLimiter
 from botwall.edge.accounts import Accounts, Attempt
 from botwall.edge.campaigns import Campaigns, Sighting
 from botwall.edge.decision_log import DecisionLog
+from botwall.edge.delays import PreciseDelays
 from botwall.edge.envoy_api import ProcessingRequest, ProcessingResponse, add_ExternalProcessorServicer_to_server
 from botwall.edge.inventory import Endpoint, Inventory
 from botwall.edge.transactions import Transactions
@@ -35,6 +41,7 @@ from botwall.evidence.credentials import LoginRoute
 from botwall.evidence.transactions import Transaction, TransactionRoute, read_transaction
 from botwall.policy import Decision
 from botwall.request import ATTRIBUTES_KEY, RequestView, build_view
+from botwall.state.tokens import SECRET_ENV, CookieSigner
 
 log = structlog.get_logger("botwall.edge.server")
 
@@ -172,8 +179,9 @@ class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
     __slots__ = (
-        "_accounts", "_campaigns", "_context", "_counters", "_decision_log", "_endpoint", "_engine", "_inventory",
-        "_pending", "_tracebacks", "_transactions", "_view", "decision",
+        "_accounts", "_address", "_arrived", "_campaigns", "_context", "_counters", "_deception", "_decision_log",
+        "_endpoint", "_engine", "_inventory", "_observed", "_path", "_pending", "_sample", "_tracebacks",
+        "_transactions", "_view", "decision", "delay",
     )  # fmt: skip
 
     def __init__(
@@ -186,8 +194,10 @@ class StreamProcessor:
         accounts: Accounts | None = None,
         campaigns: Campaigns | None = None,
         transactions: Transactions | None = None,
+        deception: Deceiver | None = None,
     ) -> None:
         self._engine = engine
+        self._deception = deception
         self._accounts = accounts
         self._transactions = transactions
         self._campaigns = campaigns
@@ -201,6 +211,14 @@ class StreamProcessor:
         self._pending: tuple[RequestView, LoginRoute | None, TransactionRoute | None] | None = None
         self._context: RequestContext | None = None
         self.decision: Decision | None = None
+        self._sample = NONE  # how much of the answer `botwall.deception` learns from (a person's request only)
+        self._path = ""  # the request's path (a sampled JSON answer's values that repeat its segments)
+        self._address = ""  # the client's address (a sampled answer's client when it holds no botwall cookie)
+        # When the request (its body, for a login) reached botwall: a sampled answer's latency runs from there to its
+        # response, and a fake answer goes that long after its request arrived (judging and drawing it included).
+        self._arrived = 0.0
+        self._observed: Observed | None = None  # a sampled answer waiting for its body
+        self.delay = 0.0  # seconds to wait before sending a fake answer (the upstream's learned latency)
 
     @property
     def finished(self) -> bool:
@@ -209,7 +227,14 @@ class StreamProcessor:
         the response through without asking."""
         if self.decision is None:
             return False
-        return self.decision.mitigates or (self._context is not None and not self._engine.reads_response(self._context))
+        if self.decision.mitigates:
+            return True
+        return not self._sample and self._context is not None and not self._engine.reads_response(self._context)
+
+    @property
+    def awaiting_body(self) -> bool:
+        """The response's body was asked for (a sample) and has not arrived yet."""
+        return self._observed is not None
 
     def _count(self, decision: Decision) -> None:
         c = self._counters
@@ -224,6 +249,8 @@ class StreamProcessor:
         """Count and record a decision; a transaction's gains its client's campaign and is recorded as one."""
         self.decision = decision
         self._context = context
+        self._address = view.client_ip
+        self._path = view.path
         self._count(decision)
         now = time.time()
         counters = self._counters
@@ -247,7 +274,8 @@ class StreamProcessor:
             self._campaign_sighting(view, context, decision)
         if self._accounts is not None and context.login is not None and context.login.username:
             if decision.mitigates:  # botwall answered it: the site never saw it
-                self._account_attempt("refused", view, context, decision)
+                trapped = decision.action is Action.DECEIVE and bool(context.route and context.route.success_cookie)
+                self._account_attempt("trapped" if trapped else "refused", view, context, decision)
             else:
                 self._view = view
         if decision.transaction and self._transactions is not None:
@@ -288,7 +316,7 @@ class StreamProcessor:
 
     def on_request_headers(self, request: ProcessingRequest) -> ProcessingResponse:
         """Score the request and tag it or answer it directly; on a login route, first ask for the body."""
-        started = time.perf_counter()
+        started = self._arrived = time.perf_counter()
         answer = self._request_headers(request)
         if self.decision is not None:
             self._counters.timed(time.perf_counter() - started)
@@ -307,19 +335,94 @@ class StreamProcessor:
             operation = engine.transaction_route(view) if engine.config.transactions else None
             if (route is not None or (operation is not None and operation.fields)) and not message.end_of_stream:
                 self._pending = (view, route, operation)
-                return _response.await_body(sent_tags)
+                # A login's answer is read anyway (its outcome); its body is sampled here or never.
+                self._sample = self._wants(view, view.client_ip)
+                return _response.await_body(sent_tags, sample_body=self._sample == BODY)
             # A transaction without a body to read: its fields, if it has any, were not sent.
             transaction = Transaction(operation.name, parsed=not operation.fields) if operation is not None else None
             decision, context = engine.evaluate(view, route, None, transaction)
+            decision = self._trapped(decision, view)
         except Exception:
             decision = self._failed("request_headers", view)
             return _response.request_headers_response(decision, sent_tags)
         decision = self._decided(decision, context, view)
-        return _response.request_headers_response(decision, sent_tags)
+        if decision.mitigates and decision.action is Action.DECEIVE:
+            return self._deceive(decision, context, view)
+        answer = _response.request_headers_response(decision, sent_tags)
+        if _learns_from(decision, self._engine.config.thresholds.suspect):
+            self._sample = self._wants(view, context.token_id or view.client_ip)
+            if self._sample == BODY:
+                answer = _response.with_response_body(answer)
+        return answer
+
+    def _wants(self, view: RequestView, client: str) -> int:
+        if self._deception is None or self._inventory is None:
+            return NONE
+        key = self._inventory.key(view.authority, view.method, view.path)
+        return self._deception.wants(key, self._engine.keys(client), view.path)
+
+    def _key(self) -> EndpointKey | None:
+        e = self._endpoint
+        return (e.host, e.method, e.template) if e is not None else None
+
+    def _trapped(self, decision: Decision, view: RequestView) -> Decision:
+        """A request presenting a fake session botwall handed out is the trapped client: kept in the trap."""
+        deception = self._deception
+        if deception is None or not deception.traps:
+            return decision
+        trap = deception.trapped(view.header("cookie"), deception.session_names)
+        if trap is None:
+            return decision
+        return replace(
+            decision, action=Action.DECEIVE, enforced=True, shadow=False, policy=trap.policy, deceive=trap.spec,
+            reasons=(*decision.reasons, TRAP_REASON),
+        )  # fmt: skip
+
+    def _deceiver(self) -> Deceiver:
+        assert self._deception is not None
+        return self._deception
+
+    def _deceive(self, decision: Decision, context: RequestContext, view: RequestView) -> ProcessingResponse:
+        """A deceive decision's answer: a fake drawn from the endpoint's learned shape, else the policy's static one;
+        on a login, a fake success whose session is remembered as a trap."""
+        spec = decision.deceive
+        assert spec is not None
+        deceiver = self._deceiver()
+        key = self._key()
+        route, login = context.route, context.login
+        opened = route is not None and login is not None and bool(login.username) and bool(route.success_cookie)
+        statuses = tuple(route.success_status) if opened and route is not None else ()
+        fake = None
+        if spec.learn:
+            seed = deceiver.seed(view.method, view.authority, view.path, view.query)
+            fake = deceiver.answer(key, seed, statuses, view.path)
+        if fake is not None:
+            status, headers, body = fake.status, list(fake.headers), fake.body
+            # As long after the request arrived as a real answer's response phase ended in botwall (the upstream's
+            # time, Envoy's to and from it, botwall's own), judging and drawing this one included.
+            late = time.perf_counter() - self._arrived + deceiver.lateness + LOCAL_REPLY
+            self.delay = max(0.0, fake.delay - late)
+        else:
+            status, headers, body = spec.status, list(spec.headers), spec.body
+            if statuses:
+                status = statuses[0]
+            headers.append(("content-length", str(len(body))))
+        if opened and route is not None and login is not None:
+            name = route.success_cookie
+            value = session_cookie(fake, name) if fake is not None else ""
+            if not value:
+                value = deceiver.session_value(key, name)
+                headers.append(("set-cookie", f"{name}={value}; HttpOnly; Path=/; SameSite=Lax"))
+            deceiver.trap(value, login.username, decision.fingerprint, decision.policy, spec)
+        if context.issue_cookie and status < 400:
+            # A real page to a client without botwall's cookie gets one: the fake gets one of the same look, which
+            # botwall does not take back as its own (the client stays a client without a cookie).
+            headers.append(("set-cookie", deceiver.decoy.set_cookie(context.software, context.secure)))
+        return _response.fake_response(decision, status, headers, body)
 
     def on_request_body(self, request: ProcessingRequest) -> ProcessingResponse:
         """Read the credentials of a login request and decide on it."""
-        started = time.perf_counter()
+        started = self._arrived = time.perf_counter()
         answer = self._request_body(request)
         if self.decision is not None:
             self._counters.timed(time.perf_counter() - started)
@@ -338,9 +441,16 @@ class StreamProcessor:
             if operation is not None:
                 transaction = read_transaction(operation, content_type, body, engine.keys)
             decision, context = engine.evaluate(view, route, attempt, transaction)
+            decision = self._trapped(decision, view)
         except Exception:
+            self._sample = NONE
             return _response.request_body_response(self._failed("request_body", view))
         decision = self._decided(decision, context, view)
+        if decision.mitigates and decision.action is Action.DECEIVE:
+            self._sample = NONE
+            return self._deceive(decision, context, view)
+        if not _learns_from(decision, self._engine.config.thresholds.suspect):
+            self._sample = NONE
         return _response.request_body_response(decision)
 
     def _failed(self, phase: str, view: RequestView | None) -> Decision:
@@ -383,7 +493,87 @@ class StreamProcessor:
                 phases = self._counters.errors_by_phase
                 phases["response_headers"] = phases.get("response_headers", 0) + 1
                 self._tracebacks.exception(log, "response_headers_failed")
+        if self._sample:
+            # Learned last: the latency runs to the end of this phase, as a real answer's does (its answer follows).
+            try:
+                self._learn(request, time.perf_counter() - self._arrived)
+            except Exception:
+                self._observed = None
+                self._counters.errors += 1
+                phases = self._counters.errors_by_phase
+                phases["response_sample"] = phases.get("response_sample", 0) + 1
+                self._tracebacks.exception(log, "response_sample_failed")
         return _response.continue_response_headers(set_cookie)
+
+    def _learn(self, request: ProcessingRequest, latency: float) -> None:
+        """Learn the shape of a person's answer (`botwall.deception`), now or once its body arrives; `latency`: from
+        the request's arrival to its response's answer."""
+        key = self._key()
+        if key is None or self._deception is None:
+            return
+        message = request.response_headers
+        status = 0
+        headers: list[tuple[str, str]] = []
+        for h in message.headers.headers[:_SAMPLED_HEADERS]:
+            if h.key == ":status":
+                status = int(h.raw_value) if h.raw_value.isdigit() else 0
+            elif not h.key.startswith(":"):
+                headers.append((h.key, h.raw_value.decode("latin-1")[:_SAMPLED_VALUE]))
+        context = self._context
+        client = context.token_id if context is not None and context.token_id else ""
+        observed = Observed(
+            status, tuple(headers), max(0.0, latency),
+            self._engine.keys(client or self._address), time.time(), path=self._path,
+        )  # fmt: skip
+        if self._sample == BODY and not message.end_of_stream:
+            self._observed = observed  # the body follows in its own message
+            return
+        if self._sample == BODY:
+            observed = replace(observed, body=b"")
+        self._deception.learn(key, observed)
+
+    def on_response_body(self, request: ProcessingRequest) -> ProcessingResponse:
+        """A sampled answer's body (as much as Envoy buffered): learned with its headers, passed on unchanged."""
+        observed, self._observed = self._observed, None
+        key = self._key()
+        if observed is not None and key is not None and self._deception is not None:
+            try:
+                body = request.response_body
+                self._deception.learn(key, replace(observed, body=bytes(body.body), complete=body.end_of_stream))
+            except Exception:
+                self._counters.errors += 1
+                phases = self._counters.errors_by_phase
+                phases["response_sample"] = phases.get("response_sample", 0) + 1
+                self._tracebacks.exception(log, "response_sample_failed")
+        return _response.passthrough_for("response_body")
+
+
+TRAP_REASON = "trap:fake-session"
+# Envoy takes about this much longer to send an immediate response than to pass on an upstream's after botwall's
+# answer (Envoy 1.40 on loopback, the same stack and load: fakes' median latency was 10-70 us above real answers'
+# over six runs, 40 us on average).
+LOCAL_REPLY = 0.00004
+_SAMPLED_HEADERS = 64  # headers of a sampled answer learned at most
+_SAMPLED_VALUE = 4096  # characters of a header value
+
+
+def _learns_from(decision: Decision, suspect: int) -> bool:
+    """Only answers to requests allowed as a person's teach what a real answer looks like: allowed, and the client's
+    own evidence a person's (`Decision.own` under suspect). Not the verdict: it carries the crowd's suspicion, and a
+    person on a browser build or an account under attack has answers as real as anyone's."""
+    return decision.action is Action.ALLOW and decision.own < suspect and not decision.shadow
+
+
+class Deceiver(Deception):
+    """The server's `Deception`: with the login routes' session cookies (what a trap is presented as) and the decoy
+    signer that makes a fake answer's botwall cookie."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.config.deception, engine.keys)
+        self.session_names = tuple({r.success_cookie for r in engine.config.login_routes if r.success_cookie})
+        secret = os.environ.get(SECRET_ENV, "")
+        key = hashlib.sha256(b"botwall-decoy|" + (secret.encode() if secret else os.urandom(32))).digest()
+        self.decoy = CookieSigner(engine.config.client_cookie, key=key)
 
 
 class BotwallServicer:
@@ -402,6 +592,9 @@ class BotwallServicer:
         self.transactions = Transactions(decision_log.transaction, {r.name: r.review_from for r in routes})
         # An error every request of an attack can trigger must not flood stderr: a few tracebacks a minute per phase.
         self.tracebacks = TracebackLimiter()
+        # The shape of real answers, learned from people's, and the fake sessions handed out (`botwall.deception`).
+        self.deception = Deceiver(engine)
+        self.delays = PreciseDelays()
 
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[ProcessingRequest], context: grpc.aio.ServicerContext
@@ -418,22 +611,37 @@ class BotwallServicer:
         self.counters.streams += 1
         processor = StreamProcessor(
             self.engine, self.decision_log, self.counters, self.tracebacks, self.inventory, self.accounts,
-            self.campaigns, self.transactions,
+            self.campaigns, self.transactions, self.deception,
         )  # fmt: skip
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_headers":
-                yield processor.on_request_headers(request)
+                answer = processor.on_request_headers(request)
+                if processor.delay:
+                    await self._wait(processor)  # a fake answer takes the upstream's time
+                yield answer
             elif kind == "response_headers":
                 yield processor.on_response_headers(request)
+                if not processor.awaiting_body:
+                    return
+            elif kind == "response_body":
+                yield processor.on_response_body(request)
                 return
             elif kind == "request_body":
-                yield processor.on_request_body(request)
+                answer = processor.on_request_body(request)
+                if processor.delay:
+                    await self._wait(processor)
+                yield answer
             else:
                 # Bodies and trailers are only sent when a route asks for them; pass them through unchanged.
                 yield _response.passthrough_for(kind)
             if processor.finished:
                 return
+
+    async def _wait(self, processor: StreamProcessor) -> None:
+        target = time.perf_counter() + processor.delay
+        await self.delays.sleep(processor.delay)
+        self.deception.late(time.perf_counter() - target)
 
 
 @dataclass

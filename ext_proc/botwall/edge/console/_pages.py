@@ -360,7 +360,7 @@ def _account_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         out.append(
             f"<tr data-username='{_e(user)}'><td><a href='/decisions?{urlencode({'username': user})}'>{_e(user)}</a>"
             f"{because}</td>{_num(a['attempts'])}{_num(a['failures'])}{_num(a['successes'])}{_num(a['refused'])}"
-            f"{_num(a['from_abusive_clients'])}{_num(a['addresses'])}{_num(a['networks'])}{_num(a['fingerprints'])}"
+            f"{_num(a['trapped'])}{_num(a['from_abusive_clients'])}{_num(a['addresses'])}{_num(a['networks'])}{_num(a['fingerprints'])}"
             f"<td>{'yes' if a['breached_password_tried'] else 'no'}</td><td>{_when(a['last_attempt'])}</td>"
             f"<td><details><summary>{_plural(len(a['evidence']), 'event')}</summary><ul>{evidence}</ul>"
             "</details></td></tr>"
@@ -371,8 +371,8 @@ def _account_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def accounts(compromised: Sequence[Mapping[str, Any]], attacked: Sequence[Mapping[str, Any]], tracked: int) -> str:
     head = (
         ("username", "text"), ("attempts", "num"), ("failures", "num"), ("successes", "num"), ("refused", "num"),
-        ("from abusive clients", "num"), ("addresses", "num"), ("networks", "num"), ("fingerprints", "num"),
-        ("breached password", "text"), ("last attempt", "num"), ("evidence", "none"),
+        ("trapped", "num"), ("from abusive clients", "num"), ("addresses", "num"), ("networks", "num"),
+        ("fingerprints", "num"), ("breached password", "text"), ("last attempt", "num"), ("evidence", "none"),
     )  # fmt: skip
     return f"""<p class="muted">{tracked:,} usernames tried on login routes. Passwords are never kept.</p>
 <h2>Likely compromised <a class="button" href="/api/v1/accounts?state=compromised&amp;format=csv"
