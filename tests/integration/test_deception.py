@@ -25,8 +25,10 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 
 from botwall.config import DEFAULT_CONFIG_YAML
+from botwall.deploy.gateway import EnvoySettings, render_gateway
 from botwall.evidence.infra import load_ip_intel
 from botwall.lab.demo.shop import DEMO_ACCOUNTS, BackgroundShop
+from botwall.lab.stack import start_botwall, start_envoy
 from botwall.lab.testing import captured_headers
 
 from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, Response, Stack, StackFactory
@@ -338,3 +340,43 @@ def test_a_fake_login_hands_out_a_fake_session_that_keeps_the_bot_in_the_trap(
         assert samples[("botwall_deception_traps", ())] == 1
     finally:
         running.stop()
+
+
+def test_a_trap_holds_across_workers(shop: BackgroundShop, tmp_path: Path) -> None:
+    """With `--workers 2` (Envoy's cluster over both, streams spread between them), the trap one worker sets holds at
+    the other: traps are marks in the state the workers share (their private redis-server)."""
+    config = tmp_path / "botwall.yaml"
+    config.write_text(_config())
+    botwall = start_botwall(tmp_path / "botwall", config, workers=2, timeout=120)
+    try:
+        settings = EnvoySettings(
+            http=("127.0.0.1", 0), botwall=("127.0.0.1", botwall.port), botwall_ports=botwall.ports,
+            upstream=("127.0.0.1", shop.port), access_log=str(tmp_path / "access.log"), trusted_hops=1,
+        )  # fmt: skip
+        envoy = start_envoy(render_gateway(settings), tmp_path)
+    except BaseException:
+        botwall.stop()
+        raise
+    try:
+        stack = Stack(envoy, botwall, tmp_path, shop)
+        bot = [*BOT_HEADERS, ("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", BOT_ADDRESS)]
+        login = stack.request("/login", method="POST", headers=bot, body=b"username=bob&password=guess-2")
+        assert login.status in (302, 303)  # not learned here: the route's success status, with a fake session
+        session = next(c for c in login.set_cookies if c.startswith("session=")).split(";")[0]
+        time.sleep(0.2)  # the worker that set the trap pushes it in its next sync round
+        trapped = [*BOT_HEADERS, ("x-forwarded-for", BOT_ADDRESS), ("cookie", session)]
+        for _ in range(10):
+            stack.request("/account", headers=trapped)
+            time.sleep(0.1)
+        time.sleep(1.5)  # Envoy flushes its access log about once a second
+        # Per request (Envoy's access log carries botwall's reasons): the worker that did not set the trap knows it a
+        # sync round after it first sees the session (it asks the store then), so all but that first request are the
+        # trapped client's.
+        reasons = [e["botwall_reasons"] for e in stack.access_log() if e.get("path") == "/account"]
+        assert len(reasons) == 10
+        assert sum("trap:fake-session" not in r for r in reasons) <= 1, reasons
+        lines = [d for d in stack.decisions() if d["path"] == "/account" and "trap:fake-session" in d["reasons"]]
+        assert {d["worker"] for d in lines} == {0, 1}  # both workers kept it in the trap
+    finally:
+        envoy.stop()
+        botwall.stop()

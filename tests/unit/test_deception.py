@@ -12,12 +12,13 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from botwall.config import Config, DeceiveSpec, DeceptionSettings, parse_config, template_pattern
+from botwall.config import Config, DeceiveSpec, DeceptionSettings, StateSettings, parse_config, template_pattern
 from botwall.deception.book import BODY, HEADERS, NONE, Deception
 from botwall.deception.formats import MAX_GROUPS, MIN_CLIENTS, Format, split
 from botwall.deception.shapes import MAX_DEPTH, MAX_KEYS, MAX_NODES, EndpointShape, JsonShape, Observed, http_date
 from botwall.errors import ConfigError
 from botwall.state.keys import KeyHasher
+from botwall.state.store import MemoryStore
 
 NOW = 1_796_488_000.0
 KEY = ("shop.example", "GET", "/api/products/{id}")
@@ -280,3 +281,21 @@ deception: {min_samples: 30, max_delay_ms: 100}
         load_config_text("deception: {unknown: 1}")
     with pytest.raises(ConfigError, match=r"policies\[0\]\.deceive\.endpoints"):
         load_config_text("policies:\n  - {name: d, action: deceive, deceive: {endpoints: [api]}}")
+
+
+def test_a_trap_set_by_one_process_holds_at_another_through_the_stores_marks() -> None:
+    """Traps are marks in the state store too: with Redis, every replica and worker sees them a sync round later
+    (here two `Deception`s over one store stand for two processes over one Redis)."""
+    store = MemoryStore(StateSettings())
+    spec = DeceiveSpec(200, (), b"static")
+    specs = {"deceive-bots": spec}
+    one = Deception(DeceptionSettings(), KeyHasher(), store=store, specs=specs)
+    other = Deception(DeceptionSettings(), KeyHasher(), store=store, specs=specs)
+    one.trap("fake-session", "alice", "fp", "deceive-bots", spec)
+    assert other.trapped("session=fake-session", ["session"]) is None  # not asked: its own traps only
+    trap = other.trapped("session=fake-session", ["session"], shared=True)
+    assert trap is not None
+    assert trap.policy == "deceive-bots"
+    assert trap.spec is spec
+    assert other.trapped("session=another", ["session"], shared=True) is None
+    assert other.trapped("session=fake-session", ["session"]) is not None  # now its own

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from botwall.config import DeceiveSpec, DeceptionSettings
 from botwall.deception.shapes import EndpointShape, Fake, Observed, split_cookie
 from botwall.state.keys import KeyHasher
+from botwall.state.store import Store
 
 # Sampling asked of a request's response.
 NONE, HEADERS, BODY = 0, 1, 2
@@ -62,8 +63,15 @@ class Deception:
         keys: KeyHasher,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        store: Store | None = None,
+        specs: dict[str, DeceiveSpec] | None = None,
     ) -> None:
         self.settings = settings
+        # Traps are also marks in the state store (`trap`, "<policy>|<session>", for `trap_ttl_seconds` from their
+        # last use): with Redis (replicas, or `--workers`), a trap set by one process holds at the others a sync
+        # round later. `specs`: the deceive policies by name, what a trap known only as a mark is answered by.
+        self._store = store
+        self._specs = dict(specs or {})
         self._keys = keys
         self._wall = wall
         # Fake values, not secrets: a fake session is worth nothing to whoever guesses it.
@@ -181,28 +189,47 @@ class Deception:
         while len(traps) >= self.settings.max_traps:
             traps.popitem(last=False)
         traps[self._keys(value)] = Trap(username[:128], fingerprint, policy, spec, now, now)
+        if self._store is not None:
+            self._store.mark("trap", f"{policy}|{value}", self.settings.trap_ttl_seconds)
 
-    def trapped(self, cookie_header: str, names: Iterable[str]) -> Trap | None:
-        """The trap whose fake session this `Cookie` header presents, if any (cookies named `names` only)."""
-        if not self.traps or not cookie_header:
+    def trapped(self, cookie_header: str, names: Iterable[str], shared: bool = False) -> Trap | None:
+        """The trap whose fake session this `Cookie` header presents, if any (cookies named `names` only). `shared`:
+        ask the store's marks too (another process's traps); an ask the store cannot answer locally costs a key in its
+        next sync round, so the server asks only for a request whose own evidence is already against it."""
+        if not cookie_header or (not self.traps and not shared):
             return None
         now = self._wall()
         wanted = set(names)
         for part in cookie_header.split(";")[:64]:
             name, _, value = part.strip().partition("=")
-            if name not in wanted:
+            if name not in wanted or not value:
                 continue
             hashed = self._keys(value)
             trap = self.traps.get(hashed)
-            if trap is None:
-                continue
-            if now - trap.last > self.settings.trap_ttl_seconds:
+            if trap is not None and now - trap.last > self.settings.trap_ttl_seconds:
                 del self.traps[hashed]
+                trap = None
+            if trap is None and shared:
+                trap = self._shared(value, hashed, now)
+            if trap is None:
                 continue
             trap.last = now
             trap.requests += 1
             self.traps.move_to_end(hashed)
+            if self._store is not None:
+                self._store.mark("trap", f"{trap.policy}|{value}", self.settings.trap_ttl_seconds)
             return trap
+        return None
+
+    def _shared(self, value: str, hashed: int, now: float) -> Trap | None:
+        if self._store is None:
+            return None
+        for policy, spec in self._specs.items():
+            if self._store.marked("trap", f"{policy}|{value}"):
+                while len(self.traps) >= max(1, self.settings.max_traps):
+                    self.traps.popitem(last=False)
+                trap = self.traps[hashed] = Trap("", "", policy, spec, now, now)
+                return trap
         return None
 
 

@@ -368,9 +368,12 @@ class StreamProcessor:
     def _trapped(self, decision: Decision, view: RequestView) -> Decision:
         """A request presenting a fake session botwall handed out is the trapped client: kept in the trap."""
         deception = self._deception
-        if deception is None or not deception.traps:
+        if deception is None or not deception.session_names:
             return decision
-        trap = deception.trapped(view.header("cookie"), deception.session_names)
+        # Another process's traps (the store's marks) only for a client whose own evidence is against it already:
+        # asking costs a key in the next sync round, and every logged-in person presents a session.
+        shared = decision.own >= self._engine.config.thresholds.suspect
+        trap = deception.trapped(view.header("cookie"), deception.session_names, shared)
         if trap is None:
             return decision
         return replace(
@@ -569,7 +572,8 @@ class Deceiver(Deception):
     signer that makes a fake answer's botwall cookie."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine.config.deception, engine.keys)
+        specs = {p.name: p.deceive for p in engine.config.policies if p.deceive is not None}
+        super().__init__(engine.config.deception, engine.keys, store=engine.store, specs=specs)
         self.session_names = tuple({r.success_cookie for r in engine.config.login_routes if r.success_cookie})
         secret = os.environ.get(SECRET_ENV, "")
         key = hashlib.sha256(b"botwall-decoy|" + (secret.encode() if secret else os.urandom(32))).digest()
