@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -29,7 +30,6 @@ import yaml
 
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.deploy.gateway import EnvoySettings, render_gateway
-from botwall.evidence.infra import load_ip_intel
 from botwall.lab.stack import (
     BotwallProcess,
     EnvoyProcess,
@@ -39,7 +39,7 @@ from botwall.lab.stack import (
     start_processor,
     start_redis,
 )
-from botwall.lab.testing import captured_headers
+from botwall.lab.testing import captured_headers, residential
 
 ROOT = Path(__file__).resolve().parents[1]
 # Firefox's own header set (captured through Envoy), so botwall's default policies allow the load: a block would skip
@@ -238,15 +238,9 @@ _BLOCKS = (24, 31, 37, 46, 62, 73, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 8
 def client_addresses(count: int) -> list[str]:
     """`count` distinct addresses spread over many networks, the same in every setup and run; none that botwall's IP
     data places in a hosting, cloud or anonymizing network (people browse from homes and phones)."""
-    intel = load_ip_intel()
-    found: list[str] = []
-    i = 0
-    while len(found) < count:
-        address = f"{_BLOCKS[i % len(_BLOCKS)]}.{i * 7 % 256}.{i * 13 % 256}.{i % 250 + 1}"
-        i += 1
-        if intel.lookup(address).network not in ("hosting", "cloud", "vpn", "tor", "proxy"):
-            found.append(address)
-    return found
+    blocks = _BLOCKS
+    candidates = (f"{blocks[i % len(blocks)]}.{i * 7 % 256}.{i * 13 % 256}.{i % 250 + 1}" for i in itertools.count())
+    return residential(candidates, count)
 
 
 def _cookie_for(setup: Setup, address: str) -> str:

@@ -10,6 +10,7 @@ check that it can fail)."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import time
@@ -27,10 +28,9 @@ from threadpoolctl import threadpool_limits
 
 from botwall.config import DEFAULT_CONFIG_YAML
 from botwall.deploy.gateway import EnvoySettings, render_gateway
-from botwall.evidence.infra import load_ip_intel
 from botwall.lab.demo.shop import DEMO_ACCOUNTS, BackgroundShop
 from botwall.lab.stack import start_botwall, start_envoy
-from botwall.lab.testing import captured_headers
+from botwall.lab.testing import captured_headers, residential
 
 from .conftest import BROWSER_FORM_HEADERS, BROWSER_HEADERS, Response, Stack, StackFactory
 from .test_admin import TOKEN, _get, _samples, admin_stack
@@ -79,22 +79,14 @@ class Person:
         return response
 
 
-def residential(count: int, first: int) -> list[str]:
-    """Addresses botwall's IP data places in no hosting, cloud or anonymizing network (people's)."""
-    intel = load_ip_intel()
-    found: list[str] = []
-    i = 0
-    while len(found) < count:
-        address = f"{first}.{10 + i}.{i * 7 % 250}.{i + 2}"
-        i += 1
-        if intel.lookup(address).network not in ("hosting", "cloud", "vpn", "tor", "proxy"):
-            found.append(address)
-    return found
+def addresses(count: int, first: int) -> list[str]:
+    """People's addresses (no hosting, cloud or anonymizing network), their first octet `first`."""
+    return residential((f"{first}.{10 + i}.{i * 7 % 250}.{i + 2}" for i in itertools.count()), count)
 
 
 def _browse(stack: Stack, people: int = 8) -> None:
     """People looking at the products, as pages and as the API the pages call."""
-    for address in residential(people, 81):
+    for address in addresses(people, 81):
         person = Person(stack, address)
         person.get("/")
         for product in PRODUCTS:
@@ -211,7 +203,7 @@ def test_a_deceived_bot_cannot_tell_learned_fakes_from_real_answers(
         # scraper's (the shop answers a person who is not logged in as it answers anyone).
         # Their first answers of each endpoint and status are sampled with the body (what botwall learns from, which
         # costs those answers a round trip more): a round before the measured ones.
-        people = [Person(stack, address) for address in residential(4, 84)]
+        people = [Person(stack, address) for address in addresses(4, 84)]
         for person in people:
             person.get("/")
         warm_up, _ = _bot_requests(stack, rounds=2, people=people)
@@ -295,13 +287,13 @@ def test_a_fake_login_hands_out_a_fake_session_that_keeps_the_bot_in_the_trap(
     try:
         stack = running.stack
         accounts = list(DEMO_ACCOUNTS.items())
-        for i, address in enumerate(residential(6, 82)):  # people logging in and looking at their account
+        for i, address in enumerate(addresses(6, 82)):  # people logging in and looking at their account
             person = Person(stack, address)
             person.get("/login")
             time.sleep(1.5)  # typing
             assert person.login(*accounts[i % len(accounts)]).status == 303
             assert person.get("/account").status == 200
-        real = Person(stack, residential(1, 83)[0])
+        real = Person(stack, addresses(1, 83)[0])
         real.get("/login")
         real_login = real.login(*accounts[0])
 

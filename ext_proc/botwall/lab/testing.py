@@ -39,6 +39,7 @@ __all__ = [
     "captured_headers",
     "header_dict",
     "request_headers",
+    "residential",
     "response_headers",
 ]
 
@@ -100,6 +101,19 @@ def captured_headers(
             pairs = [(n, user_agent if n == "user-agent" else v) for n, v in pairs]
         return pairs
     raise LookupError(f"no captured profile for {client}/{kind}/{transport}/{host}")
+
+
+def residential(candidates: Iterable[str], count: int) -> list[str]:
+    """The first `count` of `candidates` that botwall's IP data places in no hosting, cloud or anonymizing network:
+    addresses people browse from (a test's or a benchmark's people are not flagged by their network)."""
+    intel = resources().ip_intel
+    found: list[str] = []
+    for address in candidates:
+        if intel.lookup(address).network not in ("hosting", "cloud", "vpn", "tor", "proxy"):
+            found.append(address)
+            if len(found) == count:
+                break
+    return found
 
 
 def form_submission(navigation: Sequence[tuple[str, str]], origin: str, referer: str) -> list[tuple[str, str]]:
