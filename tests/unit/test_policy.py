@@ -125,3 +125,35 @@ def test_window_keys_hash_the_same_in_every_process() -> None:
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert str(KeyHasher()("/products")) == other
     assert KeyHasher()("/products") != KeyHasher(b"another deployment")("/products")
+
+
+def test_a_deceive_policy_spares_verified_crawlers_and_the_allowlist_and_keeps_to_its_endpoints() -> None:
+    """Fakes must never reach a search engine (it would index them) nor the operator's allowlist; `endpoints` confines
+    a deceive policy, elsewhere the next policy decides."""
+    config = parse_yaml(
+        """
+policies:
+  - name: honeytrap
+    match: {path: {prefix: /wp-login.php}}
+    action: deceive
+  - name: deceive-bots
+    min_score: 70
+    action: deceive
+    deceive: {endpoints: ['/api/products/{id}']}
+  - name: block-bots
+    min_score: 70
+    action: block
+""",
+        "t.yaml",
+    )
+    bot = Score(90, ("ua:automation-tool",), 90)
+    api = _evidence("/api/products/3")
+    assert Action.DECEIVE == policy.decide(bot, api, config).action
+    assert Action.BLOCK == policy.decide(bot, _evidence("/api/products/3/reviews"), config).action  # not named
+    # The honeytrap takes anyone on its path (min_score 0): a scanner, but never a verified crawler or the allowlist.
+    trap = _evidence("/wp-login.php")
+    assert policy.decide(Score(0, (), 0), trap, config).action is Action.DECEIVE
+    crawler = replace(trap, crawler="verified")
+    assert policy.decide(Score(0, (), 0), crawler, config).action is Action.ALLOW
+    allowed = replace(trap, ip=replace(trap.ip, reputation="allow"))
+    assert policy.decide(Score(0, (), 0), allowed, config).action is Action.ALLOW
