@@ -133,10 +133,6 @@ class Deception:
         shape.observe(observed)
         self.learned += 1
 
-    def ready(self, key: EndpointKey) -> bool:
-        shape = self.shapes.get(key)
-        return shape is not None and shape.ready(self.settings.min_samples)
-
     # Fake answers
 
     def seed(self, method: str, host: str, path: str, query: str) -> int:
@@ -147,11 +143,10 @@ class Deception:
         """A fake answer from the endpoint's learned shape; None when it is not learned yet (`statuses`: only
         these, a login's success)."""
         shape = self.shapes.get(key) if key is not None else None
-        if shape is None or not shape.ready(self.settings.min_samples):
-            self.static += 1
-            return None
         s = self.settings
-        fake = shape.fake(seed, self._rng, self._wall(), s.min_samples, self.max_delay, statuses, path)
+        fake = (
+            shape.fake(seed, self._rng, self._wall(), s.min_samples, self.max_delay, statuses, path) if shape else None
+        )
         if fake is None:
             self.static += 1
         else:

@@ -277,11 +277,3 @@ class Format:
             return False
         group = next(iter(self.groups.values()))
         return group.settled() and all(slot.text is not None for slot in group.slots)
-
-    def variable_values(self, value: str) -> list[str]:
-        """The words of a value that its format does not keep fixed (what must never be replayed)."""
-        skeleton, words = split(value[:MAX_VALUE])
-        group = self.groups.get(_key(skeleton, words))
-        if group is None or not group.settled():
-            return words
-        return [w for w, slot in zip(words, group.slots, strict=False) if slot.text is None]

@@ -376,29 +376,31 @@ class StatusShape:
         if len(self.orders) < MAX_ORDERS or tuple(order) in self.orders:
             self.orders[tuple(order)] += 1
 
-    def observe_body(self, seen: Observed, content_type: str, budget: int) -> None:
+    def observe_body(self, seen: Observed, content_type: str, budget: int) -> int:
+        """Learn a body (JSON growing by at most `budget` nodes); returns the JSON nodes added, -1 if none learned."""
         body = seen.body
         if body is None or not seen.complete or len(body) > MAX_BODY:
-            return
+            return -1
+        left = [budget]
         if "json" in content_type:
             try:
                 value = json.loads(body)
             except ValueError:
-                return
+                return -1
             if self.json is None:
                 self.json = JsonShape()
-            self.json.observe(value, seen.client, [budget], 0, _segments(seen.path))
+            self.json.observe(value, seen.client, left, 0, _segments(seen.path))
             self.compact += b'": ' not in body and b", " not in body
-            self.bodies += 1
         elif "html" in content_type:
             if self.html is None:
                 self.html = HtmlShape()
             self.html.observe(body.decode("utf-8", "replace"), seen.client)
-            self.bodies += 1
         else:
-            return
+            return -1
+        self.bodies += 1
         if len(self.body_clients) < 16:
             self.body_clients.add(seen.client)
+        return budget - left[0]
 
     def body_known(self) -> bool:
         """Whether a fake body can be drawn: learned from enough clients, or the answers carry none."""
@@ -465,13 +467,12 @@ class EndpointShape:
             self.latencies[self.seen % LATENCIES] = latency
         if seen.body is not None:
             content_type = next((v.lower() for k, v in seen.headers if k == "content-type"), "")
-            before = status.bodies
-            status.observe_body(seen, content_type, max(0, MAX_NODES - self.nodes))
-            if status.bodies > before:
+            added = status.observe_body(seen, content_type, MAX_NODES - self.nodes)
+            if added >= 0:
                 self.bodies += 1
                 if len(self.body_clients) < 16:
                     self.body_clients.add(seen.client)
-                self.nodes = min(MAX_NODES, self.nodes + 1 + _size(status.json))
+                self.nodes += added
 
     def _remember(self, seen: Observed) -> None:
         length = next((v for k, v in seen.headers if k == "content-length"), "")
@@ -513,7 +514,7 @@ class EndpointShape:
     ) -> Fake | None:
         """A fake answer (see the module docstring); `statuses` restricts the status (a login's success), None when
         no learned status fits."""
-        if not self.ready(min_samples):
+        if self.seen < min_samples or len(self.clients) < MIN_CLIENTS:  # not `ready`: its statuses are listed below
             return None
         codes = [c for c in self._statuses(min_samples) if not statuses or c in statuses]
         if not codes:
@@ -611,9 +612,3 @@ def _draw(shape: StatusShape, seed: int, path: str, target: int) -> bytes:
 
 def _segments(path: str) -> tuple[str, ...]:
     return tuple(path.split("/")[1:17])
-
-
-def _size(shape: JsonShape | None) -> int:
-    if shape is None:
-        return 0
-    return len(shape.keys) + sum(_size(child) for child in shape.keys.values()) + _size(shape.items)

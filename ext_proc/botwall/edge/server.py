@@ -179,7 +179,7 @@ class StreamProcessor:
     """Handles the messages of one HTTP request's stream."""
 
     __slots__ = (
-        "_accounts", "_address", "_arrived", "_campaigns", "_context", "_counters", "_deception", "_decision_log",
+        "_accounts", "_arrived", "_campaigns", "_client", "_context", "_counters", "_deception", "_decision_log",
         "_endpoint", "_engine", "_inventory", "_observed", "_path", "_pending", "_sample", "_tracebacks",
         "_transactions", "_view", "decision", "delay",
     )  # fmt: skip
@@ -213,7 +213,7 @@ class StreamProcessor:
         self.decision: Decision | None = None
         self._sample = NONE  # how much of the answer `botwall.deception` learns from (a person's request only)
         self._path = ""  # the request's path (a sampled JSON answer's values that repeat its segments)
-        self._address = ""  # the client's address (a sampled answer's client when it holds no botwall cookie)
+        self._client = 0  # a sampled answer's client: the keyed hash of its botwall cookie, else of its address
         # When the request (its body, for a login) reached botwall: a sampled answer's latency runs from there to its
         # response, and a fake answer goes that long after its request arrived (judging and drawing it included).
         self._arrived = 0.0
@@ -249,7 +249,6 @@ class StreamProcessor:
         """Count and record a decision; a transaction's gains its client's campaign and is recorded as one."""
         self.decision = decision
         self._context = context
-        self._address = view.client_ip
         self._path = view.path
         self._count(decision)
         now = time.time()
@@ -336,7 +335,8 @@ class StreamProcessor:
             if (route is not None or (operation is not None and operation.fields)) and not message.end_of_stream:
                 self._pending = (view, route, operation)
                 # A login's answer is read anyway (its outcome); its body is sampled here or never.
-                self._sample = self._wants(view, view.client_ip)
+                key = self._inventory.key(view.authority, view.method, view.path) if self._inventory else None
+                self._sample = self._wants(key, view.client_ip, view.path)
                 return _response.await_body(sent_tags, sample_body=self._sample == BODY)
             # A transaction without a body to read: its fields, if it has any, were not sent.
             transaction = Transaction(operation.name, parsed=not operation.fields) if operation is not None else None
@@ -350,16 +350,16 @@ class StreamProcessor:
             return self._deceive(decision, context, view)
         answer = _response.request_headers_response(decision, sent_tags)
         if _learns_from(decision, self._engine.config.thresholds.suspect):
-            self._sample = self._wants(view, context.token_id or view.client_ip)
+            self._sample = self._wants(self._key(), context.token_id or view.client_ip, view.path)
             if self._sample == BODY:
                 answer = _response.with_response_body(answer)
         return answer
 
-    def _wants(self, view: RequestView, client: str) -> int:
-        if self._deception is None or self._inventory is None:
+    def _wants(self, key: EndpointKey | None, client: str, path: str) -> int:
+        if self._deception is None or key is None:
             return NONE
-        key = self._inventory.key(view.authority, view.method, view.path)
-        return self._deception.wants(key, self._engine.keys(client), view.path)
+        self._client = self._engine.keys(client)
+        return self._deception.wants(key, self._client, path)
 
     def _key(self) -> EndpointKey | None:
         e = self._endpoint
@@ -522,12 +522,7 @@ class StreamProcessor:
                 status = int(h.raw_value) if h.raw_value.isdigit() else 0
             elif not h.key.startswith(":"):
                 headers.append((h.key, h.raw_value.decode("latin-1")[:_SAMPLED_VALUE]))
-        context = self._context
-        client = context.token_id if context is not None and context.token_id else ""
-        observed = Observed(
-            status, tuple(headers), max(0.0, latency),
-            self._engine.keys(client or self._address), time.time(), path=self._path,
-        )  # fmt: skip
+        observed = Observed(status, tuple(headers), max(0.0, latency), self._client, time.time(), path=self._path)
         if self._sample == BODY and not message.end_of_stream:
             self._observed = observed  # the body follows in its own message
             return
