@@ -40,7 +40,7 @@ lint: install ## ruff, mypy --strict, and the import direction (import-linter: l
 	cd ext_proc && ../$(VENV)/bin/lint-imports --config ../pyproject.toml
 
 proto: install ## regenerate ext_proc/botwall/_proto from proto/
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=ext_proc/botwall/_proto --pyi_out=ext_proc/botwall/_proto proto/decision.proto proto/onnx_trees.proto
 
 .PHONY: envoy-configs
 envoy-configs: install ## rewrite the committed Envoy configs (envoy/**.yaml, the chart's files/gateway.yaml) from botwall.deploy

@@ -142,6 +142,10 @@ def test_metrics_count_what_botwall_judged_and_need_the_token(
         assert samples[("botwall_store_entries", (("namespace", "fp"),))] == 2  # a browser and a tool
         assert samples[("botwall_store_entries", (("namespace", "ip"),))] == 4
         assert samples[("botwall_serving", ())] == 1
+        # Every request scored once at least (the bots' twice: their own score too), from a memoized cell or not.
+        scored = {dict(labels)["source"]: v for (n, labels), v in samples.items() if n == "botwall_model_scores_total"}
+        assert set(scored) == {"memo", "onnxruntime"}
+        assert scored["memo"] + scored["onnxruntime"] >= 7
         assert ("process_cpu_seconds_total", ()) in samples
         assert not any("path" in dict(labels) or "client_ip" in dict(labels) for _, labels in samples)
 

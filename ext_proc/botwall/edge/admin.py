@@ -264,6 +264,15 @@ class BotwallCollector(Collector):
             reloads.add_metric(["loaded"], scorer.reloads)
             reloads.add_metric(["failed"], scorer.reload_failures)
             yield reloads
+            memo = scorer.model.memo
+            scores = CounterMetricFamily(
+                "botwall_model_scores",
+                "Model scores since the current model loaded, by where they came from (a memoized cell, onnxruntime)",
+                labels=["source"],
+            )
+            scores.add_metric(["memo"], memo.hits)
+            scores.add_metric(["onnxruntime"], memo.misses)
+            yield scores
 
     def _store(self, store: Store) -> Iterator[Metric]:
         entries = GaugeMetricFamily("botwall_store_entries", "Entries held in the state store", labels=["namespace"])

@@ -15,7 +15,7 @@ import asyncio
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import structlog
 
 from botwall.config import ModelSettings
 from botwall.errors import ModelError
+from botwall.scoring.cells import MAX_CELLS, Cells
 from botwall.scoring.features import FEATURE_GROUPS, FEATURE_NAMES, SCHEMA_VERSION, Evidence, crowd, vectorize
 from botwall.scoring.rules import (
     DEFAULT_WEIGHTS,
@@ -52,6 +53,15 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
+@dataclass(slots=True)
+class Memo:
+    """A model's memoized scores, by cell (`botwall.scoring.cells`), and how often a row found its cell there."""
+
+    scores: dict[bytes, float] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
     """A checked, warmed-up session and what its file says about itself."""
@@ -62,11 +72,57 @@ class LoadedModel:
     input_name: str
     output_name: str
     metadata: Mapping[str, str]
+    cells: Cells | None = None  # where the graph is a tree ensemble: its splits, and the scores of cells seen
+    memo: Memo = field(default_factory=Memo)
 
     def scores(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Scores 0-100 (float) for a float32 matrix of feature rows."""
+        """Scores 0-100 (float) for a float32 matrix of feature rows (a memoized cell's score where there is one)."""
+        cells = self.cells
+        if cells is None:
+            return self.run(rows)
+        memo = self.memo
+        table = memo.scores
+        if len(rows) == 1:
+            key = cells.key(rows[0])
+            known = table.get(key) if key is not None else None
+            if known is not None:
+                memo.hits += 1
+                return np.array([known], dtype=np.float32)
+            out = self.run(rows)
+            memo.misses += 1
+            if key is not None:
+                _remember(table, key, float(out[0]))
+            return out
+        keys = cells.keys(rows)
+        out = np.empty(len(rows), dtype=np.float32)
+        unknown = []
+        for i, key in enumerate(keys):
+            known = table.get(key) if key is not None else None
+            if known is None:
+                unknown.append(i)
+            else:
+                out[i] = known
+        memo.hits += len(rows) - len(unknown)
+        memo.misses += len(unknown)
+        if unknown:
+            fresh = self.run(rows[unknown])
+            out[unknown] = fresh
+            for i, value in zip(unknown, fresh.tolist(), strict=True):
+                key = keys[i]
+                if key is not None:
+                    _remember(table, key, value)
+        return out
+
+    def run(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Scores straight from onnxruntime, memo or not."""
         out = self.session.run([self.output_name], {self.input_name: rows})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+def _remember(table: dict[bytes, float], key: bytes, value: float) -> None:
+    if len(table) >= MAX_CELLS:
+        del table[next(iter(table))]  # the oldest cell first: a busy one comes straight back
+    table[key] = value
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -102,8 +158,8 @@ def load_model(path: str | Path) -> LoadedModel:
     output = meta.get("botwall.output", "score")
     if output not in {o.name for o in session.get_outputs()}:
         raise ModelError(f"{p}: the model has no {output!r} output")
-    model = LoadedModel(session, str(p), stat.st_mtime_ns, inputs[0].name, output, meta)
-    warm = model.scores(np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32))
+    model = LoadedModel(session, str(p), stat.st_mtime_ns, inputs[0].name, output, meta, Cells.of(data, inputs[0].name))
+    warm = model.run(np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32))
     if warm.shape != (1,) or not np.isfinite(warm).all():
         raise ModelError(f"{p}: the warm-up run returned {warm!r}, not one finite score")
     return model

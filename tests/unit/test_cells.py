@@ -1,0 +1,199 @@
+"""Memoized tree-ensemble scores are onnxruntime's, to the bit: on the shipped model, on rows that sit exactly on its
+thresholds and one float either side, on simulated traffic; and graphs the partition cannot cover are never memoized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from botwall.clock import FakeClock
+from botwall.config import load_config
+from botwall.lab.simulate import Scenario, make_engine, run, training_config
+from botwall.lab.training import arrays
+from botwall.scoring import model as model_module
+from botwall.scoring.cells import Cells
+from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION
+from botwall.scoring.model import load_model, shipped_model_path
+
+SHIPPED = shipped_model_path()
+N = len(FEATURE_NAMES)
+
+
+def _boundary_rows(cells: Cells, rng: np.random.Generator, count: int) -> np.ndarray:  # type: ignore[type-arg]
+    """Rows whose split features sit on a threshold, one float below or one above, the rest drawn between them."""
+    rows = np.zeros((count, N), dtype=np.float32)
+    for row in rows:
+        for feature in np.unique(cells.features):
+            thresholds = cells.thresholds[cells.features == feature]
+            t = thresholds[rng.integers(len(thresholds))]
+            row[feature] = rng.choice([t, np.nextafter(t, np.float32(-np.inf)), np.nextafter(t, np.float32(np.inf))])
+    return rows
+
+
+def _exact(path: Path, rows: np.ndarray) -> tuple[int, int]:  # type: ignore[type-arg]
+    """Score every row through the memo one by one, twice, and compare each with onnxruntime's answer for that row
+    alone; then in batches, which onnxruntime itself answers to within a float's last bits of one row at a time (its
+    vectorized logistic takes another path for a tail), so batches are compared to that precision."""
+    model = load_model(path)
+    direct = np.concatenate([model.run(rows[i : i + 1]) for i in range(len(rows))])
+    one_by_one = np.array([model.scores(rows[i : i + 1])[0] for i in range(len(rows))], dtype=np.float32)
+    again = np.array([model.scores(rows[i : i + 1])[0] for i in range(len(rows))], dtype=np.float32)
+    assert direct.tobytes() == one_by_one.tobytes()
+    assert direct.tobytes() == again.tobytes()
+    batched = np.concatenate([model.scores(rows[i : i + 7]) for i in range(0, len(rows), 7)])
+    assert np.allclose(direct, batched, rtol=0, atol=1e-4)
+    fresh = load_model(path)  # batches first, into an empty memo: each row's cell holds a score of its own
+    first = np.concatenate([fresh.scores(rows[i : i + 7]) for i in range(0, len(rows), 7)])
+    assert np.allclose(direct, first, rtol=0, atol=1e-4)
+    assert np.allclose(np.concatenate([fresh.run(rows[i : i + 7]) for i in range(0, len(rows), 7)]), first, atol=1e-4)
+    return model.memo.hits, model.memo.misses
+
+
+def test_shipped_model_is_memoized_exactly_on_its_thresholds() -> None:
+    """Rows on the thresholds and one float either side take the same path in onnxruntime as in the cell key (a
+    `<` for a `<=`, a missing split or a float64 threshold would send some of them to the wrong cached score)."""
+    model = load_model(SHIPPED)
+    assert model.cells is not None
+    rng = np.random.default_rng(7)
+    rows = _boundary_rows(model.cells, rng, 600)
+    # Half of them again with every feature the trees never split on changed: the same cells, so memo hits.
+    same_cells = rows[:300].copy()
+    unused = np.setdiff1d(np.arange(N), model.cells.features)
+    same_cells[:, unused] = rng.random((300, len(unused)), dtype=np.float32) * 50
+    # And for every split, a row just below, on and just above it, the rest of the row the same: a missing split or a
+    # `<` for a `<=` puts two of them in one cell, and where the split is on their path they score differently.
+    splits = len(model.cells.features)
+    twins = np.repeat(rows[:6], 3 * splits, axis=0)
+    for base in range(6):
+        for i, (feature, t) in enumerate(zip(model.cells.features, model.cells.thresholds, strict=True)):
+            at = base * 3 * splits + 3 * i
+            twins[at : at + 3, feature] = [np.nextafter(t, np.float32(-np.inf)), t, np.nextafter(t, np.float32(np.inf))]
+    everything = np.vstack([rows, same_cells, twins])
+    hits, misses = _exact(SHIPPED, everything)
+    assert hits >= 2 * len(everything)  # the second pass and the batches at least
+    assert misses <= len(everything)
+    assert len(set(model.run(twins).tolist())) > 10  # the twins do reach different leaves
+
+
+def test_simulated_traffic_is_memoized_exactly() -> None:
+    """Feature rows of simulated people and bots, played through the real engine: the memo answers most of them, and
+    every answer is onnxruntime's."""
+    clock = FakeClock(0.0)
+    scenario = Scenario(seed=9, mix={"human": 30, "stuffer": 1, "scraper-library": 1}, duration=300.0, users=40)
+    records = list(run(scenario, make_engine(training_config(load_config(None)), clock=clock), clock))
+    x, _, _ = arrays(records)
+    rows = np.asarray(x, dtype=np.float32)
+    model = load_model(SHIPPED)
+    direct = np.concatenate([model.run(rows[i : i + 1]) for i in range(len(rows))])
+    memoized = np.array([model.scores(rows[i : i + 1])[0] for i in range(len(rows))], dtype=np.float32)
+    assert direct.tobytes() == memoized.tobytes()
+    assert model.memo.hits > len(rows) // 2, (model.memo.hits, len(rows))
+
+
+def test_a_nan_row_is_scored_but_never_memoized() -> None:
+    model = load_model(SHIPPED)
+    row = np.zeros((1, N), dtype=np.float32)
+    assert model.cells is not None
+    row[0, model.cells.features[0]] = np.nan
+    first = model.scores(row)
+    second = model.scores(row)
+    assert first.tobytes() == model.run(row).tobytes()
+    assert first.tobytes() == second.tobytes()
+    assert model.memo.scores == {}
+    assert model.memo.misses == 2
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_module, "MAX_CELLS", 16)
+    model = load_model(SHIPPED)
+    assert model.cells is not None
+    rows = _boundary_rows(model.cells, np.random.default_rng(3), 200)
+    for i in range(len(rows)):
+        model.scores(rows[i : i + 1])
+    assert len(model.memo.scores) == 16
+
+
+def _tree_model(path: Path, mode: str, *, extra_reader: bool = False, threshold: float = 0.5) -> Path:
+    """A one-tree regressor on feature 0 (`mode` split at `threshold`: 10 on one side, 90 on the other), exported with
+    botwall's metadata, optionally with a second node that reads the features input directly."""
+    tree = helper.make_node(
+        "TreeEnsembleRegressor",
+        ["features"],
+        ["raw"],
+        domain="ai.onnx.ml",
+        n_targets=1,
+        nodes_treeids=[0, 0, 0],
+        nodes_nodeids=[0, 1, 2],
+        nodes_featureids=[0, 0, 0],
+        nodes_values=[threshold, 0.0, 0.0],
+        nodes_modes=[mode, "LEAF", "LEAF"],
+        nodes_truenodeids=[1, 0, 0],
+        nodes_falsenodeids=[2, 0, 0],
+        target_treeids=[0, 0],
+        target_nodeids=[1, 2],
+        target_ids=[0, 0],
+        target_weights=[10.0, 90.0],
+    )
+    nodes = [tree]
+    if extra_reader:
+        # score = tree + 0 * sum(features): numerically the tree's, but the graph reads every feature.
+        nodes += [
+            helper.make_node("ReduceSum", ["features"], ["total"], keepdims=1, axes=[1]),
+            helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+            helper.make_node("Add", ["raw", "nothing"], ["score"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Identity", ["raw"], ["score"]))
+    graph = helper.make_graph(
+        nodes,
+        "t",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, N])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1])],
+        initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11), helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = 7
+    helper.set_model_props(
+        model, {"botwall.schema_version": SCHEMA_VERSION, "botwall.features": ",".join(FEATURE_NAMES)}
+    )
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("mode", ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE"])
+def test_each_split_mode_is_memoized_exactly(tmp_path: Path, mode: str) -> None:
+    threshold = np.float32(0.3)  # not exactly representable: the float32 threshold must be the one compared
+    path = _tree_model(tmp_path / f"{mode}.onnx", mode, threshold=float(threshold))
+    model = load_model(path)
+    assert model.cells is not None
+    assert model.cells.strict == (mode in ("BRANCH_LT", "BRANCH_GTE"))
+    edge = [np.nextafter(threshold, np.float32(-1)), threshold, np.nextafter(threshold, np.float32(1))]
+    rows = np.zeros((9, N), dtype=np.float32)
+    rows[:, 0] = [*edge, *edge, *edge]
+    _exact(path, rows)
+    scores = sorted(set(model.run(rows).tolist()))
+    assert scores == [10.0, 90.0]  # both sides reached: the rows really sit on the split
+
+
+def test_graphs_the_partition_cannot_cover_are_not_memoized(tmp_path: Path) -> None:
+    """A node other than a tree ensemble that reads the features makes every feature matter; an EQ split needs both
+    comparisons; a file that is not a model has no graph. None of them gets a partition, and all still score."""
+    assert (
+        Cells.of(_tree_model(tmp_path / "extra.onnx", "BRANCH_LEQ", extra_reader=True).read_bytes(), "features") is None
+    )
+    assert load_model(tmp_path / "extra.onnx").cells is None
+    assert Cells.of(_tree_model(tmp_path / "eq.onnx", "BRANCH_EQ").read_bytes(), "features") is None
+    assert Cells.of(b"\xff\xff not a model", "features") is None
+    shipped = SHIPPED.read_bytes()
+    assert Cells.of(shipped, "features") is not None
+    assert Cells.of(shipped, "another input") is None
+    m = onnx.load_from_string(shipped)
+    assert {n.op_type for n in m.graph.node if "features" in n.input} == {"TreeEnsembleClassifier"}
+    rows = np.zeros((2, N), dtype=np.float32)
+    model = load_model(tmp_path / "extra.onnx")
+    assert model.scores(rows).tolist() == [10.0, 10.0]  # 0 <= 0.5: the first leaf
+    assert model.memo.hits == model.memo.misses == 0
