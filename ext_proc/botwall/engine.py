@@ -36,8 +36,9 @@ from botwall.evidence.behaviour import (
     snapshot,
 )
 from botwall.evidence.credentials import LoginAttempt, LoginRoute, credential_reasons, login_outcome
-from botwall.evidence.headers import header_reasons
+from botwall.evidence.headers import API_PATH, HeaderEvidence, header_reasons
 from botwall.evidence.infra import VERIFIED, IpInfo, ip_reasons
+from botwall.evidence.tls import TlsEvidence
 from botwall.evidence.transactions import (
     ApplicantWindow,
     DetailWindow,
@@ -46,7 +47,7 @@ from botwall.evidence.transactions import (
     Velocity,
     applicant_of,
 )
-from botwall.evidence.useragent import ua_reasons
+from botwall.evidence.useragent import UserAgentInfo, ua_reasons
 from botwall.mitigations import REASON as MITIGATION_REASON
 from botwall.mitigations import MitigationBook
 from botwall.policy import Decision
@@ -81,6 +82,30 @@ class RequestContext:
     token_id: str = ""  # the keyed hash of botwall's cookie, when the request holds a valid one
 
 
+# Headers whose values the client software's evidence never reads (their names and places still count): they differ
+# from one request of a browser to the next, so with their values in the key the cache below would never answer.
+_PER_REQUEST = frozenset(
+    {
+        "cookie", "referer", "x-request-id", "x-forwarded-for", "content-length", "if-none-match",
+        "if-modified-since", "traceparent", "tracestate",
+    }
+)  # fmt: skip
+SOFTWARE_CACHE = 2048  # header sets whose software evidence is kept (a popular build's pages, fetches and assets)
+
+
+@dataclass(frozen=True, slots=True)
+class _Software:
+    """What a request's headers say of the client software, the same for every request with those headers."""
+
+    ua: UserAgentInfo
+    headers: HeaderEvidence
+    tls: TlsEvidence
+    fingerprint: str
+    client: str  # what botwall's cookie is bound to
+    ua_reasons: list[str]
+    reasons: list[str]  # the header shape's and the TLS fingerprint's
+
+
 class Engine:
     """Observes a request's evidence, scores it, applies the decision's stateful part, and records the response."""
 
@@ -108,6 +133,8 @@ class Engine:
         self.cookies = cookie_signer or CookieSigner(config.client_cookie, clock=wall)
         self.keys = keys or KeyHasher.from_env()
         self.logins = resources.logins  # reads a login body before `evaluate` (the body arrives in its own message)
+        # By everything the software evidence reads (`_software`): a browser sends the same headers on every page.
+        self._softwares: dict[tuple[object, ...], _Software] = {}
 
     def login_route(self, view: RequestView) -> LoginRoute | None:
         """The configured login route this request is for, if any."""
@@ -122,15 +149,12 @@ class Engine:
         """Read every pillar and count the request in its behaviour windows (this writes state)."""
         now = self.clock()
         res = self.resources
-        ua = res.ua.analyze(view.header("user-agent"))
-        headers = res.headers.analyze(view, ua)
-        tls = res.tls.analyze(view.ja4, ua)
+        soft = self._software(view)
+        ua, fp, client = soft.ua, soft.fingerprint, soft.client
         ip = res.ip_intel.lookup(view.client_ip)
         crawler = res.ip_intel.verify_crawler(ua.raw, view.client_ip) if ua.category == "crawler" else ""
-        fp = fingerprint(view, ua)
         kind = request_kind(view)
         has_cookie = "cookie" in view.by_name
-        client = software(view, ua)
         token = self.cookies.token_in(view.header("cookie"), client) if has_cookie else ""
         store, key = self.store, self.keys
         ip_window = store.record("ip", view.client_ip, ClientWindow)
@@ -204,18 +228,17 @@ class Engine:
             now, ip_window, fp_window, account, spray, cold, token_window, site, login_context, orphan, polling
         )
         reasons = (
-            ua_reasons(ua)
+            soft.ua_reasons
             + ip_reasons(ip, crawler)
             + header_reasons(view)
-            + list(headers.reasons)
-            + list(tls.reasons)
+            + soft.reasons
             + credential_reasons(login)
             + behaviour_reasons(behaviour)
         )
         token_id = format(token_hash, "x") if token else ""
         evidence = Evidence(
-            view, fp, kind, ua, headers, tls, ip, crawler, behaviour, login, tuple(reasons), bool(token), token_id,
-            roams,
+            view, fp, kind, ua, soft.headers, soft.tls, ip, crawler, behaviour, login, tuple(reasons), bool(token),
+            token_id, roams,
         )  # fmt: skip
         issue = kind == "page" and not token and self.config.client_cookie.issue
         keys: tuple[tuple[str, str], ...] = (("ip", view.client_ip), ("fp", fp))
@@ -228,6 +251,31 @@ class Engine:
             ip, token_id,
         )  # fmt: skip
         return evidence, context
+
+    def _software(self, view: RequestView) -> _Software:
+        """The user-agent, header shape and TLS evidence, the fingerprint and the cookie's binding of a request, from
+        the cache when a request with the same headers came before (their values but `_PER_REQUEST`'s, and the
+        method, scheme, authority, JA4 and whether the path is an API's: all that these read)."""
+        key = (
+            view.method, view.scheme, view.authority, view.ja4, API_PATH.search(view.path) is not None,
+            tuple((name, "") if name in _PER_REQUEST else (name, value) for name, value in view.headers),
+        )  # fmt: skip
+        known = self._softwares.get(key)
+        if known is not None:
+            return known
+        res = self.resources
+        ua = res.ua.analyze(view.header("user-agent"))
+        headers = res.headers.analyze(view, ua)
+        tls = res.tls.analyze(view.ja4, ua)
+        soft = _Software(
+            ua, headers, tls, fingerprint(view, ua), software(view, ua), ua_reasons(ua),
+            list(headers.reasons) + list(tls.reasons),
+        )  # fmt: skip
+        cache = self._softwares
+        if len(cache) >= SOFTWARE_CACHE:
+            del cache[next(iter(cache))]  # the oldest header set first
+        cache[key] = soft
+        return soft
 
     def _endpoint_polling(
         self, view: RequestView, holder: str, holder_hash: int, window: ClientWindow, now: float

@@ -3,6 +3,7 @@ thresholds and one float either side, on simulated traffic; and graphs the parti
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from botwall.lab.training import arrays
 from botwall.scoring import model as model_module
 from botwall.scoring.cells import Cells
 from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION
-from botwall.scoring.model import load_model, shipped_model_path
+from botwall.scoring.model import OnnxScorer, load_model, shipped_model_path
 
 SHIPPED = shipped_model_path()
 N = len(FEATURE_NAMES)
@@ -27,9 +28,8 @@ def _boundary_rows(cells: Cells, rng: np.random.Generator, count: int) -> np.nda
     """Rows whose split features sit on a threshold, one float below or one above, the rest drawn between them."""
     rows = np.zeros((count, N), dtype=np.float32)
     for row in rows:
-        for feature in np.unique(cells.features):
-            thresholds = cells.thresholds[cells.features == feature]
-            t = thresholds[rng.integers(len(thresholds))]
+        for feature, thresholds in zip(cells.features, cells.thresholds, strict=True):
+            t = np.float32(thresholds[rng.integers(len(thresholds))])
             row[feature] = rng.choice([t, np.nextafter(t, np.float32(-np.inf)), np.nextafter(t, np.float32(np.inf))])
     return rows
 
@@ -62,15 +62,15 @@ def test_shipped_model_is_memoized_exactly_on_its_thresholds() -> None:
     rows = _boundary_rows(model.cells, rng, 600)
     # Half of them again with every feature the trees never split on changed: the same cells, so memo hits.
     same_cells = rows[:300].copy()
-    unused = np.setdiff1d(np.arange(N), model.cells.features)
+    unused = np.setdiff1d(np.arange(N), np.asarray(model.cells.features))
     same_cells[:, unused] = rng.random((300, len(unused)), dtype=np.float32) * 50
     # And for every split, a row just below, on and just above it, the rest of the row the same: a missing split or a
     # `<` for a `<=` puts two of them in one cell, and where the split is on their path they score differently.
-    splits = len(model.cells.features)
-    twins = np.repeat(rows[:6], 3 * splits, axis=0)
+    every = [(f, np.float32(t)) for f, ts in zip(model.cells.features, model.cells.thresholds, strict=True) for t in ts]
+    twins = np.repeat(rows[:6], 3 * len(every), axis=0)
     for base in range(6):
-        for i, (feature, t) in enumerate(zip(model.cells.features, model.cells.thresholds, strict=True)):
-            at = base * 3 * splits + 3 * i
+        for i, (feature, t) in enumerate(every):
+            at = base * 3 * len(every) + 3 * i
             twins[at : at + 3, feature] = [np.nextafter(t, np.float32(-np.inf)), t, np.nextafter(t, np.float32(np.inf))]
     everything = np.vstack([rows, same_cells, twins])
     hits, misses = _exact(SHIPPED, everything)
@@ -175,6 +175,13 @@ def test_each_split_mode_is_memoized_exactly(tmp_path: Path, mode: str) -> None:
     rows = np.zeros((9, N), dtype=np.float32)
     rows[:, 0] = [*edge, *edge, *edge]
     _exact(path, rows)
+    # Doubles halfway between floats round to the even one: each side of the split gets the same cell as onnxruntime.
+    t, below, above = float(threshold), float(edge[0]), float(edge[2])
+    for value in ((t + below) / 2, (t + above) / 2, (below + (2 * below - t)) / 2, t + (above - t) / 4):
+        vector = [0.0] * N
+        vector[0] = value
+        assert model.cells is not None
+        assert model.score(vector, model.cells.key(vector)) == float(model.run(np.asarray([vector], np.float32))[0])
     scores = sorted(set(model.run(rows).tolist()))
     assert scores == [10.0, 90.0]  # both sides reached: the rows really sit on the split
 
@@ -197,3 +204,57 @@ def test_graphs_the_partition_cannot_cover_are_not_memoized(tmp_path: Path) -> N
     model = load_model(tmp_path / "extra.onnx")
     assert model.scores(rows).tolist() == [10.0, 10.0]  # 0 <= 0.5: the first leaf
     assert model.memo.hits == model.memo.misses == 0
+
+
+def test_scores_own_scores_and_explanations_are_the_same_with_the_memo() -> None:
+    """A scenario played twice, with the memo and with onnxruntime on every row: every request's score, reasons (the
+    `ml:*` explanation among them) and own score are the same, and the memo did answer (scores and occlusions)."""
+
+    def play(memoized: bool) -> tuple[list[tuple[int, tuple[str, ...], int]], OnnxScorer]:
+        model = load_model(SHIPPED)
+        scorer = OnnxScorer(model if memoized else dataclasses.replace(model, cells=None), explain_from=30)
+        clock = FakeClock(0.0)
+        scenario = Scenario(
+            seed=4,
+            mix={"human": 20, "stuffer": 1, "scraper-popular": 1, "scraper-stealth": 1},
+            duration=240.0,
+            users=30,
+        )
+        records = run(scenario, make_engine(load_config(None), scorer, clock=clock), clock)
+        return [(r.score, r.reasons, r.own) for r in records], scorer
+
+    with_memo, scorer = play(True)
+    without, plain = play(False)
+    assert with_memo == without
+    assert sum(1 for score, _, _ in with_memo if score >= 30) > 50  # the occlusion path ran, often
+    assert any(code.startswith("ml:") for _, reasons, _ in with_memo for code in reasons)
+    assert scorer.model.memo.hits > len(with_memo) // 2
+    assert scorer._derived
+    assert plain.model.memo.hits == 0
+
+
+def test_a_double_is_placed_as_its_float32_is() -> None:
+    """The engine's feature vectors are Python floats (doubles); onnxruntime compares their float32 roundings. A value
+    a quarter of a float32 step above a threshold rounds onto it: it must share the cell of the threshold itself, not
+    of the float just above it (a key on the doubles would put it there, and hand one side's score to the other)."""
+    model = load_model(SHIPPED)
+    assert model.cells is not None
+    base = _boundary_rows(model.cells, np.random.default_rng(11), 6).tolist()
+    mismatches = 0
+    for row in base:
+        for feature, thresholds in zip(model.cells.features, model.cells.thresholds, strict=True):
+            for t in thresholds:
+                up = float(np.nextafter(np.float32(t), np.float32(np.inf))) - t
+                down = t - float(np.nextafter(np.float32(t), np.float32(-np.inf)))
+                # A quarter step above (rounds to t), halfway up and down (ties: to the even significand), a step up.
+                probes = []
+                for value in (t + up / 4, t + up / 2, t - down / 2, t + up):
+                    probe = list(row)
+                    probe[feature] = value
+                    probes.append(probe)
+                for vector in probes:
+                    memoized = model.score(vector, model.cells.key(vector))
+                    direct = float(model.run(np.asarray([vector], dtype=np.float32))[0])
+                    mismatches += memoized != direct
+    assert mismatches == 0
+    assert model.memo.hits > 0

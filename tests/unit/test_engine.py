@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from botwall import engine as engine_module
 from botwall.clock import FakeClock
 from botwall.config import Action, StateSettings, parse_yaml
 from botwall.engine import Engine
@@ -148,3 +151,50 @@ def test_store_entries_expire() -> None:
     clock.advance(61)
     store.take_token("b", 1.0, 1)
     assert 1 == len(store)
+
+
+def test_software_evidence_is_cached_by_everything_it_reads() -> None:
+    """A browser's next page (another cookie, referer, address) reuses its software evidence; a request that differs
+    in something that evidence reads (the path being an API's, the method, the scheme, a header's value or place)
+    gets its own, the same as a fresh engine's."""
+    engine = _engine()
+    first, _ = engine.observe(_view("/", headers=[*BROWSER, ("cookie", "a=1"), ("referer", "http://a.example/")]))
+    again, _ = engine.observe(
+        _view("/products", headers=[*BROWSER, ("cookie", "b=2"), ("referer", "http://shop.example/")], ip="192.0.2.9")
+    )
+    assert again.headers is first.headers  # the cookie's and the referer's values are not read (their places are)
+    assert again.fingerprint == first.fingerprint
+    assert len(engine._softwares) == 1
+    navigation = [(n, v) for n, v in BROWSER]
+    fetch = [("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate"), ("sec-fetch-site", "none")]
+    variants = [
+        _view("/", headers=[*navigation, *fetch]),
+        _view("/api/products", headers=[*navigation, *fetch]),  # a navigation to an API path
+        _view("/", method="OPTIONS", headers=[*navigation, ("access-control-request-method", "POST")]),
+        _view("/", headers=[(n, "gzip") if n == "accept-encoding" else (n, v) for n, v in navigation]),
+        _view("/", headers=[(n, v) for n, v in navigation if n != "accept-language"]),
+        _view("/", headers=list(reversed(navigation))),
+        _view("/", headers=[*navigation, ("x-forwarded-proto", "https")]),
+        _view("/", headers=CURL),
+    ]
+    for view in variants:
+        cached, _ = engine.observe(view)
+        fresh, _ = _engine().observe(view)
+        assert (cached.headers, cached.tls, cached.ua, cached.fingerprint) == (
+            fresh.headers,
+            fresh.tls,
+            fresh.ua,
+            fresh.fingerprint,
+        )
+        assert sorted(cached.reasons) == sorted(fresh.reasons)
+    reasons = {r for view in variants for r in engine.observe(view)[0].reasons}
+    assert "hdr:navigation-to-api-path" in reasons
+    assert "hdr:non-browser-accept-encoding" in reasons or "hdr:order-mismatch" in reasons
+
+
+def test_the_software_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "SOFTWARE_CACHE", 8)
+    engine = _engine()
+    for n in range(30):
+        engine.observe(_view(headers=[("user-agent", f"tool/{n}"), ("accept", "*/*")]))
+    assert len(engine._softwares) == 8

@@ -64,7 +64,7 @@ _FETCH_SITES = frozenset({"cross-site", "same-origin", "same-site", "none"})
 # Destinations that are navigations. mode=navigate must come with one; a document-like one only with navigate.
 _NAVIGATION_DESTS = frozenset({"document", "iframe", "frame", "embed", "object", "fencedframe"})
 _DOCUMENT_DESTS = frozenset({"document", "iframe", "frame"})
-_API_PATH = re.compile(r"(?:^|/)(?:api|graphql)(?:/|$)|\.json$", re.IGNORECASE)
+API_PATH = re.compile(r"(?:^|/)(?:api|graphql)(?:/|$)|\.json$", re.IGNORECASE)
 _BRAND = re.compile(r'"([^"]{0,128})"\s*;\s*v\s*=\s*"([0-9]{1,6})', re.ASCII)
 _GREASE_BRAND = re.compile(r"^Not.A.Brand$")
 # Encodings a browser may list after "gzip, deflate[, br]": zstd, and the compression-dictionary transports.
@@ -281,7 +281,7 @@ class HeaderAnalyzer:
         user = by_name.get("sec-fetch-user", "")
         has_sec_fetch = bool(site or mode or dest or user)
         fetch_ok = sec_fetch_consistent(site, mode, dest, user, "text/html" in by_name.get("accept", ""))
-        api_navigation = mode == "navigate" and dest == "document" and _API_PATH.search(view.path) is not None
+        api_navigation = mode == "navigate" and dest == "document" and API_PATH.search(view.path) is not None
         encoding = by_name.get("accept-encoding")
         encoding_ok = encoding is not None and ("range" in by_name or browser_like_encoding(encoding, secure))
 

@@ -4,7 +4,7 @@ A tree ensemble's splits cut feature space into cells: every row in one cell tak
 so reaches the same leaves, so the graph gives it the same output, to the bit. botwall's model is 100 shallow trees;
 on ordinary traffic most requests fall in a few hundred cells (a person's rates and shares move inside one cell for
 many requests). Scoring a row costs onnxruntime about 45 us in the server, where its tree nodes are never in the
-CPU's caches (7 us in a warm loop); the cell of a row is three numpy operations on a 2 KiB table. So `Cells` works
+CPU's caches (7 us in a warm loop); the cell of a row is one bisection per split feature. So `Cells` works
 out a row's cell, and the model answers it from a bounded table of cells it has scored before.
 
 Exactness is checked, not assumed: `Cells.of` reads the model file's graph (`botwall/_proto/onnx_trees_pb2`, ONNX's
@@ -17,8 +17,13 @@ memoized and direct scores on random rows, rows on the thresholds and their near
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -31,16 +36,21 @@ _ML_DOMAIN = "ai.onnx.ml"
 # Modes whose comparisons `x <= t` decides (BRANCH_GT is its complement), and those `x < t` decides.
 _LEQ_MODES = frozenset({b"BRANCH_LEQ", b"BRANCH_GT"})
 _LT_MODES = frozenset({b"BRANCH_LT", b"BRANCH_GTE"})
-MAX_CELLS = 8192  # memoized scores per model: about 1 MiB at botwall's 354 distinct splits
+MAX_CELLS = 8192  # memoized scores per model: about 1 MiB at botwall's 45 split features
 
 
 @dataclass(frozen=True, slots=True)
 class Cells:
-    """The distinct (feature, threshold) splits of a model's trees: a row's cell is the bit vector of its sides."""
+    """The splits of a model's trees, feature by feature: a row's cell is, for each feature the trees split on, how
+    many of its thresholds the row's value lies beyond (that count decides the side of every split on the feature).
+    """
 
-    features: npt.NDArray[np.intp]
-    thresholds: npt.NDArray[np.float32]
+    features: tuple[int, ...]  # the features split on, ascending
+    thresholds: tuple[tuple[float, ...], ...]  # each one's distinct thresholds (float32 values), ascending
     strict: bool  # the splits compare with `<` (BRANCH_LT/GTE), not `<=`
+    # Per threshold, the double `b` with: a double `x` is beyond the threshold (`float32(x) > t`, or `>=` when
+    # strict, as onnxruntime compares the float32 it is given) exactly when `x > b` (`_boundary`).
+    bounds: tuple[tuple[float, ...], ...] = ()
 
     @classmethod
     def of(cls, model_bytes: bytes, input_name: str) -> Cells | None:
@@ -52,39 +62,66 @@ class Cells:
         readers = [node for node in model.graph.node if input_name in node.input]
         if not readers or any(not _is_tree_ensemble(node) for node in readers):
             return None
-        splits: set[tuple[int, float]] = set()
+        splits: dict[int, set[float]] = {}
         strict: set[bool] = set()
         for node in readers:
             found = _splits(node)
             if found is None:
                 return None
             node_splits, node_strict = found
-            splits |= node_splits
+            for feature, threshold in node_splits:
+                splits.setdefault(feature, set()).add(threshold)
             strict |= node_strict
-        if len(strict) > 1:
-            return None  # both `<` and `<=` splits: not worth the second comparison
-        ordered = sorted(splits)
-        return cls(
-            np.array([f for f, _ in ordered], dtype=np.intp),
-            np.array([t for _, t in ordered], dtype=np.float32),
-            strict == {True},
-        )
+        if len(strict) > 1 or any(len(t) > 255 for t in splits.values()):
+            return None  # both `<` and `<=` splits, or a count past a byte: not worth a slower key
+        features = tuple(sorted(splits))
+        thresholds = tuple(tuple(sorted(splits[f])) for f in features)
+        is_strict = strict == {True}
+        bounds = tuple(tuple(_boundary(t, is_strict) for t in ts) for ts in thresholds)
+        if not all(map(math.isfinite, (b for bs in bounds for b in bs))):
+            return None  # a threshold at the end of float32's range
+        return cls(features, thresholds, is_strict, bounds)
 
-    def key(self, row: npt.NDArray[np.float32]) -> bytes | None:
-        """The cell of one float32 row, or None when it holds a NaN."""
-        values = row.take(self.features)
-        if math.isnan(values.sum()):
-            return None  # a NaN, or inf - inf: trees may send a missing value either way
-        sides = values < self.thresholds if self.strict else values <= self.thresholds
-        return np.packbits(sides).tobytes()
+    @property
+    def splits(self) -> int:
+        """How many distinct (feature, threshold) splits."""
+        return sum(map(len, self.thresholds))
+
+    def key(self, vector: Sequence[float]) -> bytes | None:
+        """The cell of one feature vector, or None when it holds a NaN on a split feature.
+
+        Pure Python on purpose: in the server each numpy call costs several microseconds with cold caches, more than
+        the whole key (`map` and `bisect` run the loops in C). The values stay doubles: `bounds` place them as their
+        float32 roundings, which onnxruntime compares, would be placed.
+        """
+        used = [vector[f] for f in self.features] if len(self.features) < 2 else _pick(self.features)(vector)
+        if any(map(math.isnan, used)):
+            return None  # trees may send a missing value either way
+        return bytes(map(bisect_left, self.bounds, used))
 
     def keys(self, rows: npt.NDArray[np.float32]) -> list[bytes | None]:
-        """The cell of each row of a float32 matrix (None for a row with a NaN)."""
-        values = rows[:, self.features]
-        sides = values < self.thresholds if self.strict else values <= self.thresholds
-        packed = np.packbits(sides, axis=1)
-        nan = np.isnan(values.sum(axis=1))
-        return [None if nan[i] else packed[i].tobytes() for i in range(len(rows))]
+        """The cell of each row of a float32 matrix."""
+        return [self.key(row) for row in rows.tolist()]
+
+
+@functools.cache
+def _pick(features: tuple[int, ...]) -> Callable[[Sequence[float]], Sequence[float]]:
+    """The values at `features` (two or more) of a vector, picked in C."""
+    return cast("Callable[[Sequence[float]], Sequence[float]]", operator.itemgetter(*features))
+
+
+def _boundary(t: float, strict: bool) -> float:
+    """The largest double `b` such that every double above it rounds (to nearest, ties to even, as numpy and C cast)
+    to a float32 above `t` (`strict`: at or above `t`, that is above the float32 before it)."""
+    low = np.float32(t)
+    if strict:
+        low = np.nextafter(low, np.float32(-np.inf))
+    high = np.nextafter(low, np.float32(np.inf))
+    middle = (float(low) + float(high)) / 2  # exact: 25 significant bits
+    # A double exactly in the middle rounds to whichever of the two has an even significand.
+    if int(high.view(np.uint32)) & 1 == 0:
+        return float(np.nextafter(middle, -np.inf))  # the middle goes up: it is beyond
+    return middle  # the middle goes down: only what is above it is beyond
 
 
 def _is_tree_ensemble(node: Node) -> bool:

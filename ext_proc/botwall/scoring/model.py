@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,19 +81,11 @@ class LoadedModel:
         cells = self.cells
         if cells is None:
             return self.run(rows)
+        if len(rows) == 1:
+            vector = rows[0].tolist()
+            return np.array([self.score(vector, cells.key(vector))], dtype=np.float32)
         memo = self.memo
         table = memo.scores
-        if len(rows) == 1:
-            key = cells.key(rows[0])
-            known = table.get(key) if key is not None else None
-            if known is not None:
-                memo.hits += 1
-                return np.array([known], dtype=np.float32)
-            out = self.run(rows)
-            memo.misses += 1
-            if key is not None:
-                _remember(table, key, float(out[0]))
-            return out
         keys = cells.keys(rows)
         out = np.empty(len(rows), dtype=np.float32)
         unknown = []
@@ -113,13 +106,26 @@ class LoadedModel:
                     _remember(table, key, value)
         return out
 
+    def score(self, vector: Sequence[float], cell: bytes | None) -> float:
+        """The score of one feature vector whose cell is `cell` (None: not memoized)."""
+        memo = self.memo
+        known = memo.scores.get(cell) if cell is not None else None
+        if known is not None:
+            memo.hits += 1
+            return known
+        value = float(self.run(np.asarray([vector], dtype=np.float32))[0])
+        memo.misses += 1
+        if cell is not None:
+            _remember(memo.scores, cell, value)
+        return value
+
     def run(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Scores straight from onnxruntime, memo or not."""
         out = self.session.run([self.output_name], {self.input_name: rows})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
-def _remember(table: dict[bytes, float], key: bytes, value: float) -> None:
+def _remember(table: dict[Any, Any], key: object, value: object) -> None:
     if len(table) >= MAX_CELLS:
         del table[next(iter(table))]  # the oldest cell first: a busy one comes straight back
     table[key] = value
@@ -187,6 +193,9 @@ class OnnxScorer:
         self.reloads = 0
         self.reload_failures = 0
         self._failed_mtime: int | None = None
+        # By (cell, shared address, cookie, explained): the own row's score and the groups an explanation names.
+        self._derived: dict[tuple[bytes, bool, bool, bool], tuple[float, tuple[str, ...]]] = {}
+        self._derived_for: LoadedModel | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> OnnxScorer:
@@ -196,9 +205,9 @@ class OnnxScorer:
     def score(self, evidence: Evidence) -> Score:
         """Score one request, and the client's own evidence alone (`Score.own`) where the score is suspect."""
         vector = vectorize(evidence)
-        row = np.asarray([vector], dtype=np.float32)
         model = self.model
-        value = float(model.scores(row)[0])
+        cell = model.cells.key(vector) if model.cells is not None else None
+        value = model.score(vector, cell)
         w = self._weights
         reasons = tuple(sorted(evidence.reasons, key=lambda code: -w.get(code, 10)))
         own_codes = own_reasons(reasons, evidence, w)
@@ -211,21 +220,48 @@ class OnnxScorer:
         score = max(_points(value), floor)
         if score < self.explain_from:
             return Score(score, reasons, score)  # below suspect, nothing refuses: the own score is not worked out
-        # One batch: the request with the crowds' features at a typical person's values (the own score), and, when
-        # the evidence's own reasons do not explain the score, one row per feature group (the explanation).
         explain = sum(w.get(code, 10) for code in reasons) < self.explain_from
+        own_value, named = self._occluded(model, vector, cell, value, evidence, explain)
+        # The model may not argue the client's own reasons below their rule weights (as with a signature's floor).
+        rule_own = min(100, sum(w.get(code, 10) for code in own_codes))
+        own = min(score, max(_points(own_value), floor, rule_own))
+        if not explain:
+            return Score(score, reasons, own)
+        extra = tuple(code for code in named if code not in reasons)
+        return Score(score, reasons + extra, own)
+
+    def _occluded(
+        self,
+        model: LoadedModel,
+        vector: Sequence[float],
+        cell: bytes | None,
+        value: float,
+        evidence: Evidence,
+        explain: bool,
+    ) -> tuple[float, tuple[str, ...]]:
+        """The own row's score and, with `explain`, the groups the explanation names: one batch, the request with
+        the crowds' features at a typical person's values (the own score) and one row per feature group at them.
+        Every row of it is the request's with some features at fixed values, so in a cell of the model's splits
+        it is that cell's: answered from the model's memo after the first time."""
+        shared, token = evidence.behaviour.ip_shared, evidence.token
+        key = (cell, shared, token, explain) if cell is not None else None
+        if self._derived_for is not model:
+            self._derived = {}  # a reloaded model's cells are others
+            self._derived_for = model
+        derived = self._derived
+        known = derived.get(key) if key is not None else None
+        if known is not None:
+            return known
         explainer = self._explainer
-        rows = explainer.own_row(row, evidence.behaviour.ip_shared, evidence.token)
+        row = np.asarray([vector], dtype=np.float32)
+        rows = explainer.own_row(row, shared, token)
         if explain:
             rows = np.concatenate((rows, explainer.group_rows(row)))
         scores = model.scores(rows)
-        # The model may not argue the client's own reasons below their rule weights (as with a signature's floor).
-        rule_own = min(100, sum(w.get(code, 10) for code in own_codes))
-        own = min(score, max(_points(float(scores[0])), floor, rule_own))
-        if not explain:
-            return Score(score, reasons, own)
-        extra = tuple(code for code in explainer.named(value, scores[1:]) if code not in reasons)
-        return Score(score, reasons + extra, own)
+        result = (float(scores[0]), explainer.named(value, scores[1:]) if explain else ())
+        if key is not None:
+            _remember(derived, key, result)
+        return result
 
     def reload_if_changed(self) -> bool:
         """Swap in the model file if it changed since it was loaded; a bad file keeps the current model."""
