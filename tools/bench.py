@@ -367,6 +367,9 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
     def ratio(name: str, base: str, figure: str) -> float:
         if figure == "cpu":
             return by[name][f"{top}:processor_cpu_us"] / by[base][f"{top}:processor_cpu_us"]
+        if figure == "cpu+envoy":  # issue 13's measure: "CPU per request (Envoy + processor)"
+            cpu = {n: by[n][f"{top}:processor_cpu_us"] + by[n][f"{top}:envoy_cpu_us"] for n in (name, base)}
+            return cpu[name] / cpu[base]
         if figure == "saturation":
             return by[name]["saturation_rps"] / by[base]["saturation_rps"]
         return added(name, figure) / added(base, figure)
@@ -375,11 +378,13 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
     checks = [
         ("ordinary traffic: added p50", "botwall", "pass-through", "p50", 1.5, True),
         ("ordinary traffic: added p99", "botwall", "pass-through", "p99", 2.0, True),
-        ("ordinary traffic: CPU per request", "botwall", "pass-through", "cpu", 1.3, True),
+        ("ordinary traffic: CPU per request, Envoy + proc", "botwall", "pass-through", "cpu+envoy", 1.3, True),
+        ("ordinary traffic: processor CPU per request", "botwall", "pass-through", "cpu", 1.3, True),
         ("ordinary: added p50 vs one-phase pass-through", "botwall", "pass-through, request only", "p50", 1.5, True),
         ("ordinary: CPU vs one-phase pass-through", "botwall", "pass-through, request only", "cpu", 1.3, True),
         ("under attack: added p50", "botwall under attack", "pass-through", "p50", 2.0, True),
-        ("under attack: CPU per request", "botwall under attack", "pass-through", "cpu", 1.5, True),
+        ("under attack: CPU per request, Envoy + proc", "botwall under attack", "pass-through", "cpu+envoy", 1.5, True),
+        ("under attack: processor CPU per request", "botwall under attack", "pass-through", "cpu", 1.5, True),
         ("saturation", "botwall", "pass-through", "saturation", 0.6, False),
         ("2 workers' saturation / 1's", "botwall x2", "botwall", "saturation", 1.25, False),
         ("pass-through: 2 processes / 1", "pass-through x2", "pass-through", "saturation", 1.25, False),
@@ -394,7 +399,7 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
         ratios[what] = value
         met = value <= target if at_most else value >= target
         bound = f"{'<=' if at_most else '>='} {target:.2f}x"
-        print(f"  {what:<52}{value:>6.2f}x   target {bound:<9} {'met' if met else 'MISSED'}")
+        print(f"  {what:<58}{value:>6.2f}x   target {bound:<9} {'met' if met else 'MISSED'}")
     attack_log = by["botwall under attack"][f"{top}:log_bytes_per_s"]
     print(f"  log volume under a {top} req/s attack: {attack_log / 1024:.1f} KiB/s (decision lines aggregated per key)")
     out = ROOT / "build" / "bench.json"
