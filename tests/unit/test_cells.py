@@ -14,7 +14,9 @@ from onnx import TensorProto, helper
 from botwall.clock import FakeClock
 from botwall.config import load_config
 from botwall.lab.simulate import Scenario, make_engine, run, training_config
+from botwall.lab.testing import captured_headers
 from botwall.lab.training import arrays
+from botwall.request import SOURCE_ADDRESS, build_view
 from botwall.scoring import model as model_module
 from botwall.scoring.cells import Cells
 from botwall.scoring.features import FEATURE_NAMES, SCHEMA_VERSION
@@ -117,7 +119,9 @@ def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(model.memo.scores) == 16
 
 
-def _tree_model(path: Path, mode: str, *, extra_reader: bool = False, threshold: float = 0.5) -> Path:
+def _tree_model(
+    path: Path, mode: str, *, extra_reader: bool = False, threshold: float = 0.5, leaves: tuple[float, float] = (10, 90)
+) -> Path:
     """A one-tree regressor on feature 0 (`mode` split at `threshold`: 10 on one side, 90 on the other), exported with
     botwall's metadata, optionally with a second node that reads the features input directly."""
     tree = helper.make_node(
@@ -136,7 +140,7 @@ def _tree_model(path: Path, mode: str, *, extra_reader: bool = False, threshold:
         target_treeids=[0, 0],
         target_nodeids=[1, 2],
         target_ids=[0, 0],
-        target_weights=[10.0, 90.0],
+        target_weights=[float(leaves[0]), float(leaves[1])],
     )
     nodes = [tree]
     if extra_reader:
@@ -258,3 +262,23 @@ def test_a_double_is_placed_as_its_float32_is() -> None:
                     mismatches += memoized != direct
     assert mismatches == 0
     assert model.memo.hits > 0
+
+
+def test_a_reloaded_model_with_the_same_splits_answers_with_its_own_leaves(tmp_path: Path) -> None:
+    """A retrained file may keep every split and change only the leaves: the cells are the same, so nothing memoized
+    for the old model (its scores, a suspect request's own score) may answer for the new one."""
+    old = load_model(_tree_model(tmp_path / "old.onnx", "BRANCH_LEQ", leaves=(40, 95)))
+    new = load_model(_tree_model(tmp_path / "new.onnx", "BRANCH_LEQ", leaves=(70, 85)))
+    assert old.cells == new.cells
+    scorer = OnnxScorer(old, explain_from=30)
+    engine = make_engine(load_config(None), scorer)
+    pseudo = [(":method", "GET"), (":path", "/"), (":authority", "shop.test"), (":scheme", "http")]
+    browser = captured_headers("firefox-headless", "navigation", "http", "shop.test")
+    evidence, _ = engine.observe(build_view([*pseudo, *browser], {SOURCE_ADDRESS: "198.51.100.4:1"}))
+    before = scorer.score(evidence)
+    assert (before.value, before.own) == (40, 40)  # a user-agent (feature 0 is 0): the first leaf, and no reason
+    scorer.model = new
+    after = scorer.score(evidence)
+    fresh = OnnxScorer(new, explain_from=30).score(evidence)
+    assert (after.value, after.own, after.reasons) == (fresh.value, fresh.own, fresh.reasons)
+    assert (after.value, after.own) == (70, 70)
