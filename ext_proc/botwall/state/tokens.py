@@ -49,7 +49,7 @@ class CookieSigner:
     """Issues and checks the token, bound to a client's software (`fingerprint.software`); `clock` is wall time
     (tokens outlive processes and cross replicas)."""
 
-    __slots__ = ("_clock", "_key", "_nonce", "_prefix", "_verified", "settings")
+    __slots__ = ("_clock", "_headers", "_key", "_nonce", "_prefix", "_verified", "settings")
 
     def __init__(
         self,
@@ -67,6 +67,8 @@ class CookieSigner:
         # HMAC was a tenth of a request's handling. Only good tokens go in (a forger cannot fill it), the age is
         # still checked on every request, and it is emptied when full.
         self._verified: set[tuple[str, str, str, str]] = set()
+        # The same, by the whole `Cookie` header a browser sends again and again: its token and when it was issued.
+        self._headers: dict[tuple[str, str], tuple[str, int]] = {}
 
     def _mac(self, issued: str, nonce: str, client: str) -> str:
         digest = hmac.new(self._key, f"{issued}|{nonce}|{client}".encode(), hashlib.sha256).digest()
@@ -91,6 +93,20 @@ class CookieSigner:
         """The valid token the `Cookie` header carries for this client software, or ""."""
         if self._prefix not in cookie_header:
             return ""
+        key = (cookie_header, client)
+        seen = self._headers.get(key)
+        if seen is not None and -60 <= self._clock() - seen[1] <= self.settings.ttl_seconds + 60:
+            return seen[0]
+        found = self._token_in(cookie_header, client)
+        if found is None:
+            return ""
+        if len(self._headers) >= _VERIFIED:
+            self._headers.clear()
+        self._headers[key] = found
+        return found[0]
+
+    def _token_in(self, cookie_header: str, client: str) -> tuple[str, int] | None:
+        """The first valid token's MAC and issue time (seconds), or None."""
         tries = 0
         for part in cookie_header.split(";"):
             part = part.strip()
@@ -104,17 +120,18 @@ class CookieSigner:
             # Checked before conversion: a forged time of hundreds of hex digits overflows float arithmetic.
             if not 0 < len(issued) <= _ISSUED_DIGITS or not _HEX.issuperset(issued) or len(mac) != _MAC_CHARS:
                 continue
-            age = self._clock() - int(issued, 16)
+            issued_at = int(issued, 16)
+            age = self._clock() - issued_at
             if not -60 <= age <= self.settings.ttl_seconds + 60:  # a minute of clock skew between replicas
                 continue
             if not nonce:
                 continue
             known = (issued, nonce, mac, client)
             if known in self._verified:
-                return mac
+                return mac, issued_at
             if hmac.compare_digest(mac, self._mac(issued, nonce, client)):
                 if len(self._verified) >= _VERIFIED:
                     self._verified.clear()
                 self._verified.add(known)
-                return mac
-        return ""
+                return mac, issued_at
+        return None
