@@ -160,6 +160,9 @@ SHAPES: dict[type, Shape] = {
 # One round's records: for each key, its decayed fields' horizons, differences and whole values, its counts'
 # differences and whole values, and its distinct sets' members. A key Redis does not hold takes the whole values (a
 # new key, or a Redis restarted empty). Numbers go back as strings: Redis truncates a Lua number to an integer.
+# One encoder for every record: `json.dumps` with separators builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 _MERGE = """
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -167,34 +170,42 @@ local cap = tonumber(ARGV[3])
 local out = {}
 for i, key in ipairs(KEYS) do
   local p = cjson.decode(ARGV[3 + i])
-  local held = redis.call('EXISTS', key) == 1
+  -- One read of the time and every field, one write: a record is a few calls, not two per field.
+  local names = {'t'}
+  for j, f in ipairs(p[1]) do names[j + 1] = f[1] end
+  local got = redis.call('HMGET', key, unpack(names))
+  local held = got[1] ~= false
   local elapsed = 0
   if held then
-    elapsed = now - (tonumber(redis.call('HGET', key, 't')) or now)
+    elapsed = now - (tonumber(got[1]) or now)
     if elapsed < 0 then elapsed = 0 end
   end
   local res = {}
+  local write = {'t', string.format('%.17g', now)}
   for j, f in ipairs(p[1]) do
-    local name, horizon, diff, whole = f[1], f[2], f[3], f[4]
+    local horizon, diff, whole = f[2], f[3], f[4]
     local v = whole
     if held then
-      v = (tonumber(redis.call('HGET', key, name)) or 0) * math.exp(-elapsed / horizon) + diff
+      v = (tonumber(got[j + 1]) or 0) * math.exp(-elapsed / horizon) + diff
     end
     if v < 0 then v = 0 end
-    redis.call('HSET', key, name, string.format('%.17g', v))
     res[j] = string.format('%.17g', v)
+    write[#write + 1] = f[1]
+    write[#write + 1] = res[j]
   end
-  redis.call('HSET', key, 't', string.format('%.17g', now))
+  redis.call('HSET', key, unpack(write))
   redis.call('EXPIRE', key, ttl)
   local sets = {}
   for j, s in ipairs(p[2]) do
     local skey = key .. '|' .. s[1]
     local new, known = s[2], s[3]
-    if #new > 0 and redis.call('SCARD', skey) < cap then
-      redis.call('SADD', skey, unpack(new))
-    end
-    redis.call('EXPIRE', skey, ttl)
     local card = redis.call('SCARD', skey)
+    if #new > 0 and card < cap then
+      card = card + redis.call('SADD', skey, unpack(new))
+    end
+    if card > 0 then
+      redis.call('EXPIRE', skey, ttl)
+    end
     if card ~= known then
       sets[j] = redis.call('SMEMBERS', skey)
     else
@@ -466,7 +477,7 @@ class SharedStore:
                 for name, size, before, card in zip(shape.distinct, local_sizes, sizes, cards, strict=True)
             ]
             keys.append(self._redis_key("r", namespace, key))
-            args.append(json.dumps([fields, sets], separators=(",", ":")))
+            args.append(_encode([fields, sets]))
             sent.append((namespace, key, record, shape, values))
         if not keys:
             return
