@@ -6,8 +6,9 @@ import pytest
 
 from botwall import engine as engine_module
 from botwall.clock import FakeClock
-from botwall.config import Action, StateSettings, parse_yaml
+from botwall.config import Action, StateSettings, load_config, parse_yaml
 from botwall.engine import Engine
+from botwall.lab.simulate import STANDARD_MIX, Scenario, make_engine, run
 from botwall.lab.testing import captured_headers, resources
 from botwall.request import SOURCE_ADDRESS, RequestView, build_view
 from botwall.state.store import MemoryStore
@@ -170,6 +171,7 @@ def test_software_evidence_is_cached_by_everything_it_reads() -> None:
     variants = [
         _view("/", headers=[*navigation, *fetch]),
         _view("/api/products", headers=[*navigation, *fetch]),  # a navigation to an API path
+        _view("/", headers=[*navigation, *[(n, "no-cors" if n == "sec-fetch-mode" else v) for n, v in fetch]]),
         _view("/", method="OPTIONS", headers=[*navigation, ("access-control-request-method", "POST")]),
         _view("/", headers=[(n, "gzip") if n == "accept-encoding" else (n, v) for n, v in navigation]),
         _view("/", headers=[(n, v) for n, v in navigation if n != "accept-language"]),
@@ -198,3 +200,27 @@ def test_the_software_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(30):
         engine.observe(_view(headers=[("user-agent", f"tool/{n}"), ("accept", "*/*")]))
     assert len(engine._softwares) == 8
+
+
+class _NoCache(dict[tuple[object, ...], object]):
+    """A software cache that keeps nothing: every request's software evidence worked out afresh."""
+
+    def __setitem__(self, key: tuple[object, ...], value: object) -> None:
+        return None
+
+
+def test_every_persona_is_judged_the_same_with_the_software_cache() -> None:
+    """Every standard persona (people on many builds, tools, crawlers, stuffers, scrapers) played through the engine
+    with the software cache and without: the same score, reasons, own score and action for every request."""
+
+    def play(cached: bool) -> list[tuple[int, tuple[str, ...], int, str]]:
+        clock = FakeClock(0.0)
+        engine = make_engine(load_config(None), clock=clock)
+        if not cached:
+            engine._softwares = _NoCache()  # type: ignore[assignment]
+        scenario = Scenario(seed=12, mix=dict.fromkeys(STANDARD_MIX, 1) | {"human": 6}, duration=240.0, users=30)
+        return [(r.score, r.reasons, r.own, r.action) for r in run(scenario, engine, clock)]
+
+    with_cache = play(True)
+    assert with_cache == play(False)
+    assert len({reasons for _, reasons, _, _ in with_cache}) > 10  # many kinds of client, not one
