@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ class Setup:
     name: str
     envoy: EnvoyProcess
     processor: BotwallProcess | None
-    results: dict[str, float] = field(default_factory=dict)
+    results: dict[str, float] = field(default_factory=dict)  # each figure's median over the rounds
+    rounds: list[dict[str, float]] = field(default_factory=list)  # each round's figures
     headers: list[tuple[str, str]] = field(default_factory=lambda: list(HEADERS))
     others: list[BotwallProcess] = field(default_factory=list)  # the pass-through's second process
     redis: RedisProcess | None = None  # the shared store's server: the processor's cost too
@@ -313,7 +315,8 @@ def start_setups(workdir: Path, setups: list[Setup]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="length of each measurement (default 8)")
+    parser.add_argument("--seconds", type=int, default=6, help="length of each measurement (default 6)")
+    parser.add_argument("--rounds", type=int, default=3, help="times every measurement is repeated (default 3)")
     parser.add_argument("--rates", default="1000", help="fixed rates in requests/s (default 1000)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections at saturation (default 32)")
     args = parser.parse_args()
@@ -328,13 +331,17 @@ def main() -> int:
         start_setups(workdir, setups)
         for setup in setups:  # warm up every path (connections, caches, the processor's first streams)
             fixed_rate(setup, 200, 2)
-        # Interleave the setups within each measurement, so drifting machine load hits them alike.
-        for setup in setups:
-            setup.results["saturation_rps"] = saturation(setup, args.seconds, args.connections)
-        for rate in rates:
+        # Interleave the setups within each measurement, so drifting machine load hits them alike, and repeat the
+        # whole sequence: a ratio is worked out within each round (side by side), and the median round reported.
+        for _ in range(args.rounds):
             for setup in setups:
-                for key, value in fixed_rate(setup, rate, args.seconds).items():
-                    setup.results[f"{rate}:{key}"] = value
+                setup.rounds.append({"saturation_rps": saturation(setup, args.seconds, args.connections)})
+            for rate in rates:
+                for setup in setups:
+                    for key, value in fixed_rate(setup, rate, args.seconds).items():
+                        setup.rounds[-1][f"{rate}:{key}"] = value
+        for setup in setups:
+            setup.results = {key: statistics.median(r[key] for r in setup.rounds) for key in setup.rounds[0]}
     finally:
         for setup in setups:
             setup.stop()
@@ -345,7 +352,10 @@ def main() -> int:
 def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> None:
     by = {s.name: s.results for s in setups}
     top = max(rates)
-    print(f"\nbotwall benchmark: {os.cpu_count()} CPUs, Envoy --concurrency 1, {args.seconds}s per measurement")
+    print(
+        f"\nbotwall benchmark: {os.cpu_count()} CPUs, Envoy --concurrency 1, {args.seconds}s per measurement, "
+        f"{args.rounds} rounds (each figure the median)"
+    )
     print(f"{'setup':<24}{'sat. req/s':>11}", end="")
     for rate in rates:
         print(f"{f'p50@{rate}':>11}{f'p99@{rate}':>11}", end="")
@@ -359,20 +369,25 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
         print(f"{(f'{proc:.0f} us' if proc is not None else '-'):>14}{r[f'{top}:envoy_cpu_us']:>12.0f} us", end="")
         print(f"{r[f'{top}:log_bytes_per_s']:>10.0f}" if s.processor is not None else f"{'-':>10}")
 
-    alone = by["envoy alone"]
+    named = {s.name: s for s in setups}
 
-    def added(name: str, figure: str) -> float:
-        return max(by[name][f"{top}:{figure}_ms"] - alone[f"{top}:{figure}_ms"], 1e-3)
-
-    def ratio(name: str, base: str, figure: str) -> float:
+    def in_round(i: int, name: str, base: str, figure: str) -> float:
+        """The ratio within round `i`: both setups measured side by side, minutes apart at most."""
+        a, b, alone = named[name].rounds[i], named[base].rounds[i], named["envoy alone"].rounds[i]
         if figure == "cpu":
-            return by[name][f"{top}:processor_cpu_us"] / by[base][f"{top}:processor_cpu_us"]
+            return a[f"{top}:processor_cpu_us"] / b[f"{top}:processor_cpu_us"]
         if figure == "cpu+envoy":  # issue 13's measure: "CPU per request (Envoy + processor)"
-            cpu = {n: by[n][f"{top}:processor_cpu_us"] + by[n][f"{top}:envoy_cpu_us"] for n in (name, base)}
-            return cpu[name] / cpu[base]
+            cpu = [r[f"{top}:processor_cpu_us"] + r[f"{top}:envoy_cpu_us"] for r in (a, b)]
+            return cpu[0] / cpu[1]
         if figure == "saturation":
-            return by[name]["saturation_rps"] / by[base]["saturation_rps"]
-        return added(name, figure) / added(base, figure)
+            return a["saturation_rps"] / b["saturation_rps"]
+        key = f"{top}:{figure}_ms"
+        return max(a[key] - alone[key], 1e-3) / max(b[key] - alone[key], 1e-3)
+
+    def ratio(name: str, base: str, figure: str) -> tuple[float, float, float]:
+        """The median round's ratio, and the lowest and highest."""
+        values = [in_round(i, name, base, figure) for i in range(args.rounds)]
+        return statistics.median(values), min(values), max(values)
 
     # (what, setup, baseline, figure, target, whether the figure must stay at or under the target)
     checks = [
@@ -393,18 +408,22 @@ def report(setups: list[Setup], rates: list[int], args: argparse.Namespace) -> N
         ("redis state: CPU per request / memory's", "botwall, redis state", "botwall", "cpu", 1.2, True),
     ]
     ratios: dict[str, float] = {}
-    print(f"\nRatios at {top} req/s and at saturation (latency added over Envoy alone), against issue 13's targets:")
+    print(
+        f"\nRatios at {top} req/s and at saturation (latency added over Envoy alone), the median of "
+        f"{args.rounds} rounds (lowest-highest), against issue 13's targets:"
+    )
     for what, name, base, figure, target, at_most in checks:
-        value = ratio(name, base, figure)
+        value, low, high = ratio(name, base, figure)
         ratios[what] = value
         met = value <= target if at_most else value >= target
         bound = f"{'<=' if at_most else '>='} {target:.2f}x"
-        print(f"  {what:<58}{value:>6.2f}x   target {bound:<9} {'met' if met else 'MISSED'}")
+        spread = f"({low:.2f}-{high:.2f})"
+        print(f"  {what:<52}{value:>6.2f}x {spread:<12} target {bound:<9} {'met' if met else 'MISSED'}")
     attack_log = by["botwall under attack"][f"{top}:log_bytes_per_s"]
     print(f"  log volume under a {top} req/s attack: {attack_log / 1024:.1f} KiB/s (decision lines aggregated per key)")
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(by | {"ratios": ratios}, indent=2))
+    out.write_text(json.dumps(by | {"ratios": ratios, "rounds": {s.name: s.rounds for s in setups}}, indent=2))
     print(f"\n(figures in {out.relative_to(ROOT)})")
 
 
