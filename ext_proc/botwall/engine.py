@@ -91,6 +91,9 @@ _PER_REQUEST = frozenset(
     }
 )  # fmt: skip
 SOFTWARE_CACHE = 2048  # header sets whose software evidence is kept (a popular build's pages, fetches and assets)
+# The most characters of header values a kept header set may hold (a browser's are about a thousand): with Envoy's 60
+# KiB of headers, 2,048 entries of crafted ones would otherwise pin over 100 MiB.
+SOFTWARE_CACHE_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,10 +259,8 @@ class Engine:
         """The user-agent, header shape and TLS evidence, the fingerprint and the cookie's binding of a request, from
         the cache when a request with the same headers came before (their values but `_PER_REQUEST`'s, and the
         method, scheme, authority, JA4 and whether the path is an API's: all that these read)."""
-        key = (
-            view.method, view.scheme, view.authority, view.ja4, API_PATH.search(view.path) is not None,
-            tuple((name, "") if name in _PER_REQUEST else (name, value) for name, value in view.headers),
-        )  # fmt: skip
+        stable = tuple((name, "") if name in _PER_REQUEST else (name, value) for name, value in view.headers)
+        key = (view.method, view.scheme, view.authority, view.ja4, API_PATH.search(view.path) is not None, stable)
         known = self._softwares.get(key)
         if known is not None:
             return known
@@ -271,10 +272,12 @@ class Engine:
             ua, headers, tls, fingerprint(view, ua), software(view, ua), ua_reasons(ua),
             list(headers.reasons) + list(tls.reasons),
         )  # fmt: skip
-        cache = self._softwares
-        if len(cache) >= SOFTWARE_CACHE:
-            del cache[next(iter(cache))]  # the oldest header set first
-        cache[key] = soft
+        chars = len(view.method) + len(view.authority) + len(view.ja4) + sum(len(value) for _, value in stable)
+        if chars <= SOFTWARE_CACHE_CHARS:
+            cache = self._softwares
+            if len(cache) >= SOFTWARE_CACHE:
+                del cache[next(iter(cache))]  # the oldest header set first
+            cache[key] = soft
         return soft
 
     def _endpoint_polling(

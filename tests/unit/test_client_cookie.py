@@ -161,3 +161,16 @@ def test_no_cookie_on_a_response_a_shared_cache_may_store(cache_control: str, is
     engine = _engine("model: {scorer: rules}\n")
     _, context = engine.evaluate(_view(BROWSER))
     assert issued == bool(engine.response_cookie(context, 200, cache_control))
+
+
+def test_a_long_cookie_header_is_checked_but_not_kept() -> None:
+    """One valid token with a different kilobyte of padding each time: each header is read (the token is valid),
+    none is remembered whole, so a holder of one token cannot fill the table with its padding."""
+    clock = FakeClock(1_800_000_000.0)
+    signer = _signer(clock)
+    cookie = _value(signer.set_cookie("t13d_abc|Firefox/153", secure=False))
+    for n in range(10):
+        assert signer.valid(f"pad{n}={'x' * 2000}; {cookie}", "t13d_abc|Firefox/153")
+    assert len(signer._headers) == 0
+    assert signer.valid(f"theme=dark; {cookie}", "t13d_abc|Firefox/153")
+    assert len(signer._headers) == 1

@@ -224,3 +224,14 @@ def test_every_persona_is_judged_the_same_with_the_software_cache() -> None:
     with_cache = play(True)
     assert with_cache == play(False)
     assert len({reasons for _, reasons, _, _ in with_cache}) > 10  # many kinds of client, not one
+
+
+def test_crafted_large_header_sets_are_not_kept() -> None:
+    """Header sets carrying kilobytes of values (no browser's do) are judged but not kept: 2,048 of them would pin a
+    hundred megabytes of an attacker's padding."""
+    engine = _engine()
+    for n in range(20):
+        engine.observe(_view(headers=[*BROWSER, ("x-pad", f"{n}" + "a" * 5000)]))
+    assert len(engine._softwares) == 0
+    engine.observe(_view(headers=BROWSER))
+    assert len(engine._softwares) == 1

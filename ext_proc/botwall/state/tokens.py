@@ -31,6 +31,8 @@ _NONCE_BYTES = 9
 _ISSUED_DIGITS = 12  # hex seconds: enough until the year 10889
 _HEX = frozenset("0123456789abcdef")
 _VERIFIED = 16_384  # tokens remembered as checked (about 4 MiB at most)
+# The longest Cookie header remembered whole (a browser's are a few hundred characters; a longer one is read again).
+_CACHED_HEADER = 1024
 _MAX_TRIES = 4  # copies of botwall's cookie checked per request (a stale one on another path, a new one)
 
 
@@ -100,9 +102,10 @@ class CookieSigner:
         found = self._token_in(cookie_header, client)
         if found is None:
             return ""
-        if len(self._headers) >= _VERIFIED:
-            self._headers.clear()
-        self._headers[key] = found
+        if len(cookie_header) <= _CACHED_HEADER:  # one valid token and a different padding each time pins nothing
+            if len(self._headers) >= _VERIFIED:
+                self._headers.clear()
+            self._headers[key] = found
         return found[0]
 
     def _token_in(self, cookie_header: str, client: str) -> tuple[str, int] | None:
