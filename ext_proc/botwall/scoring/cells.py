@@ -51,7 +51,7 @@ class Cells:
     strict: bool  # the splits compare with `<` (BRANCH_LT/GTE), not `<=`
     # Per threshold, the double `b` with: a double `x` is beyond the threshold (`float32(x) > t`, or `>=` when
     # strict, as onnxruntime compares the float32 it is given) exactly when `x > b` (`_boundary`).
-    bounds: tuple[tuple[float, ...], ...] = ()
+    bounds: tuple[tuple[float, ...], ...]
 
     @classmethod
     def of(cls, model_bytes: bytes, input_name: str) -> Cells | None:
@@ -82,11 +82,6 @@ class Cells:
         if not all(map(math.isfinite, (b for bs in bounds for b in bs))):
             return None  # a threshold at the end of float32's range
         return cls(features, thresholds, is_strict, bounds)
-
-    @property
-    def splits(self) -> int:
-        """How many distinct (feature, threshold) splits."""
-        return sum(map(len, self.thresholds))
 
     def key(self, vector: Sequence[float]) -> bytes | None:
         """The cell of one feature vector, or None when it holds a NaN on a split feature.

@@ -97,7 +97,7 @@ class CookieSigner:
             return ""
         key = (cookie_header, client)
         seen = self._headers.get(key)
-        if seen is not None and -60 <= self._clock() - seen[1] <= self.settings.ttl_seconds + 60:
+        if seen is not None and self._fresh(seen[1]):
             return seen[0]
         found = self._token_in(cookie_header, client)
         if found is None:
@@ -107,6 +107,10 @@ class CookieSigner:
                 self._headers.clear()
             self._headers[key] = found
         return found[0]
+
+    def _fresh(self, issued_at: int) -> bool:
+        """Issued within the token's lifetime, give or take a minute of clock skew between replicas."""
+        return -60 <= self._clock() - issued_at <= self.settings.ttl_seconds + 60
 
     def _token_in(self, cookie_header: str, client: str) -> tuple[str, int] | None:
         """The first valid token's MAC and issue time (seconds), or None."""
@@ -124,8 +128,7 @@ class CookieSigner:
             if not 0 < len(issued) <= _ISSUED_DIGITS or not _HEX.issuperset(issued) or len(mac) != _MAC_CHARS:
                 continue
             issued_at = int(issued, 16)
-            age = self._clock() - issued_at
-            if not -60 <= age <= self.settings.ttl_seconds + 60:  # a minute of clock skew between replicas
+            if not self._fresh(issued_at):
                 continue
             if not nonce:
                 continue
